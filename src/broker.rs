@@ -1,0 +1,433 @@
+//! The broker: settings, topics, metadata and the fsync batcher, shared by every connection.
+//!
+//! Handlers never change metadata directly: they call `create_topic`, `delete_topic` or
+//! `allocate_producer_id`, which serialise through one async mutex, journal the change as a
+//! `MetadataRecord`, and only then update the live image.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::config::BrokerConfig;
+use crate::log::{PartitionLog, Storage};
+use crate::metadata::{MetadataJournal, MetadataRecord, random_uuid, uuid_to_base64};
+use crate::topic_config;
+use crate::topics::{Partition, Topic, TopicRegistry, validate_topic_name};
+
+/// Producer ids are handed out in blocks so the journal is written once per block, not per id.
+const PRODUCER_ID_BLOCK: i64 = 1000;
+
+/// Wall-clock milliseconds, passed into the state machines (they never read clocks themselves).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Why a topic could not be created; each maps to Kafka's error code.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTopicError {
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("Topic '{0}' already exists.")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    InvalidPartitions(String),
+    #[error("{0}")]
+    InvalidReplicationFactor(String),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl CreateTopicError {
+    pub fn error_code(&self) -> i16 {
+        match self {
+            CreateTopicError::InvalidName(_) => 17,
+            CreateTopicError::AlreadyExists(_) => 36,
+            CreateTopicError::InvalidPartitions(_) => 37,
+            CreateTopicError::InvalidReplicationFactor(_) => 38,
+            CreateTopicError::InvalidConfig(_) => 40,
+            CreateTopicError::Storage(_) => 56,
+        }
+    }
+}
+
+/// What the metadata mutex protects.
+struct MetadataState {
+    journal: MetadataJournal,
+    next_producer_id: i64,
+    /// Ids below this are covered by a journaled block.
+    producer_id_block_end: i64,
+}
+
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub cluster_id: String,
+    pub topics: TopicRegistry,
+    metadata: AsyncMutex<MetadataState>,
+    flusher: Flusher,
+}
+
+impl Broker {
+    /// Loads metadata, recovers every partition log, and starts the fsync batcher.
+    pub fn open(config: BrokerConfig) -> Result<Arc<Broker>, String> {
+        let (journal, records, cluster_id) = if config.in_memory {
+            let id =
+                non_empty(&config.cluster_id).unwrap_or_else(|| uuid_to_base64(&random_uuid()));
+            (MetadataJournal::in_memory(), Vec::new(), id)
+        } else {
+            std::fs::create_dir_all(&config.log_dir)
+                .map_err(|e| format!("cannot create {}: {e}", config.log_dir.display()))?;
+            let cluster_id = load_or_create_meta_properties(&config)?;
+            let (journal, records) =
+                MetadataJournal::open(&config.log_dir).map_err(|e| e.to_string())?;
+            remove_deleted_dirs(&config.log_dir);
+            (journal, records, cluster_id)
+        };
+
+        // Replay the journal into a picture of what should exist.
+        let mut image: BTreeMap<String, (Uuid, i32, BTreeMap<String, String>)> = BTreeMap::new();
+        let mut producer_id_block_end = 0;
+        for r in records {
+            match r {
+                MetadataRecord::Topic {
+                    name,
+                    id,
+                    partitions,
+                    configs,
+                } => {
+                    image.insert(name, (id, partitions, configs));
+                }
+                MetadataRecord::RemoveTopic { id } => image.retain(|_, (tid, _, _)| *tid != id),
+                MetadataRecord::ProducerIds { next } => producer_id_block_end = next,
+            }
+        }
+        let topics = TopicRegistry::default();
+        let now = now_ms();
+        for (name, (id, partitions, configs)) in image {
+            let topic = open_topic(&config, &name, id, partitions, configs, now)
+                .map_err(|e| format!("cannot open topic {name}: {e}"))?;
+            topics.insert(Arc::new(topic));
+        }
+        Ok(Arc::new(Broker {
+            config,
+            cluster_id,
+            topics,
+            metadata: AsyncMutex::new(MetadataState {
+                journal,
+                next_producer_id: producer_id_block_end,
+                producer_id_block_end,
+            }),
+            flusher: Flusher::start(),
+        }))
+    }
+
+    /// Creates a topic (Kafka's checks, then journal, then the live image).
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        num_partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Option<Arc<Topic>>, CreateTopicError> {
+        validate_topic_name(name).map_err(CreateTopicError::InvalidName)?;
+        let partitions = match num_partitions {
+            -1 => self.config.num_partitions,
+            n if n >= 1 => n,
+            _ => {
+                return Err(CreateTopicError::InvalidPartitions(
+                    "Number of partitions was set to an invalid non-positive value.".into(),
+                ));
+            }
+        };
+        match replication_factor {
+            -1 | 1 => {}
+            n if n <= 0 => {
+                return Err(CreateTopicError::InvalidReplicationFactor(
+                    "Replication factor must be larger than 0, or -1 to use the default value."
+                        .into(),
+                ));
+            }
+            n => {
+                return Err(CreateTopicError::InvalidReplicationFactor(format!(
+                    "Unable to replicate the partition {n} time(s): The target replication factor of {n} cannot be reached because only 1 broker(s) are registered."
+                )));
+            }
+        }
+        for (k, v) in &configs {
+            topic_config::validate(k, v).map_err(CreateTopicError::InvalidConfig)?;
+        }
+
+        let mut meta = self.metadata.lock().await;
+        if self.topics.get(name).is_some() {
+            return Err(CreateTopicError::AlreadyExists(name.to_string()));
+        }
+        if let Some(other) = self.topics.collides(name) {
+            return Err(CreateTopicError::InvalidName(format!(
+                "Topic '{name}' collides with existing topic: {other}"
+            )));
+        }
+        if validate_only {
+            return Ok(None);
+        }
+        let id = random_uuid();
+        let topic = open_topic(
+            &self.config,
+            name,
+            id,
+            partitions,
+            configs.clone(),
+            now_ms(),
+        )
+        .map_err(CreateTopicError::Storage)?;
+        let record = MetadataRecord::Topic {
+            name: name.to_string(),
+            id,
+            partitions,
+            configs,
+        };
+        if let Err(e) = meta.journal.append(&record) {
+            delete_topic_files(&self.config, &topic);
+            return Err(CreateTopicError::Storage(e.to_string()));
+        }
+        let topic = Arc::new(topic);
+        self.topics.insert(topic.clone());
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(Some(topic))
+    }
+
+    /// Deletes a topic: journal first, then the image, then the files.
+    pub async fn delete_topic(&self, name: &str) -> Result<(), String> {
+        let mut meta = self.metadata.lock().await;
+        let Some(topic) = self.topics.get(name) else {
+            return Err("unknown topic".into());
+        };
+        meta.journal
+            .append(&MetadataRecord::RemoveTopic { id: topic.id })
+            .map_err(|e| e.to_string())?;
+        self.topics.remove(name);
+        for p in &topic.partitions {
+            p.mark_deleted();
+        }
+        delete_topic_files(&self.config, &topic);
+        tracing::info!(topic = name, "deleted topic");
+        Ok(())
+    }
+
+    /// A fresh producer id (InitProducerId without a transactional id always gets a new one).
+    pub async fn allocate_producer_id(&self) -> Result<i64, String> {
+        let mut meta = self.metadata.lock().await;
+        if meta.next_producer_id >= meta.producer_id_block_end {
+            let end = meta.producer_id_block_end + PRODUCER_ID_BLOCK;
+            meta.journal
+                .append(&MetadataRecord::ProducerIds { next: end })
+                .map_err(|e| e.to_string())?;
+            meta.producer_id_block_end = end;
+        }
+        let id = meta.next_producer_id;
+        meta.next_producer_id += 1;
+        Ok(id)
+    }
+
+    /// Waits until everything appended to `partition` so far is on stable storage. Concurrent
+    /// callers share fsyncs (group commit).
+    pub async fn flush(&self, partition: Arc<Partition>) -> Result<(), String> {
+        self.flusher.flush(partition).await
+    }
+
+    /// Clean shutdown: flush and close every log (writes producer snapshots and the clean
+    /// shutdown marker, so the next start skips recovery).
+    pub fn close(&self) {
+        for topic in self.topics.all() {
+            for p in &topic.partitions {
+                if let Err(e) = p.log().close() {
+                    tracing::error!(topic = %p.topic, partition = p.index, "close failed: {e}");
+                }
+            }
+        }
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.trim().is_empty()).then(|| s.trim().to_string())
+}
+
+fn partition_dir(config: &BrokerConfig, topic: &str, index: i32) -> PathBuf {
+    config.log_dir.join(format!("{topic}-{index}"))
+}
+
+fn open_topic(
+    config: &BrokerConfig,
+    name: &str,
+    id: Uuid,
+    partitions: i32,
+    configs: BTreeMap<String, String>,
+    now: i64,
+) -> Result<Topic, String> {
+    let log_config = topic_config::log_config(&configs, config);
+    let name: Arc<str> = Arc::from(name);
+    let mut parts = Vec::with_capacity(partitions.max(0) as usize);
+    for index in 0..partitions {
+        let storage = if config.in_memory {
+            Storage::Memory
+        } else {
+            let dir = partition_dir(config, &name, index);
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            write_partition_metadata(&dir, &id).map_err(|e| e.to_string())?;
+            Storage::Dir(dir)
+        };
+        let log =
+            PartitionLog::open(storage, log_config.clone(), now).map_err(|e| e.to_string())?;
+        parts.push(Arc::new(Partition::new(name.clone(), index, 0, log)));
+    }
+    Ok(Topic {
+        internal: name.starts_with("__"),
+        name,
+        id,
+        partitions: parts,
+        configs,
+    })
+}
+
+/// Kafka writes the topic id into each partition directory; its tools read it from there.
+fn write_partition_metadata(dir: &Path, id: &Uuid) -> std::io::Result<()> {
+    let path = dir.join("partition.metadata");
+    let text = format!("version: 0\ntopic_id: {}\n", uuid_to_base64(id));
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(path, text)?;
+    }
+    Ok(())
+}
+
+/// Renames a deleted topic's partition directories out of the way and removes them in the
+/// background, as Kafka does, so a recreated topic of the same name starts clean.
+fn delete_topic_files(config: &BrokerConfig, topic: &Topic) {
+    if config.in_memory {
+        return;
+    }
+    let mut doomed = Vec::new();
+    for p in &topic.partitions {
+        let dir = partition_dir(config, &topic.name, p.index);
+        let target = config.log_dir.join(format!(
+            "{}-{}.{}-delete",
+            topic.name,
+            p.index,
+            topic.id.simple()
+        ));
+        if std::fs::rename(&dir, &target).is_ok() {
+            doomed.push(target);
+        }
+    }
+    std::thread::spawn(move || {
+        for d in doomed {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    });
+}
+
+/// Finishes deletions interrupted by a crash.
+fn remove_deleted_dirs(log_dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(log_dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().ends_with("-delete") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Kafka's `meta.properties`: the cluster id and node id this data directory belongs to.
+fn load_or_create_meta_properties(config: &BrokerConfig) -> Result<String, String> {
+    let path = config.log_dir.join("meta.properties");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let props = crate::config::parse_properties(&text);
+        if let Some(id) = props.get("cluster.id") {
+            if let Some(wanted) = non_empty(&config.cluster_id)
+                && &wanted != id
+            {
+                return Err(format!(
+                    "cluster.id {wanted} does not match {id} in {}",
+                    path.display()
+                ));
+            }
+            return Ok(id.clone());
+        }
+    }
+    let id = non_empty(&config.cluster_id).unwrap_or_else(|| uuid_to_base64(&random_uuid()));
+    let text = format!(
+        "#\n#Written by vltava\nnode.id={}\nversion=1\ncluster.id={}\n",
+        config.node_id, id
+    );
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(id)
+}
+
+/// Group commit: one thread performs fsyncs for everyone. Each round takes every pending
+/// request, fsyncs each distinct partition's dirty files once (outside the partition lock),
+/// and answers all of them, so N concurrent `acks=all` producers cost one fsync per partition
+/// per round rather than N.
+/// A request to make a partition durable, and where to send the outcome.
+type FlushRequest = (Arc<Partition>, oneshot::Sender<Result<(), String>>);
+
+struct Flusher {
+    requests: mpsc::UnboundedSender<FlushRequest>,
+}
+
+impl Flusher {
+    fn start() -> Flusher {
+        let (tx, mut rx) = mpsc::unbounded_channel::<FlushRequest>();
+        std::thread::Builder::new()
+            .name("vltava-flusher".into())
+            .spawn(move || {
+                while let Some(first) = rx.blocking_recv() {
+                    let mut round = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        round.push(more);
+                    }
+                    let mut done: Vec<(*const Partition, Result<(), String>)> = Vec::new();
+                    for (partition, reply) in round {
+                        let key = Arc::as_ptr(&partition);
+                        let result = match done.iter().find(|(k, _)| *k == key) {
+                            Some((_, r)) => r.clone(),
+                            None => {
+                                let r = flush_partition(&partition);
+                                done.push((key, r.clone()));
+                                r
+                            }
+                        };
+                        let _ = reply.send(result);
+                    }
+                }
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!("cannot start flusher thread: {e}"));
+        Flusher { requests: tx }
+    }
+
+    async fn flush(&self, partition: Arc<Partition>) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send((partition, tx))
+            .map_err(|_| "flusher stopped".to_string())?;
+        rx.await.map_err(|_| "flusher stopped".to_string())?
+    }
+}
+
+fn flush_partition(partition: &Partition) -> Result<(), String> {
+    let Some(job) = partition.log().flush_job() else {
+        return Ok(());
+    };
+    for f in &job.files {
+        f.sync_data().map_err(|e| e.to_string())?;
+    }
+    partition.log().mark_flushed(job.up_to_offset);
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! Broker settings, named exactly as Kafka names them.
+//!
+//! Sources, later ones winning: built-in defaults (tuned for development and tests), a
+//! Kafka-style properties file (`--config server.properties`), environment variables
+//! (`VLTAVA_` + the key upper-cased with dots as underscores, e.g. `VLTAVA_LOG_DIRS`), and
+//! command-line flags (`--listeners`, `--log-dirs`, `--override key=value`, …).
+//!
+//! Every known key is listed in [`KNOWN_KEYS`] with its Kafka default; unknown keys are
+//! reported and ignored, as Kafka does. The raw key/value map is kept so DescribeConfigs can
+//! report the source of each value later.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::log::{LogConfig, TimestampType};
+
+/// Where a setting's value came from (mirrors Kafka's `config_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    Default,
+    /// The properties file, environment or command line: Kafka calls all of these static.
+    Static,
+}
+
+/// A key Vltava understands, with Kafka's default (or ours, where a faster test default is the
+/// point, noted beside it).
+pub struct KnownKey {
+    pub name: &'static str,
+    pub default: &'static str,
+}
+
+const fn key(name: &'static str, default: &'static str) -> KnownKey {
+    KnownKey { name, default }
+}
+
+/// Every supported setting. Keep in step with [`BrokerConfig::from_map`] and the README table.
+pub const KNOWN_KEYS: &[KnownKey] = &[
+    key("listeners", "PLAINTEXT://127.0.0.1:9092"),
+    key("advertised.listeners", ""),
+    key("log.dirs", "vltava-data"),
+    key("log.dir", "vltava-data"),
+    key("node.id", "1"),
+    key("broker.id", "1"),
+    key("cluster.id", ""),
+    key("num.partitions", "1"),
+    key("default.replication.factor", "1"),
+    key("auto.create.topics.enable", "true"),
+    key("log.segment.bytes", "1073741824"),
+    key("log.roll.ms", ""),
+    key("log.roll.hours", "168"),
+    key("log.index.interval.bytes", "4096"),
+    key("log.flush.interval.messages", "9223372036854775807"),
+    key("log.flush.interval.ms", ""),
+    key("log.message.timestamp.type", "CreateTime"),
+    key("log.message.timestamp.before.max.ms", "9223372036854775807"),
+    key("log.message.timestamp.after.max.ms", "3600000"),
+    key("message.max.bytes", "1048588"),
+    key("socket.request.max.bytes", "104857600"),
+    // Kafka's default is unlimited; a bound is a non-negotiable here.
+    key("max.connections", "10000"),
+    key("connections.max.idle.ms", "600000"),
+    key("offsets.topic.num.partitions", "50"),
+    key("group.initial.rebalance.delay.ms", "0"),
+];
+
+/// A parsed listener such as `PLAINTEXT://127.0.0.1:9092`.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    fn parse(text: &str) -> Result<Listener, ConfigError> {
+        let bad = || ConfigError::Invalid("listeners".into(), text.into());
+        let (name, rest) = text.split_once("://").ok_or_else(bad)?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let port = port.parse().map_err(|_| bad())?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Ok(Listener {
+            name: name.to_string(),
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// The socket address to bind. An empty host binds every interface, as in Kafka.
+    pub fn bind_addr(&self) -> String {
+        let host = if self.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            &self.host
+        };
+        if host.contains(':') {
+            format!("[{host}]:{}", self.port)
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value for {0}: {1:?}")]
+    Invalid(String, String),
+    #[error("cannot read config file {0}: {1}")]
+    File(PathBuf, std::io::Error),
+}
+
+/// The broker's typed settings.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub listener: Listener,
+    /// What clients are told to connect to (Metadata, FindCoordinator).
+    pub advertised: Listener,
+    pub log_dir: PathBuf,
+    /// `--memory`: segments live in memfd files; nothing touches the disk.
+    pub in_memory: bool,
+    pub node_id: i32,
+    pub cluster_id: String,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics: bool,
+    pub log: LogConfig,
+    pub socket_request_max_bytes: usize,
+    pub max_connections: usize,
+    pub connections_max_idle_ms: u64,
+    /// Every value that was set explicitly (file, env, flags), by Kafka key.
+    pub overrides: BTreeMap<String, String>,
+}
+
+impl BrokerConfig {
+    /// Builds the configuration from explicitly-set values; everything else is defaulted.
+    pub fn from_map(overrides: BTreeMap<String, String>) -> Result<BrokerConfig, ConfigError> {
+        let get = |name: &str| -> String {
+            overrides.get(name).cloned().unwrap_or_else(|| {
+                KNOWN_KEYS
+                    .iter()
+                    .find(|k| k.name == name)
+                    .map(|k| k.default.to_string())
+                    .unwrap_or_default()
+            })
+        };
+        fn num<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ConfigError> {
+            value
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Invalid(name.into(), value))
+        }
+        let first_listener = |name: &str, value: String| -> Result<Listener, ConfigError> {
+            let first = value
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            Listener::parse(&first).map_err(|_| ConfigError::Invalid(name.into(), value))
+        };
+
+        let listener = first_listener("listeners", get("listeners"))?;
+        let advertised = match overrides.get("advertised.listeners") {
+            Some(v) if !v.trim().is_empty() => first_listener("advertised.listeners", v.clone())?,
+            _ => {
+                let mut l = listener.clone();
+                if l.host.is_empty() || l.host == "0.0.0.0" || l.host == "::" {
+                    l.host = "localhost".into();
+                }
+                l
+            }
+        };
+        let log_dir = overrides
+            .get("log.dirs")
+            .or_else(|| overrides.get("log.dir"))
+            .map(|v| v.split(',').next().unwrap_or_default().trim().to_string())
+            .unwrap_or_else(|| get("log.dirs"));
+        let node_id = match overrides
+            .get("node.id")
+            .or_else(|| overrides.get("broker.id"))
+        {
+            Some(v) => num("node.id", v.clone())?,
+            None => 1,
+        };
+        let roll_ms: i64 = match overrides.get("log.roll.ms") {
+            Some(v) if !v.trim().is_empty() => num("log.roll.ms", v.clone())?,
+            _ => num::<i64>("log.roll.hours", get("log.roll.hours"))?.saturating_mul(3_600_000),
+        };
+        let flush_ms: u64 = match overrides.get("log.flush.interval.ms") {
+            Some(v) if !v.trim().is_empty() => num("log.flush.interval.ms", v.clone())?,
+            _ => u64::MAX,
+        };
+        let flush_messages: i64 = num(
+            "log.flush.interval.messages",
+            get("log.flush.interval.messages"),
+        )?;
+        let timestamp_type = match get("log.message.timestamp.type").as_str() {
+            "CreateTime" => TimestampType::CreateTime,
+            "LogAppendTime" => TimestampType::LogAppendTime,
+            other => {
+                return Err(ConfigError::Invalid(
+                    "log.message.timestamp.type".into(),
+                    other.into(),
+                ));
+            }
+        };
+        let positive = |name: &str, v: i64| -> Result<i64, ConfigError> {
+            if v <= 0 {
+                Err(ConfigError::Invalid(name.into(), v.to_string()))
+            } else {
+                Ok(v)
+            }
+        };
+        let segment_bytes = positive(
+            "log.segment.bytes",
+            num("log.segment.bytes", get("log.segment.bytes"))?,
+        )?;
+        let log = LogConfig {
+            segment_bytes: segment_bytes as u64,
+            segment_ms: positive("log.roll.ms", roll_ms)?,
+            index_interval_bytes: num("log.index.interval.bytes", get("log.index.interval.bytes"))?,
+            flush_interval_messages: u64::try_from(positive(
+                "log.flush.interval.messages",
+                flush_messages,
+            )?)
+            .unwrap_or(u64::MAX),
+            flush_interval_ms: flush_ms,
+            timestamp_type,
+            max_message_bytes: num("message.max.bytes", get("message.max.bytes"))?,
+            timestamp_before_max_ms: num(
+                "log.message.timestamp.before.max.ms",
+                get("log.message.timestamp.before.max.ms"),
+            )?,
+            timestamp_after_max_ms: num(
+                "log.message.timestamp.after.max.ms",
+                get("log.message.timestamp.after.max.ms"),
+            )?,
+        };
+        let num_partitions: i32 = num("num.partitions", get("num.partitions"))?;
+        if num_partitions <= 0 {
+            return Err(ConfigError::Invalid(
+                "num.partitions".into(),
+                num_partitions.to_string(),
+            ));
+        }
+        let auto_create = match get("auto.create.topics.enable").trim() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(ConfigError::Invalid(
+                    "auto.create.topics.enable".into(),
+                    other.into(),
+                ));
+            }
+        };
+        Ok(BrokerConfig {
+            listener,
+            advertised,
+            log_dir: PathBuf::from(log_dir),
+            in_memory: false,
+            node_id,
+            cluster_id: get("cluster.id"),
+            num_partitions,
+            default_replication_factor: num(
+                "default.replication.factor",
+                get("default.replication.factor"),
+            )?,
+            auto_create_topics: auto_create,
+            log,
+            socket_request_max_bytes: num(
+                "socket.request.max.bytes",
+                get("socket.request.max.bytes"),
+            )?,
+            max_connections: num("max.connections", get("max.connections"))?,
+            connections_max_idle_ms: num(
+                "connections.max.idle.ms",
+                get("connections.max.idle.ms"),
+            )?,
+            overrides,
+        })
+    }
+
+    /// Where a key's effective value came from.
+    pub fn source_of(&self, key: &str) -> ConfigSource {
+        if self.overrides.contains_key(key) {
+            ConfigSource::Static
+        } else {
+            ConfigSource::Default
+        }
+    }
+}
+
+/// Parses a Java-style properties file: `key=value`, `key: value` or `key value`; `#` and `!`
+/// comments; a trailing backslash continues a line.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let split_at = entry.find(['=', ':', ' ', '\t']).unwrap_or(entry.len());
+        let (k, rest) = entry.split_at(split_at);
+        let value = rest
+            .trim_start_matches([' ', '\t'])
+            .trim_start_matches(['=', ':'])
+            .trim();
+        out.insert(k.trim().to_string(), value.to_string());
+    }
+    out
+}
+
+/// Collects `VLTAVA_*` environment variables as Kafka keys (`VLTAVA_LOG_DIRS` → `log.dirs`).
+pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String, String> {
+    vars.filter_map(|(k, v)| {
+        let rest = k.strip_prefix("VLTAVA_")?;
+        if rest == "LOG" {
+            return None; // VLTAVA_LOG is the log filter, not a setting
+        }
+        Some((rest.to_ascii_lowercase().replace('_', "."), v))
+    })
+    .collect()
+}
+
+/// True when Vltava knows this key.
+pub fn is_known(key: &str) -> bool {
+    KNOWN_KEYS.iter().any(|k| k.name == key)
+}
+
+impl Listener {
+    /// Resolves the bind address (used only at start-up).
+    pub fn resolve(&self) -> std::io::Result<SocketAddr> {
+        use std::net::ToSocketAddrs;
+        self.bind_addr()
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::other("listener host resolves to nothing"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = BrokerConfig::from_map(BTreeMap::new()).unwrap();
+        assert_eq!(c.listener.port, 9092);
+        assert_eq!(c.log.segment_bytes, 1 << 30);
+        assert_eq!(c.log.index_interval_bytes, 4096);
+        assert_eq!(c.log.max_message_bytes, 1_048_588);
+        assert_eq!(c.socket_request_max_bytes, 100 << 20);
+        assert_eq!(c.log.segment_ms, 168 * 3_600_000);
+        assert!(c.auto_create_topics);
+        assert_eq!(c.num_partitions, 1);
+    }
+
+    #[test]
+    fn properties_file_syntax() {
+        let p = parse_properties(
+            "# comment\n! also\nlisteners=PLAINTEXT://:9093\nlog.dirs : /tmp/x\nnum.partitions 3\nlong=a\\\n  b\n",
+        );
+        assert_eq!(p["listeners"], "PLAINTEXT://:9093");
+        assert_eq!(p["log.dirs"], "/tmp/x");
+        assert_eq!(p["num.partitions"], "3");
+        assert_eq!(p["long"], "ab");
+        let c = BrokerConfig::from_map(p).unwrap();
+        assert_eq!(c.listener.bind_addr(), "0.0.0.0:9093");
+        assert_eq!(c.advertised.host, "localhost");
+        assert_eq!(c.num_partitions, 3);
+    }
+
+    #[test]
+    fn env_names_map_to_kafka_keys() {
+        let m = from_env(
+            vec![
+                ("VLTAVA_LOG_DIRS".to_string(), "/d".to_string()),
+                ("HOME".to_string(), "/root".to_string()),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(m.len(), 1);
+        assert_eq!(m["log.dirs"], "/d");
+    }
+
+    #[test]
+    fn invalid_values_are_rejected() {
+        let mut m = BTreeMap::new();
+        m.insert("num.partitions".to_string(), "zero".to_string());
+        assert!(BrokerConfig::from_map(m).is_err());
+        let mut m = BTreeMap::new();
+        m.insert("listeners".to_string(), "nonsense".to_string());
+        assert!(BrokerConfig::from_map(m).is_err());
+    }
+}

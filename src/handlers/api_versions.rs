@@ -1,0 +1,98 @@
+//! ApiVersions (key 18), versions 0–4.
+//!
+//! The advertised table is generated from the handler registry (`handlers::APIS`), so it
+//! cannot list an API without a handler. v3+ validates `client_software_name/version` as Kafka
+//! does (INVALID_REQUEST when malformed). A request with a version newer than ours is answered
+//! by the connection with a v0 response carrying UNSUPPORTED_VERSION and our ranges.
+//!
+//! Deliberately not sent: `supported_features` / `finalized_features` (tagged fields). Kafka
+//! writes no tagged field at its default value, and librdkafka 2.0 (Debian's kcat) misparses
+//! responses that do, so we write none.
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
+
+use super::{APIS, ApiSpec, Reply, RequestContext, error};
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::ApiVersions,
+    min_version: 0,
+    max_version: 4,
+};
+
+pub fn handle(ctx: &RequestContext<'_>, request: ApiVersionsRequest) -> Reply {
+    let valid = ctx.version < 3
+        || (is_valid_software_field(&request.client_software_name)
+            && is_valid_software_field(&request.client_software_version));
+    let response = if valid {
+        supported(error::NONE)
+    } else {
+        ApiVersionsResponse::default().with_error_code(error::INVALID_REQUEST)
+    };
+    Reply::message(ResponseKind::ApiVersions(response))
+}
+
+/// The answer to an ApiVersions request whose version we do not know (encoded as v0).
+pub fn unsupported_version_response() -> ResponseKind {
+    ResponseKind::ApiVersions(supported(error::UNSUPPORTED_VERSION))
+}
+
+fn supported(error_code: i16) -> ApiVersionsResponse {
+    let api_keys = APIS
+        .iter()
+        .map(|s| {
+            ApiVersion::default()
+                .with_api_key(s.key as i16)
+                .with_min_version(s.min_version)
+                .with_max_version(s.max_version)
+        })
+        .collect();
+    ApiVersionsResponse::default()
+        .with_error_code(error_code)
+        .with_api_keys(api_keys)
+}
+
+/// Kafka's rule: `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?`.
+fn is_valid_software_field(s: &str) -> bool {
+    let b = s.as_bytes();
+    let edge = |c: &u8| c.is_ascii_alphanumeric();
+    match (b.first(), b.last()) {
+        (Some(first), Some(last)) => {
+            edge(first)
+                && edge(last)
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.')
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn software_field_rule() {
+        assert!(is_valid_software_field("apache-kafka-java"));
+        assert!(is_valid_software_field("4.3.0"));
+        assert!(is_valid_software_field("a"));
+        assert!(!is_valid_software_field(""));
+        assert!(!is_valid_software_field("-x"));
+        assert!(!is_valid_software_field("x y"));
+    }
+
+    #[test]
+    fn advertises_exactly_the_registry() {
+        let r = supported(0);
+        assert_eq!(r.api_keys.len(), APIS.len());
+        assert!(
+            r.api_keys
+                .iter()
+                .all(|k| k.api_key != ApiKey::JoinGroup as i16)
+        );
+        assert_eq!(
+            r.finalized_features_epoch, -1,
+            "no default-valued tagged field is written"
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! DeleteTopics (key 20), versions 1–6.
+//!
+//! v1–5 name topics in `topic_names`; v6 uses `topics`, each with a name or an id (both or
+//! neither: INVALID_REQUEST). Unknown names answer UNKNOWN_TOPIC_OR_PARTITION, unknown ids
+//! UNKNOWN_TOPIC_ID. A deleted topic's partitions stop serving at once and their directories
+//! are removed in the background; recreating the name gives a new topic id.
+
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{
+    ApiKey, DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName,
+};
+use uuid::Uuid;
+
+use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::DeleteTopics,
+    min_version: 1,
+    max_version: 6,
+};
+
+pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> Reply {
+    let targets: Vec<(Option<String>, Uuid)> = if ctx.version >= 6 {
+        request
+            .topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id))
+            .collect()
+    } else {
+        request
+            .topic_names
+            .iter()
+            .map(|n| (Some(n.0.to_string()), Uuid::nil()))
+            .collect()
+    };
+    let mut responses = Vec::with_capacity(targets.len());
+    for (name, id) in targets {
+        let result = |name: Option<String>, id: Uuid, code: i16, message: Option<String>| {
+            DeletableTopicResult::default()
+                .with_name(name.map(|n| TopicName(owned_str(&n))))
+                .with_topic_id(id)
+                .with_error_code(code)
+                .with_error_message(message.map(|m| owned_str(&m)))
+        };
+        let topic = match (&name, id.is_nil()) {
+            (Some(_), false) | (None, true) => {
+                responses.push(result(
+                    name,
+                    id,
+                    error::INVALID_REQUEST,
+                    Some("Exactly one of topic name or topic id must be set".into()),
+                ));
+                continue;
+            }
+            (Some(n), true) => ctx.broker.topics.get(n),
+            (None, false) => ctx.broker.topics.get_by_id(&id),
+        };
+        let Some(topic) = topic else {
+            let code = if name.is_some() {
+                error::UNKNOWN_TOPIC_OR_PARTITION
+            } else {
+                error::UNKNOWN_TOPIC_ID
+            };
+            responses.push(result(name, id, code, None));
+            continue;
+        };
+        let code = match ctx.broker.delete_topic(&topic.name).await {
+            Ok(()) => error::NONE,
+            Err(_) => error::UNKNOWN_TOPIC_OR_PARTITION,
+        };
+        responses.push(result(Some(topic.name.to_string()), topic.id, code, None));
+    }
+    Reply::message(ResponseKind::DeleteTopics(
+        DeleteTopicsResponse::default().with_responses(responses),
+    ))
+}

@@ -1,0 +1,226 @@
+//! Fetch (key 1), versions 4–18.
+//!
+//! - Reads from each partition the region starting at the batch that holds `fetch_offset`
+//!   (clients skip the records before it), capped by `partition_max_bytes` and the response's
+//!   `max_bytes` (clamped to Kafka's `fetch.max.bytes` default, 55 MiB); the first partition
+//!   with data returns at least one whole batch even when it is larger (KIP-74).
+//! - Long poll: when fewer than `min_bytes` are available the request waits up to
+//!   `max_wait_ms`, and is woken by the append that brings data — never by a timer loop.
+//! - OFFSET_OUT_OF_RANGE outside [log start, high watermark]; leader-epoch checks (v9+) give
+//!   FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH; v13+ addresses topics by id (UNKNOWN_TOPIC_ID).
+//! - Records are never null (librdkafka breaks on it): an empty partition sends empty records.
+//! - Fetch sessions (KIP-227) are not kept: session id 0 / epoch -1 (or 0) gets a full,
+//!   sessionless response with session id 0, which every client accepts; an incremental
+//!   request for a session id we never issued gets FETCH_SESSION_ID_NOT_FOUND.
+//! - read_committed equals read_uncommitted until transactions exist (LSO = high watermark,
+//!   empty aborted-transaction list).
+//! - The response body is built as memory pieces and file regions (`fetch_encode`), and the
+//!   connection sends the regions with sendfile.
+//! - Not honoured yet: `rack_id` (no follower fetching), replica fetches (replication comes
+//!   later; a replica id is served like a consumer).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::{ApiKey, FetchRequest};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::{ApiSpec, Reply, RequestContext, check_leader_epoch, error};
+use crate::fetch_encode::{
+    FetchPartitionResponse, FetchResponseBody, FetchTopicResponse, PartitionRecords,
+    encode_fetch_response,
+};
+use crate::topics::{Partition, Topic};
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::Fetch,
+    min_version: 4,
+    max_version: 18,
+};
+
+/// Kafka's `fetch.max.bytes` default: the most one response carries.
+const FETCH_MAX_BYTES: i32 = 55 * 1024 * 1024;
+/// The longest a fetch may wait, whatever it asks for (bounded waits).
+const MAX_WAIT_MS_CAP: i32 = 5 * 60 * 1000;
+
+/// One requested partition, resolved once.
+struct Wanted {
+    partition_index: i32,
+    fetch_offset: i64,
+    partition_max_bytes: i32,
+    current_leader_epoch: i32,
+    /// `None` when the topic or partition is unknown (the error code says which).
+    partition: Result<Arc<Partition>, i16>,
+}
+
+struct WantedTopic {
+    name: String,
+    topic_id: uuid::Uuid,
+    partitions: Vec<Wanted>,
+}
+
+pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> Reply {
+    let version = ctx.version;
+    if request.session_id != 0 {
+        return respond(
+            version,
+            FetchResponseBody {
+                error_code: error::FETCH_SESSION_ID_NOT_FOUND,
+                ..Default::default()
+            },
+        );
+    }
+    if request.session_epoch != -1 && request.session_epoch != 0 {
+        return respond(
+            version,
+            FetchResponseBody {
+                error_code: error::INVALID_FETCH_SESSION_EPOCH,
+                ..Default::default()
+            },
+        );
+    }
+    let wanted = resolve(ctx, &request);
+    let max_bytes = request.max_bytes.clamp(0, FETCH_MAX_BYTES) as usize;
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let read_committed = request.isolation_level == 1;
+    let wait = Duration::from_millis(request.max_wait_ms.clamp(0, MAX_WAIT_MS_CAP) as u64);
+    let deadline = Instant::now() + wait;
+
+    loop {
+        let (body, bytes, failed) = read_once(&wanted, max_bytes, read_committed);
+        if bytes >= min_bytes || failed || Instant::now() >= deadline {
+            return respond(version, body);
+        }
+        let waiter = Arc::new(Notify::new());
+        for p in wanted.iter().flat_map(|t| &t.partitions) {
+            if let Ok(partition) = &p.partition {
+                partition.watch(&waiter);
+            }
+        }
+        drop(body);
+        // Appends that landed between the read and the watch already hold a permit in
+        // `waiter` (notify_one), so this wait cannot miss them.
+        if tokio::time::timeout_at(deadline, waiter.notified())
+            .await
+            .is_err()
+        {
+            let (body, _, _) = read_once(&wanted, max_bytes, read_committed);
+            return respond(version, body);
+        }
+    }
+}
+
+fn respond(version: i16, body: FetchResponseBody) -> Reply {
+    match encode_fetch_response(&body, version) {
+        Ok(chunks) => Reply::Chunks(chunks),
+        Err(e) => {
+            tracing::error!("fetch response encoding failed: {e}");
+            Reply::Close
+        }
+    }
+}
+
+fn resolve(ctx: &RequestContext<'_>, request: &FetchRequest) -> Vec<WantedTopic> {
+    let by_id = ctx.version >= 13;
+    request
+        .topics
+        .iter()
+        .map(|t| {
+            let topic: Option<Arc<Topic>> = if by_id {
+                ctx.broker.topics.get_by_id(&t.topic_id)
+            } else {
+                ctx.broker.topics.get(t.topic.0.as_str())
+            };
+            let missing = if by_id {
+                error::UNKNOWN_TOPIC_ID
+            } else {
+                error::UNKNOWN_TOPIC_OR_PARTITION
+            };
+            WantedTopic {
+                name: t.topic.0.to_string(),
+                topic_id: t.topic_id,
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| Wanted {
+                        partition_index: p.partition,
+                        fetch_offset: p.fetch_offset,
+                        partition_max_bytes: p.partition_max_bytes,
+                        current_leader_epoch: p.current_leader_epoch,
+                        partition: match &topic {
+                            None => Err(missing),
+                            Some(topic) => topic
+                                .partition(p.partition)
+                                .cloned()
+                                .ok_or(error::UNKNOWN_TOPIC_OR_PARTITION),
+                        },
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Reads every wanted partition once. Returns the response, the record bytes it carries, and
+/// whether any partition failed (which answers at once, as Kafka does).
+fn read_once(
+    wanted: &[WantedTopic],
+    max_bytes: usize,
+    read_committed: bool,
+) -> (FetchResponseBody, usize, bool) {
+    let mut total = 0usize;
+    let mut failed = false;
+    let mut topics = Vec::with_capacity(wanted.len());
+    for t in wanted {
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for w in &t.partitions {
+            let mut r = FetchPartitionResponse {
+                partition_index: w.partition_index,
+                high_watermark: -1,
+                last_stable_offset: -1,
+                log_start_offset: -1,
+                aborted_transactions: read_committed.then(Vec::new),
+                ..Default::default()
+            };
+            match &w.partition {
+                Err(code) => r.error_code = *code,
+                Ok(p) if p.is_deleted() => r.error_code = error::UNKNOWN_TOPIC_OR_PARTITION,
+                Ok(p) => {
+                    let epoch_error = check_leader_epoch(w.current_leader_epoch, p.leader_epoch);
+                    let log = p.log();
+                    r.high_watermark = log.high_watermark();
+                    r.last_stable_offset = r.high_watermark;
+                    r.log_start_offset = log.log_start_offset();
+                    if epoch_error != error::NONE {
+                        r.error_code = epoch_error;
+                    } else {
+                        let limit = (w.partition_max_bytes.max(0) as usize)
+                            .min(max_bytes.saturating_sub(total));
+                        let min_one = total == 0;
+                        match log.read(w.fetch_offset, limit as u32, min_one) {
+                            Ok(Some(region)) => {
+                                total += region.len as usize;
+                                r.records = PartitionRecords::File(region);
+                            }
+                            Ok(None) => {}
+                            Err(e) => r.error_code = e.error_code(),
+                        }
+                    }
+                }
+            }
+            failed |= r.error_code != error::NONE;
+            partitions.push(r);
+        }
+        topics.push(FetchTopicResponse {
+            name: t.name.clone(),
+            topic_id: t.topic_id,
+            partitions,
+        });
+    }
+    let body = FetchResponseBody {
+        topics,
+        ..Default::default()
+    };
+    (body, total, failed)
+}

@@ -1,0 +1,136 @@
+//! ListOffsets (key 2), versions 1–10.
+//!
+//! Timestamps: -1 latest (high watermark; the last stable offset for read_committed, equal
+//! until transactions exist), -2 earliest (log start offset), -3 max timestamp (v7+),
+//! -4 earliest local (v8+, the log start offset: there is no tiered storage), -5 latest tiered
+//! (v9+: no tiered storage, so offset -1 as Kafka answers), anything else: the first record
+//! whose timestamp is at or after it, through the time index (offset -1 when none).
+//! Leader epoch (v4+) and `current_leader_epoch` checks; duplicate partitions in one request
+//! get INVALID_REQUEST as in Kafka. `timeout_ms` (v10) has nothing to wait for on one node.
+
+use std::collections::HashSet;
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{
+    ApiKey, ListOffsetsRequest, ListOffsetsResponse, ResponseKind, TopicName,
+};
+
+use super::{ApiSpec, Reply, RequestContext, check_leader_epoch, error, owned_str};
+use crate::topics::Partition;
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::ListOffsets,
+    min_version: 1,
+    max_version: 10,
+};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Reply {
+    let mut seen = HashSet::new();
+    let mut duplicates = HashSet::new();
+    for t in &request.topics {
+        for p in &t.partitions {
+            if !seen.insert((t.name.0.clone(), p.partition_index)) {
+                duplicates.insert((t.name.0.clone(), p.partition_index));
+            }
+        }
+    }
+    let topics = request
+        .topics
+        .iter()
+        .map(|t| {
+            let topic = ctx.broker.topics.get(t.name.0.as_str());
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let base = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1)
+                        .with_leader_epoch(-1);
+                    if duplicates.contains(&(t.name.0.clone(), p.partition_index)) {
+                        return base.with_error_code(error::INVALID_REQUEST);
+                    }
+                    let r = match topic
+                        .as_ref()
+                        .and_then(|tp| tp.partition(p.partition_index))
+                    {
+                        None => base.with_error_code(error::UNKNOWN_TOPIC_OR_PARTITION),
+                        Some(partition) => lookup(
+                            partition,
+                            p.timestamp,
+                            p.current_leader_epoch,
+                            ctx.version,
+                            base,
+                        ),
+                    };
+                    // The leader epoch field only exists from v4.
+                    if ctx.version < 4 {
+                        r.with_leader_epoch(-1)
+                    } else {
+                        r
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(TopicName(owned_str(&t.name.0)))
+                .with_partitions(partitions)
+        })
+        .collect();
+    Reply::message(ResponseKind::ListOffsets(
+        ListOffsetsResponse::default().with_topics(topics),
+    ))
+}
+
+fn lookup(
+    partition: &Partition,
+    timestamp: i64,
+    current_leader_epoch: i32,
+    version: i16,
+    base: ListOffsetsPartitionResponse,
+) -> ListOffsetsPartitionResponse {
+    let epoch_error = check_leader_epoch(current_leader_epoch, partition.leader_epoch);
+    if epoch_error != error::NONE {
+        return base.with_error_code(epoch_error);
+    }
+    let epoch = partition.leader_epoch;
+    let log = partition.log();
+    let found = |offset: i64| {
+        base.clone()
+            .with_offset(offset)
+            .with_timestamp(-1)
+            .with_leader_epoch(epoch)
+    };
+    match timestamp {
+        LATEST => found(log.high_watermark()),
+        EARLIEST => found(log.log_start_offset()),
+        EARLIEST_LOCAL if version >= 8 => found(log.log_start_offset()),
+        LATEST_TIERED if version >= 9 => base.clone().with_leader_epoch(-1),
+        MAX_TIMESTAMP if version >= 7 => match log.max_timestamp_and_offset() {
+            Ok(Some((offset, ts, leader_epoch))) => base
+                .clone()
+                .with_offset(offset)
+                .with_timestamp(ts)
+                .with_leader_epoch(leader_epoch),
+            Ok(None) => base.clone(),
+            Err(e) => base.clone().with_error_code(e.error_code()),
+        },
+        ts => match log.offset_for_timestamp(ts) {
+            Ok(Some((offset, found_ts, leader_epoch))) => base
+                .clone()
+                .with_offset(offset)
+                .with_timestamp(found_ts)
+                .with_leader_epoch(leader_epoch),
+            Ok(None) => base.clone(),
+            Err(e) => base.clone().with_error_code(e.error_code()),
+        },
+    }
+}

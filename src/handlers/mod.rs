@@ -1,0 +1,167 @@
+//! Request handlers: one module per Kafka API, each opening with the versions it supports.
+//!
+//! `APIS` is the registry: every handler contributes its `ApiSpec`, and the ApiVersions
+//! response is generated from it, so the broker can never advertise an API that has no handler.
+//! `dispatch` routes a decoded request to its module. A test checks that the two agree.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::Broker;
+use crate::fetch_encode::Chunk;
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod fetch;
+pub mod init_producer_id;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+/// An API a handler serves, and the versions it accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiSpec {
+    pub key: ApiKey,
+    pub min_version: i16,
+    pub max_version: i16,
+}
+
+/// The registry. ApiVersions is generated from this list.
+pub const APIS: &[ApiSpec] = &[
+    produce::SPEC,
+    fetch::SPEC,
+    list_offsets::SPEC,
+    metadata::SPEC,
+    api_versions::SPEC,
+    create_topics::SPEC,
+    delete_topics::SPEC,
+    init_producer_id::SPEC,
+];
+
+/// The handler's spec for `key`, if any.
+pub fn spec(key: ApiKey) -> Option<&'static ApiSpec> {
+    APIS.iter().find(|s| s.key == key)
+}
+
+/// True when a handler accepts this version.
+pub fn is_supported(key: ApiKey, version: i16) -> bool {
+    spec(key).is_some_and(|s| (s.min_version..=s.max_version).contains(&version))
+}
+
+/// What one request needs to know about where it came from.
+pub struct RequestContext<'a> {
+    pub broker: &'a Arc<Broker>,
+    pub header: &'a RequestHeader,
+    pub version: i16,
+    pub client_host: &'a str,
+}
+
+/// What a handler hands back to the connection.
+pub enum Reply {
+    /// A response the codec can encode.
+    Message(Box<ResponseKind>),
+    /// A body already encoded by the handler.
+    Raw(Bytes),
+    /// A body made of memory pieces and file regions (Fetch).
+    Chunks(Vec<Chunk>),
+    /// No response at all (acks=0 Produce).
+    NoResponse,
+    /// Close the connection (acks=0 Produce that failed, as Kafka does).
+    Close,
+}
+
+impl Reply {
+    pub fn message(response: ResponseKind) -> Reply {
+        Reply::Message(Box::new(response))
+    }
+}
+
+/// Routes a decoded request to its handler.
+pub async fn dispatch(ctx: &RequestContext<'_>, request: RequestKind) -> Reply {
+    match request {
+        RequestKind::Produce(r) => produce::handle(ctx, r).await,
+        RequestKind::Fetch(r) => fetch::handle(ctx, r).await,
+        RequestKind::ListOffsets(r) => list_offsets::handle(ctx, r),
+        RequestKind::Metadata(r) => metadata::handle(ctx, r).await,
+        RequestKind::ApiVersions(r) => api_versions::handle(ctx, r),
+        RequestKind::CreateTopics(r) => create_topics::handle(ctx, r).await,
+        RequestKind::DeleteTopics(r) => delete_topics::handle(ctx, r).await,
+        RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).await,
+        // The connection checks `is_supported` before decoding, so nothing else reaches here.
+        _ => Reply::Close,
+    }
+}
+
+/// Kafka error codes used by the handlers.
+pub mod error {
+    pub const NONE: i16 = 0;
+    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const LEADER_NOT_AVAILABLE: i16 = 5;
+    pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+    pub const REQUEST_TIMED_OUT: i16 = 7;
+    pub const MESSAGE_TOO_LARGE: i16 = 10;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const RECORD_LIST_TOO_LARGE: i16 = 18;
+    pub const INVALID_REQUIRED_ACKS: i16 = 21;
+    pub const UNSUPPORTED_VERSION: i16 = 35;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+    pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
+    pub const FENCED_LEADER_EPOCH: i16 = 74;
+    pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
+    pub const TOPIC_DELETION_DISABLED: i16 = 73;
+    pub const INVALID_RECORD: i16 = 87;
+    pub const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub const INCONSISTENT_TOPIC_ID: i16 = 103;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+}
+
+/// Checks a client's `current_leader_epoch` against ours, as Kafka does (-1 skips the check).
+pub fn check_leader_epoch(requested: i32, ours: i32) -> i16 {
+    if requested == -1 || requested == ours {
+        error::NONE
+    } else if requested > ours {
+        error::UNKNOWN_LEADER_EPOCH
+    } else {
+        error::FENCED_LEADER_EPOCH
+    }
+}
+
+/// A `StrBytes` that owns its bytes (not a slice pinning a request frame).
+pub fn owned_str(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_ranges_are_within_the_codec() {
+        for s in APIS {
+            let codec = s.key.valid_versions();
+            // Produce v0-2 are advertised-and-rejected; the codec starts at v3.
+            let min = if s.key == ApiKey::Produce {
+                3
+            } else {
+                s.min_version
+            };
+            assert!(
+                min >= codec.min && s.max_version <= codec.max,
+                "{:?}",
+                s.key
+            );
+        }
+        let mut keys: Vec<i16> = APIS.iter().map(|s| s.key as i16).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), APIS.len(), "one handler per API");
+    }
+}

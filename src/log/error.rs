@@ -1,0 +1,161 @@
+//! Error types of the log engine, one small enum per operation family, each mapping to the
+//! Kafka error code a handler puts in its response (`error_code()`), plus the message Kafka
+//! would send as `error_message` (Produce v8+) and per-record errors (`record_errors`).
+//!
+//! Kafka maps every I/O failure of a log to KAFKA_STORAGE_ERROR (56) and takes the log
+//! directory offline; a `PartitionLog` that saw a write failure likewise refuses further
+//! appends (see `PartitionLog::append`).
+
+use std::io;
+
+/// Kafka error codes used by the log engine (the numbers are `org.apache.kafka.common.protocol.Errors`).
+pub mod codes {
+    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+    pub const CORRUPT_MESSAGE: i16 = 2;
+    pub const MESSAGE_TOO_LARGE: i16 = 10;
+    pub const RECORD_LIST_TOO_LARGE: i16 = 18;
+    pub const INVALID_TIMESTAMP: i16 = 32;
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
+    pub const INVALID_RECORD: i16 = 87;
+}
+
+/// One rejected record of a batch, as Produce v8+ reports it (`record_errors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// Index of the record inside its batch.
+    pub batch_index: i32,
+    pub message: String,
+}
+
+/// Why a produced record set was not appended.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// CRC mismatch, impossible length, unknown magic, undecodable compressed payload.
+    #[error("{0}")]
+    CorruptMessage(String),
+    /// Structurally valid bytes that break a produce rule (base offset, counts, control
+    /// batches, sequences, more than one batch, malformed records).
+    #[error("{message}")]
+    InvalidRecord {
+        message: String,
+        record_errors: Vec<RecordError>,
+    },
+    /// The batch is larger than `max.message.bytes` (or decompresses past the engine's bound).
+    #[error("{0}")]
+    MessageTooLarge(String),
+    /// The batch is larger than `segment.bytes`.
+    #[error("{0}")]
+    RecordListTooLarge(String),
+    /// A CreateTime timestamp outside `message.timestamp.{before,after}.max.ms`, or a client
+    /// that set the LogAppendTime attribute.
+    #[error("{message}")]
+    InvalidTimestamp {
+        message: String,
+        record_errors: Vec<RecordError>,
+    },
+    /// Compression codec id 5..=7.
+    #[error("{0}")]
+    UnsupportedCompressionType(String),
+    #[error("{0}")]
+    OutOfOrderSequence(String),
+    #[error("{0}")]
+    InvalidProducerEpoch(String),
+    /// The write failed, or the log is offline after an earlier failure or `close`.
+    #[error("storage error: {0}")]
+    Storage(#[from] io::Error),
+}
+
+impl AppendError {
+    pub fn error_code(&self) -> i16 {
+        match self {
+            AppendError::CorruptMessage(_) => codes::CORRUPT_MESSAGE,
+            AppendError::InvalidRecord { .. } => codes::INVALID_RECORD,
+            AppendError::MessageTooLarge(_) => codes::MESSAGE_TOO_LARGE,
+            AppendError::RecordListTooLarge(_) => codes::RECORD_LIST_TOO_LARGE,
+            AppendError::InvalidTimestamp { .. } => codes::INVALID_TIMESTAMP,
+            AppendError::UnsupportedCompressionType(_) => codes::UNSUPPORTED_COMPRESSION_TYPE,
+            AppendError::OutOfOrderSequence(_) => codes::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            AppendError::InvalidProducerEpoch(_) => codes::INVALID_PRODUCER_EPOCH,
+            AppendError::Storage(_) => codes::KAFKA_STORAGE_ERROR,
+        }
+    }
+
+    /// The text for Produce v8+ `error_message`.
+    pub fn error_message(&self) -> String {
+        self.to_string()
+    }
+
+    /// Per-record errors for Produce v8+ `record_errors` (empty for batch-level errors).
+    pub fn record_errors(&self) -> &[RecordError] {
+        match self {
+            AppendError::InvalidRecord { record_errors, .. }
+            | AppendError::InvalidTimestamp { record_errors, .. } => record_errors,
+            _ => &[],
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> AppendError {
+        AppendError::InvalidRecord {
+            message: message.into(),
+            record_errors: Vec::new(),
+        }
+    }
+}
+
+/// Why a Fetch read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("offset {offset} is outside [{log_start_offset}, {high_watermark}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        high_watermark: i64,
+    },
+    #[error("storage error: {0}")]
+    Storage(#[from] io::Error),
+}
+
+impl ReadError {
+    pub fn error_code(&self) -> i16 {
+        match self {
+            ReadError::OffsetOutOfRange { .. } => codes::OFFSET_OUT_OF_RANGE,
+            ReadError::Storage(_) => codes::KAFKA_STORAGE_ERROR,
+        }
+    }
+
+    pub fn error_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Failures of opening, flushing, closing and the offset look-ups.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("storage error: {0}")]
+    Io(#[from] io::Error),
+    /// On-disk bytes the engine cannot use (reported, never panicked on).
+    #[error("corrupt log data: {0}")]
+    Corrupt(String),
+    #[error("offset {offset} is outside [{log_start_offset}, {high_watermark}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        high_watermark: i64,
+    },
+}
+
+impl LogError {
+    pub fn error_code(&self) -> i16 {
+        match self {
+            LogError::Io(_) | LogError::Corrupt(_) => codes::KAFKA_STORAGE_ERROR,
+            LogError::OffsetOutOfRange { .. } => codes::OFFSET_OUT_OF_RANGE,
+        }
+    }
+
+    pub fn error_message(&self) -> String {
+        self.to_string()
+    }
+}

@@ -1,0 +1,899 @@
+//! `PartitionLog`: one partition's log, Kafka's `UnifiedLog` + `LocalLog` + `LogLoader` for a
+//! single node. Not thread-safe: the caller keeps it in a `Mutex`, and every method does a bounded
+//! amount of work (no fsync on the append path; group commit goes through `flush_job`).
+//!
+//! Produce: `batch::validate_produce` (pure; call it outside the lock) then `append_validated`:
+//! duplicate and sequence checks, roll if needed, leader-epoch checkpoint on a new epoch, one
+//! `pwritev` of the patched 61-byte header copy plus the client's record bytes.
+//!
+//! Directory layout (Kafka's where Kafka has the file):
+//! - `<base>.log`, `<base>.index`, `<base>.timeindex` per segment (see segment.rs);
+//! - `leader-epoch-checkpoint` (Kafka's format);
+//! - `<offset>.snapshot`: producer state as of that offset (own layout, see producer_state.rs),
+//!   written at roll and clean close; the newest two are kept;
+//! - `log-start-offset` and `recovery-point-offset`: this engine's per-partition stand-ins for
+//!   Kafka's per-directory `log-start-offset-checkpoint` / `recovery-point-offset-checkpoint`,
+//!   each `0\n<offset>\n`;
+//! - `.clean-shutdown`: written by `close`, removed by `open` (Kafka's `.kafka_cleanshutdown`
+//!   lives one level up, per log directory).
+//!
+//! Recovery at open (unclean): segments from the one holding the recovery point onwards are
+//! checked batch by batch (CRC32C) with indexes rebuilt and any torn tail truncated; a segment
+//! truncated in the middle of the log drops the segments after it, as Kafka's `LogLoader` does.
+//! Older segments (and all of them after a clean shutdown) get their indexes checked and are
+//! recovered only if an index or the tail after the last index entry looks wrong.
+//!
+//! Left out: retention and compaction, transactions and the last stable offset, replication
+//! (the high watermark is kept separately but follows the log end), truncation.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::batch::{
+    self, BatchHeader, HEADER_LEN, MAX_DECOMPRESSED_BATCH_BYTES, PARTITION_LEADER_EPOCH_OFFSET,
+    ValidatedBatch,
+};
+use super::compression::{self, Compression};
+use super::error::{AppendError, LogError, ReadError};
+use super::file::{self, Place};
+use super::leader_epoch::LeaderEpochCache;
+use super::producer_state::ProducerStateManager;
+use super::record;
+use super::segment::{HeaderScanner, INDEX_SUFFIX, LOG_SUFFIX, Scan, Segment, TIME_INDEX_SUFFIX};
+use super::{FileRegion, LogConfig, Storage, TimestampType};
+
+pub(crate) const SNAPSHOT_SUFFIX: &str = ".snapshot";
+pub(crate) const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point-offset";
+pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
+/// Producer snapshots kept on disk.
+const SNAPSHOTS_KEPT: usize = 2;
+/// A producer snapshot larger than this is refused (it would describe ~8M producers).
+const MAX_SNAPSHOT_BYTES: u64 = 1 << 30;
+
+/// Result of a successful append (or of a recognised duplicate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The broker's timestamp for LogAppendTime topics, -1 for CreateTime.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+    /// The batch had already been appended (idempotent retry): offsets are the original ones.
+    pub duplicate: bool,
+    /// `flush.messages` / `flush.ms` say the log should be fsynced now.
+    pub flush_needed: bool,
+    pub record_count: u64,
+}
+
+/// Files to fdatasync, outside the partition lock, to make offsets below `up_to_offset`
+/// durable; then call `mark_flushed(up_to_offset)`.
+#[derive(Debug, Clone)]
+pub struct FlushJob {
+    pub files: Vec<Arc<File>>,
+    pub up_to_offset: i64,
+}
+
+/// One partition's log. See the module documentation.
+#[derive(Debug)]
+pub struct PartitionLog {
+    place: Place,
+    config: LogConfig,
+    /// Sorted by base offset; the last one is the active segment. Never empty.
+    segments: Vec<Segment>,
+    log_start_offset: i64,
+    high_watermark: i64,
+    producers: ProducerStateManager,
+    epochs: LeaderEpochCache,
+    /// Everything below this offset is durable (fsynced log, and indexes of sealed segments).
+    recovery_point: i64,
+    /// Base offset of the segment holding the recovery point when it was last persisted.
+    persisted_recovery_segment: i64,
+    unflushed_messages: u64,
+    oldest_unflushed_append_ms: Option<i64>,
+    /// Other files to fsync (the directory after creating files, snapshots), tagged with the
+    /// smallest `up_to_offset` of a flush job that covers them.
+    pending_sync: Vec<(i64, Arc<File>)>,
+    dir_handle: Option<Arc<File>>,
+    /// Set by a failed write or by `close`: appends are refused from then on (Kafka takes the
+    /// log directory offline on an I/O error).
+    offline: Option<String>,
+}
+
+impl PartitionLog {
+    /// Opens or creates the log; on an existing directory runs recovery (see the module docs).
+    pub fn open(
+        storage: Storage,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<PartitionLog, LogError> {
+        match storage {
+            Storage::Memory => {
+                let place = Place::Memory;
+                let segment = Segment::create(&place, 0, now_ms)?;
+                Ok(PartitionLog::assemble(
+                    place,
+                    config,
+                    vec![segment],
+                    0,
+                    None,
+                ))
+            }
+            Storage::Dir(dir) => Self::open_dir(dir, config, now_ms),
+        }
+    }
+
+    fn assemble(
+        place: Place,
+        config: LogConfig,
+        segments: Vec<Segment>,
+        log_start_offset: i64,
+        dir_handle: Option<Arc<File>>,
+    ) -> PartitionLog {
+        let leo = segments.last().map_or(0, |s| s.next_offset);
+        PartitionLog {
+            place,
+            config,
+            segments,
+            log_start_offset,
+            high_watermark: leo,
+            producers: ProducerStateManager::new(),
+            epochs: LeaderEpochCache::in_memory(),
+            recovery_point: leo,
+            persisted_recovery_segment: -1,
+            unflushed_messages: 0,
+            oldest_unflushed_append_ms: None,
+            pending_sync: Vec::new(),
+            dir_handle,
+            offline: None,
+        }
+    }
+
+    fn open_dir(dir: PathBuf, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
+        std::fs::create_dir_all(&dir)?;
+        let dir_handle = Arc::new(File::open(&dir)?);
+        let place = Place::Dir(dir.clone());
+        let clean = dir.join(CLEAN_SHUTDOWN_FILE).exists();
+        let listing = DirListing::read(&dir)?;
+        let persisted_start = read_offset_file(&dir, LOG_START_OFFSET_FILE)?;
+        let recovery_point = if clean {
+            i64::MAX
+        } else {
+            read_offset_file(&dir, RECOVERY_POINT_FILE)?.unwrap_or(0)
+        };
+
+        let mut recovered_epochs: Vec<(i32, i64)> = Vec::new();
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut recovered_any = false;
+        for (i, &base) in listing.log_bases.iter().enumerate() {
+            let next_base = listing.log_bases.get(i + 1).copied();
+            let recover = !clean && next_base.is_none_or(|next| next > recovery_point);
+            let mut on_batch =
+                |h: &BatchHeader| recovered_epochs.push((h.partition_leader_epoch, h.base_offset));
+            let (segment, truncated) = Segment::open(
+                &place,
+                base,
+                recover,
+                config.index_interval_bytes,
+                now_ms,
+                &mut on_batch,
+            )?;
+            if let Some(prev) = segments.last()
+                && prev.next_offset > segment.base_offset
+            {
+                return Err(LogError::Corrupt(format!(
+                    "segment {} overlaps the previous one, which ends at offset {}",
+                    segment.base_offset, prev.next_offset
+                )));
+            }
+            recovered_any |= recover || truncated > 0;
+            segments.push(segment);
+            if truncated > 0 && next_base.is_some() {
+                // Kafka's LogLoader: corruption in the middle of the log drops everything after it.
+                for &later in &listing.log_bases[i + 1..] {
+                    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                        place.remove(&file::offset_file_name(later, suffix))?;
+                    }
+                }
+                break;
+            }
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(
+                &place,
+                persisted_start.unwrap_or(0).max(0),
+                now_ms,
+            )?);
+            recovered_any = true;
+        }
+        let first_base = segments[0].base_offset;
+        let leo = segments.last().map_or(0, |s| s.next_offset);
+        let log_start_offset = persisted_start
+            .unwrap_or(first_base)
+            .max(first_base)
+            .min(leo);
+
+        let mut log =
+            PartitionLog::assemble(place, config, segments, log_start_offset, Some(dir_handle));
+        log.load_leader_epochs(&dir, recovered_epochs)?;
+        log.load_producer_state(&dir, &listing.snapshots)?;
+        log.recovery_point = if clean { leo } else { recovery_point.min(leo) };
+        if recovered_any {
+            // Recovered or new files: their directory entries and truncations become durable with
+            // the next flush job.
+            log.register_pending_dir(leo);
+        }
+        if clean {
+            std::fs::remove_file(dir.join(CLEAN_SHUTDOWN_FILE))?;
+            file::sync_dir(&dir)?;
+        }
+        log.check_invariants();
+        Ok(log)
+    }
+
+    fn load_leader_epochs(
+        &mut self,
+        dir: &Path,
+        recovered: Vec<(i32, i64)>,
+    ) -> Result<(), LogError> {
+        let leo = self.log_end_offset();
+        let (mut cache, found) = LeaderEpochCache::load(dir.to_path_buf(), leo)?;
+        let mut changed = false;
+        if !found && leo > self.segments[0].base_offset {
+            // No checkpoint: rebuild from every batch header.
+            for segment in &self.segments {
+                let mut scanner = HeaderScanner::new(&segment.log, 0, segment.size);
+                while let Scan::Batch { header, .. } = scanner.next()? {
+                    changed |= cache.assign(header.partition_leader_epoch, header.base_offset);
+                }
+            }
+        }
+        for (epoch, start) in recovered {
+            changed |= cache.assign(epoch, start);
+        }
+        if changed {
+            cache.write_checkpoint()?;
+        }
+        self.epochs = cache;
+        Ok(())
+    }
+
+    /// Newest usable snapshot at or below the log end, then replay of batch headers after it.
+    fn load_producer_state(&mut self, dir: &Path, snapshots: &[i64]) -> Result<(), LogError> {
+        let leo = self.log_end_offset();
+        let mut from = self.log_start_offset;
+        let mut state = ProducerStateManager::new();
+        let mut newest_first = snapshots.to_vec();
+        newest_first.sort_unstable_by(|a, b| b.cmp(a));
+        let mut found = false;
+        for offset in newest_first {
+            let name = file::offset_file_name(offset, SNAPSHOT_SUFFIX);
+            if found || offset > leo {
+                if offset > leo {
+                    self.place.remove(&name)?;
+                }
+                continue;
+            }
+            let loaded = file::read_optional(&dir.join(&name), MAX_SNAPSHOT_BYTES)
+                .ok()
+                .flatten()
+                .and_then(|bytes| ProducerStateManager::from_snapshot(&bytes));
+            match loaded {
+                Some(s) => {
+                    state = s;
+                    from = offset.max(self.log_start_offset);
+                    found = true;
+                }
+                None => {
+                    tracing::warn!(snapshot = %name, "ignoring unreadable producer snapshot");
+                    self.place.remove(&name)?;
+                }
+            }
+        }
+        for segment in self.segments.iter().filter(|s| s.next_offset > from) {
+            let start = match segment.find_batch(from)? {
+                Some((position, _)) => position,
+                None => continue,
+            };
+            let mut scanner = HeaderScanner::new(&segment.log, start, segment.size);
+            while let Scan::Batch { header, .. } = scanner.next()? {
+                if header.base_offset >= from {
+                    state.update(&header, header.base_offset, header.max_timestamp);
+                }
+            }
+        }
+        self.producers = state;
+        Ok(())
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Applies changed topic settings (they take effect from the next append).
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark
+    }
+
+    /// Total bytes of all segments (DescribeLogDirs).
+    pub fn size_in_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The leader epoch cache: (epoch, start offset) pairs, increasing.
+    pub fn leader_epochs(&self) -> &[(i32, i64)] {
+        self.epochs.entries()
+    }
+
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epochs.latest_epoch()
+    }
+
+    /// OffsetForLeaderEpoch: the largest known epoch <= `epoch` and its end offset.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// The producer's epoch and last sequence (DescribeProducers, tests).
+    pub fn producer_state(&self, producer_id: i64) -> Option<(i16, i32)> {
+        let entry = self.producers.entry(producer_id)?;
+        Some((entry.epoch, entry.last_seq().unwrap_or(-1)))
+    }
+
+    fn active(&self) -> &Segment {
+        // `segments` is never empty (open creates one); the fallback keeps this panic-free.
+        self.segments
+            .last()
+            .unwrap_or_else(|| unreachable!("a partition log always has an active segment"))
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments
+            .last_mut()
+            .unwrap_or_else(|| unreachable!("a partition log always has an active segment"))
+    }
+
+    /// Validates and appends; see `batch::validate_produce` and `append_validated`.
+    pub fn append(
+        &mut self,
+        records: &[u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendOutcome, AppendError> {
+        let validated = batch::validate_produce(records, &self.config, now_ms)?;
+        self.append_validated(&validated, leader_epoch, now_ms)
+    }
+
+    /// Appends a batch validated with this log's config: producer-state checks, offset
+    /// assignment, roll, one vectored write. No record bytes are copied.
+    pub fn append_validated(
+        &mut self,
+        batch: &ValidatedBatch<'_>,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendOutcome, AppendError> {
+        if let Some(reason) = &self.offline {
+            return Err(AppendError::Storage(io::Error::other(format!(
+                "log is offline: {reason}"
+            ))));
+        }
+        let h = &batch.fields;
+        if h.has_producer_id() {
+            if let Some(dup) = self.producers.find_duplicate(h) {
+                return Ok(AppendOutcome {
+                    base_offset: dup.first_offset(),
+                    last_offset: dup.last_offset,
+                    log_append_time_ms: if self.config.timestamp_type
+                        == TimestampType::LogAppendTime
+                    {
+                        dup.timestamp
+                    } else {
+                        -1
+                    },
+                    log_start_offset: self.log_start_offset,
+                    duplicate: true,
+                    flush_needed: false,
+                    record_count: batch.record_count(),
+                });
+            }
+            self.producers.check(h)?;
+        }
+        let base_offset = self.log_end_offset();
+        let last_offset = base_offset + i64::from(h.last_offset_delta);
+        let active = self.active();
+        if active.size > 0
+            && active.should_roll(
+                self.config.segment_bytes,
+                self.config.segment_ms,
+                batch.size(),
+                batch.max_timestamp,
+                last_offset,
+                now_ms,
+            )
+        {
+            self.roll(now_ms).map_err(|e| self.go_offline(e))?;
+        }
+        if self.epochs.assign(leader_epoch, base_offset) {
+            self.epochs
+                .write_checkpoint()
+                .map_err(|e| self.go_offline(e))?;
+        }
+        let mut header = batch.header;
+        header[0..8].copy_from_slice(&base_offset.to_be_bytes());
+        header[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
+            .copy_from_slice(&leader_epoch.to_be_bytes());
+        let interval = self.config.index_interval_bytes;
+        let written = self.active_mut().append(
+            &header,
+            batch.rest,
+            last_offset,
+            batch.max_timestamp,
+            interval,
+        );
+        written.map_err(|e| self.go_offline(e))?;
+        self.producers.update(h, base_offset, batch.max_timestamp);
+        self.high_watermark = self.log_end_offset();
+        self.unflushed_messages += batch.record_count();
+        self.oldest_unflushed_append_ms.get_or_insert(now_ms);
+        self.check_invariants();
+        Ok(AppendOutcome {
+            base_offset,
+            last_offset,
+            log_append_time_ms: batch.log_append_time_ms,
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+            flush_needed: self.flush_due(now_ms),
+            record_count: batch.record_count(),
+        })
+    }
+
+    fn go_offline(&mut self, e: io::Error) -> AppendError {
+        tracing::error!(error = %e, "write failed; partition log goes offline");
+        self.offline = Some(e.to_string());
+        AppendError::Storage(e)
+    }
+
+    /// Seals the active segment and starts a new one at the log end; takes a producer snapshot
+    /// there. The sealed segment's fsync is left to the next flush job.
+    fn roll(&mut self, now_ms: i64) -> io::Result<()> {
+        let new_base = self.log_end_offset();
+        self.active_mut().seal()?;
+        let segment = Segment::create(&self.place, new_base, now_ms)?;
+        self.segments.push(segment);
+        // Covered by a flush job taken after the append that triggered this roll.
+        self.register_pending_dir(new_base + 1);
+        if let Some(snapshot) = self.write_snapshot(new_base, false)? {
+            self.pending_sync.push((new_base + 1, snapshot));
+        }
+        self.prune_snapshots()?;
+        Ok(())
+    }
+
+    fn register_pending_dir(&mut self, tag: i64) {
+        if let Some(dir) = &self.dir_handle {
+            self.pending_sync.push((tag, dir.clone()));
+        }
+    }
+
+    /// Writes `<offset>.snapshot` (temp file + rename); returns the file for a later fsync.
+    fn write_snapshot(&self, offset: i64, sync: bool) -> io::Result<Option<Arc<File>>> {
+        let Some(dir) = self.place.dir() else {
+            return Ok(None);
+        };
+        let name = file::offset_file_name(offset, SNAPSHOT_SUFFIX);
+        file::replace_file(dir, &name, &self.producers.to_snapshot(), sync)?;
+        Ok(Some(Arc::new(File::open(dir.join(name))?)))
+    }
+
+    fn prune_snapshots(&self) -> io::Result<()> {
+        let Some(dir) = self.place.dir() else {
+            return Ok(());
+        };
+        let mut snapshots = DirListing::read(dir)?.snapshots;
+        snapshots.sort_unstable();
+        let excess = snapshots.len().saturating_sub(SNAPSHOTS_KEPT);
+        for offset in &snapshots[..excess] {
+            self.place
+                .remove(&file::offset_file_name(*offset, SNAPSHOT_SUFFIX))?;
+        }
+        Ok(())
+    }
+
+    /// Fetch: bytes starting at the batch holding `fetch_offset`, at most `max_bytes` (Kafka may
+    /// cut the last batch; clients handle that) but the whole first batch when `min_one_batch`
+    /// (KIP-74), never past the high watermark, never across segments. `Ok(None)` when there is
+    /// nothing to send (at the high watermark, or `max_bytes` 0 without `min_one_batch`).
+    pub fn read(
+        &self,
+        fetch_offset: i64,
+        max_bytes: u32,
+        min_one_batch: bool,
+    ) -> Result<Option<FileRegion>, ReadError> {
+        if fetch_offset < self.log_start_offset || fetch_offset > self.high_watermark {
+            return Err(ReadError::OffsetOutOfRange {
+                offset: fetch_offset,
+                log_start_offset: self.log_start_offset,
+                high_watermark: self.high_watermark,
+            });
+        }
+        if fetch_offset == self.high_watermark {
+            return Ok(None);
+        }
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset <= fetch_offset)
+            .saturating_sub(1);
+        for segment in &self.segments[first..] {
+            let Some((position, header)) = segment.find_batch(fetch_offset)? else {
+                continue;
+            };
+            let max_position = if self.high_watermark >= segment.next_offset {
+                segment.size
+            } else {
+                segment
+                    .find_batch(self.high_watermark)?
+                    .map_or(segment.size, |(p, _)| p)
+            };
+            if position >= max_position {
+                return Ok(None);
+            }
+            let first_batch = header.total_size().unwrap_or(0);
+            let wanted = if min_one_batch {
+                u64::from(max_bytes).max(first_batch)
+            } else {
+                u64::from(max_bytes)
+            };
+            let len = wanted.min(max_position - position).min(u64::from(u32::MAX)) as u32;
+            if len == 0 {
+                return Ok(None);
+            }
+            return Ok(Some(FileRegion {
+                file: segment.log.clone(),
+                position,
+                len,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// ListOffsets by timestamp (Kafka's `fetchOffsetByTimestamp` for a real timestamp): the first
+    /// record at or after the log start whose timestamp is >= `ts`, searched in the first segment
+    /// whose largest timestamp is >= `ts` via its time index; records of the found batch are
+    /// decoded (decompression bounded). Results at or past the high watermark are not returned.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64, i32)>, LogError> {
+        let Some(segment) = self.segments.iter().find(|s| s.max_timestamp >= ts) else {
+            return Ok(None);
+        };
+        let (_, indexed_offset) = segment.time_index.lookup(ts);
+        let start_offset = indexed_offset.max(self.log_start_offset);
+        let (_, start) = segment.offset_index.lookup(start_offset);
+        let mut scanner = HeaderScanner::new(&segment.log, u64::from(start), segment.size);
+        while let Scan::Batch { position, header } = scanner.next()? {
+            if header.max_timestamp < ts || header.last_offset() < self.log_start_offset {
+                continue;
+            }
+            let bytes = segment.read_batch(position, &header)?;
+            let found = find_record(&bytes, &header, |offset, t| {
+                t >= ts && offset >= self.log_start_offset
+            })?;
+            if let Some((offset, timestamp)) = found {
+                if offset >= self.high_watermark {
+                    return Ok(None);
+                }
+                return Ok(Some((
+                    offset,
+                    timestamp,
+                    header.partition_leader_epoch.max(-1),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// ListOffsets MAX_TIMESTAMP (-3), as Kafka 4 answers it: in the first segment holding the
+    /// largest batch maxTimestamp, the first batch with that maxTimestamp, and in it the first
+    /// record carrying that timestamp (record-level offset; for LogAppendTime batches the first
+    /// record). Returns (offset, timestamp, leader epoch), `None` on an empty log.
+    pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64, i32)>, LogError> {
+        let mut best: Option<&Segment> = None;
+        for segment in self.segments.iter().filter(|s| s.size > 0) {
+            if best.is_none_or(|b| segment.max_timestamp > b.max_timestamp) {
+                best = Some(segment);
+            }
+        }
+        let Some(segment) = best else { return Ok(None) };
+        let target = segment.max_timestamp;
+        let (_, start) = segment.offset_index.lookup(segment.offset_of_max_timestamp);
+        let mut scanner = HeaderScanner::new(&segment.log, u64::from(start), segment.size);
+        while let Scan::Batch { position, header } = scanner.next()? {
+            if header.max_timestamp != target {
+                continue;
+            }
+            let bytes = segment.read_batch(position, &header)?;
+            return Ok(find_record(&bytes, &header, |_, t| t == target)?.map(
+                |(offset, timestamp)| (offset, timestamp, header.partition_leader_epoch.max(-1)),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Whether `flush.messages` or `flush.ms` asks for an fsync now.
+    pub fn flush_due(&self, now_ms: i64) -> bool {
+        let by_count = self.unflushed_messages > 0
+            && self.unflushed_messages >= self.config.flush_interval_messages;
+        let by_age = self.oldest_unflushed_append_ms.is_some_and(|t| {
+            u64::try_from(now_ms.saturating_sub(t)).unwrap_or(0) >= self.config.flush_interval_ms
+        });
+        by_count || by_age
+    }
+
+    /// Group commit: the files to fdatasync (outside the lock) to make everything appended so
+    /// far durable. `None` when there is nothing to do.
+    pub fn flush_job(&self) -> Option<FlushJob> {
+        let up_to_offset = self.log_end_offset();
+        if self.place.dir().is_none() {
+            // Memory mode: nothing to sync, but the job still resets the flush.* accounting.
+            return (up_to_offset > self.recovery_point).then_some(FlushJob {
+                files: Vec::new(),
+                up_to_offset,
+            });
+        }
+        let mut files: Vec<Arc<File>> = Vec::new();
+        let active_base = self.active().base_offset;
+        for segment in self
+            .segments
+            .iter()
+            .filter(|s| s.next_offset > self.recovery_point)
+        {
+            files.push(segment.log.clone());
+            if segment.base_offset != active_base {
+                // Sealed segments are trusted after a crash, so their indexes must be durable too.
+                files.push(segment.offset_index.file.clone());
+                files.push(segment.time_index.file.clone());
+            }
+        }
+        for (_, f) in &self.pending_sync {
+            if !files.iter().any(|g| Arc::ptr_eq(f, g)) {
+                files.push(f.clone());
+            }
+        }
+        (!files.is_empty()).then_some(FlushJob {
+            files,
+            up_to_offset,
+        })
+    }
+
+    /// Records that a flush job's files were synced.
+    pub fn mark_flushed(&mut self, up_to_offset: i64) {
+        let leo = self.log_end_offset();
+        if up_to_offset > self.recovery_point {
+            self.recovery_point = up_to_offset.min(leo);
+        }
+        self.pending_sync.retain(|(tag, _)| *tag > up_to_offset);
+        if up_to_offset >= leo {
+            self.unflushed_messages = 0;
+            self.oldest_unflushed_append_ms = None;
+        }
+        self.persist_recovery_point_if_moved();
+    }
+
+    /// Rewrites `recovery-point-offset` when the recovery point entered another segment (once per
+    /// roll, not per flush). Not fsynced: a lost update only means more recovery work.
+    fn persist_recovery_point_if_moved(&mut self) {
+        let Some(dir) = self.place.dir() else { return };
+        let holder = self
+            .segments
+            .iter()
+            .find(|s| s.next_offset > self.recovery_point)
+            .unwrap_or_else(|| self.active())
+            .base_offset;
+        if holder == self.persisted_recovery_segment {
+            return;
+        }
+        match write_offset_file(dir, RECOVERY_POINT_FILE, self.recovery_point, false) {
+            Ok(()) => self.persisted_recovery_segment = holder,
+            Err(e) => tracing::warn!(error = %e, "could not write the recovery point"),
+        }
+    }
+
+    /// Synchronous flush (shutdown, tests).
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        if let Some(job) = self.flush_job() {
+            for f in &job.files {
+                f.sync_data()?;
+            }
+            self.mark_flushed(job.up_to_offset);
+        }
+        Ok(())
+    }
+
+    /// Clean close: final time-index entry, flush, producer snapshot, recovery point and the
+    /// clean-shutdown marker. Appends fail afterwards.
+    pub fn close(&mut self) -> Result<(), LogError> {
+        if self.offline.as_deref() == Some("closed") {
+            return Ok(());
+        }
+        self.active_mut().seal()?;
+        self.flush()?;
+        if let Some(dir) = self.place.dir().map(Path::to_path_buf) {
+            let leo = self.log_end_offset();
+            self.write_snapshot(leo, true)?;
+            self.prune_snapshots()?;
+            write_offset_file(&dir, RECOVERY_POINT_FILE, leo, true)?;
+            file::replace_file(&dir, CLEAN_SHUTDOWN_FILE, b"", true)?;
+            file::sync_dir(&dir)?;
+        }
+        self.offline = Some("closed".into());
+        Ok(())
+    }
+
+    /// DeleteRecords: moves the log start offset forward (persisted before returning) and drops
+    /// segments wholly below it. Err(OffsetOutOfRange) past the high watermark.
+    pub fn increase_log_start_offset(&mut self, new_start: i64) -> Result<bool, LogError> {
+        if new_start > self.high_watermark {
+            return Err(LogError::OffsetOutOfRange {
+                offset: new_start,
+                log_start_offset: self.log_start_offset,
+                high_watermark: self.high_watermark,
+            });
+        }
+        if new_start <= self.log_start_offset {
+            return Ok(false);
+        }
+        if let Some(dir) = self.place.dir() {
+            write_offset_file(dir, LOG_START_OFFSET_FILE, new_start, true)?;
+        }
+        self.log_start_offset = new_start;
+        while self.segments.len() > 1 && self.segments[1].base_offset <= new_start {
+            let old = self.segments.remove(0);
+            for name in old.file_names() {
+                self.place.remove(&name)?;
+            }
+        }
+        self.check_invariants();
+        Ok(true)
+    }
+
+    /// log_start_offset <= high_watermark <= log_end_offset, and segments in order.
+    fn check_invariants(&self) {
+        debug_assert!(
+            self.log_start_offset <= self.high_watermark,
+            "log start {} > high watermark {}",
+            self.log_start_offset,
+            self.high_watermark
+        );
+        debug_assert!(
+            self.high_watermark <= self.log_end_offset(),
+            "high watermark {} > log end {}",
+            self.high_watermark,
+            self.log_end_offset()
+        );
+        debug_assert!(
+            self.segments
+                .windows(2)
+                .all(|w| w[0].next_offset <= w[1].base_offset)
+        );
+    }
+}
+
+/// The first record of a stored batch matching `want(offset, timestamp)`. Records of
+/// LogAppendTime batches all carry the batch maxTimestamp, as in Kafka.
+fn find_record(
+    batch: &[u8],
+    header: &BatchHeader,
+    mut want: impl FnMut(i64, i64) -> bool,
+) -> Result<Option<(i64, i64)>, LogError> {
+    let rest = batch.get(HEADER_LEN..).unwrap_or(&[]);
+    let codec = header
+        .compression()
+        .ok_or_else(|| LogError::Corrupt("unknown compression type in a stored batch".into()))?;
+    let log_append = header.timestamp_type() == TimestampType::LogAppendTime;
+    let plain;
+    let records = if codec == Compression::None {
+        rest
+    } else {
+        plain = compression::decompress(codec, rest, MAX_DECOMPRESSED_BATCH_BYTES)
+            .map_err(|e| LogError::Corrupt(e.to_string()))?;
+        &plain[..]
+    };
+    let mut found = None;
+    record::for_each_record(records, header.records_count, |_, r| {
+        let offset = header.base_offset + i64::from(r.offset_delta);
+        let ts = if log_append {
+            header.max_timestamp
+        } else {
+            header.base_timestamp.wrapping_add(r.timestamp_delta)
+        };
+        if want(offset, ts) {
+            found = Some((offset, ts));
+            return false;
+        }
+        true
+    })
+    .map_err(|e| LogError::Corrupt(format!("record {}: {}", e.index, e.reason)))?;
+    Ok(found)
+}
+
+/// What a partition directory holds, by file name; stray temp files and orphan indexes removed.
+struct DirListing {
+    log_bases: Vec<i64>,
+    snapshots: Vec<i64>,
+}
+
+impl DirListing {
+    fn read(dir: &Path) -> io::Result<DirListing> {
+        let mut log_bases = Vec::new();
+        let mut snapshots = Vec::new();
+        let mut indexes = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if name.ends_with(".tmp") {
+                std::fs::remove_file(entry.path())?;
+            } else if let Some(base) = file::parse_offset_file_name(&name, LOG_SUFFIX) {
+                log_bases.push(base);
+            } else if let Some(offset) = file::parse_offset_file_name(&name, SNAPSHOT_SUFFIX) {
+                snapshots.push(offset);
+            } else if let Some(base) = file::parse_offset_file_name(&name, INDEX_SUFFIX)
+                .or_else(|| file::parse_offset_file_name(&name, TIME_INDEX_SUFFIX))
+            {
+                indexes.push((base, entry.path()));
+            }
+        }
+        log_bases.sort_unstable();
+        for (base, path) in indexes {
+            if log_bases.binary_search(&base).is_err() {
+                std::fs::remove_file(path)?;
+            }
+        }
+        Ok(DirListing {
+            log_bases,
+            snapshots,
+        })
+    }
+}
+
+/// Reads a `0\n<offset>\n` file; `None` if missing or malformed.
+fn read_offset_file(dir: &Path, name: &str) -> io::Result<Option<i64>> {
+    let Some(bytes) = file::read_optional(&dir.join(name), 64)? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let parsed = text
+        .strip_prefix("0\n")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .and_then(|digits| digits.parse::<i64>().ok())
+        .filter(|&o| o >= 0);
+    if parsed.is_none() {
+        tracing::warn!(file = name, "ignoring malformed offset file");
+    }
+    Ok(parsed)
+}
+
+fn write_offset_file(dir: &Path, name: &str, offset: i64, sync: bool) -> io::Result<()> {
+    file::replace_file(dir, name, format!("0\n{offset}\n").as_bytes(), sync)?;
+    if sync {
+        file::sync_dir(dir)?;
+    }
+    Ok(())
+}

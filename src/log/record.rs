@@ -1,0 +1,269 @@
+//! Records inside a v2 batch: zigzag varints and the record layout
+//! (length, attributes, timestampDelta, offsetDelta, key, value, headers).
+//!
+//! Mirrors Kafka's `DefaultRecord.readFrom`: every length is bounds-checked, a record must
+//! consume exactly its declared length, and the batch must hold exactly `recordsCount` records.
+//! Only the rare paths walk records (compressed produce validation, ListOffsets by timestamp,
+//! error reporting); appends of uncompressed batches never do.
+
+/// A record as found in a batch; borrowed from the (decompressed) records bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    pub timestamp_delta: i64,
+    pub offset_delta: i32,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+}
+
+/// A malformed record: `index` is its position in the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordParseError {
+    pub index: i32,
+    pub reason: &'static str,
+}
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.buf.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn varlong(&mut self) -> Option<i64> {
+        let mut raw: u64 = 0;
+        for shift in (0..70).step_by(7) {
+            let b = self.byte()?;
+            raw |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(((raw >> 1) as i64) ^ -((raw & 1) as i64));
+            }
+        }
+        None
+    }
+
+    fn varint(&mut self) -> Option<i32> {
+        let mut raw: u32 = 0;
+        for shift in (0..35).step_by(7) {
+            let b = self.byte()?;
+            raw |= u32::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(((raw >> 1) as i32) ^ -((raw & 1) as i32));
+            }
+        }
+        None
+    }
+
+    fn bytes(&mut self, len: usize) -> Option<&'a [u8]> {
+        let out = self.buf.get(self.pos..self.pos.checked_add(len)?)?;
+        self.pos += len;
+        Some(out)
+    }
+
+    /// A varint length followed by that many bytes; length -1 is null.
+    fn nullable_bytes(&mut self) -> Option<Option<&'a [u8]>> {
+        match self.varint()? {
+            -1 => Some(None),
+            n if n < 0 => None,
+            n => Some(Some(self.bytes(n as usize)?)),
+        }
+    }
+}
+
+/// Walks the `count` records in `records` (the bytes after the 61-byte header, decompressed),
+/// calling `visit(index, record)` until it returns false. Errors if a record is malformed or
+/// the bytes do not hold exactly `count` records (unless stopped early).
+pub fn for_each_record<'a>(
+    records: &'a [u8],
+    count: i32,
+    mut visit: impl FnMut(i32, RecordView<'a>) -> bool,
+) -> Result<(), RecordParseError> {
+    let mut cursor = Cursor {
+        buf: records,
+        pos: 0,
+    };
+    for index in 0..count.max(0) {
+        let err = |reason| RecordParseError { index, reason };
+        let length = cursor.varint().ok_or(err("truncated record length"))?;
+        if length < 0 {
+            return Err(err("negative record length"));
+        }
+        let body = cursor
+            .bytes(length as usize)
+            .ok_or(err("record length exceeds batch"))?;
+        let record = parse_body(body).ok_or(err("malformed record"))?;
+        if !visit(index, record) {
+            return Ok(());
+        }
+    }
+    if cursor.pos != records.len() {
+        return Err(RecordParseError {
+            index: count,
+            reason: "bytes left after the declared record count",
+        });
+    }
+    Ok(())
+}
+
+fn parse_body(body: &[u8]) -> Option<RecordView<'_>> {
+    let mut c = Cursor { buf: body, pos: 0 };
+    let _attributes = c.byte()?;
+    let timestamp_delta = c.varlong()?;
+    let offset_delta = c.varint()?;
+    let key = c.nullable_bytes()?;
+    let value = c.nullable_bytes()?;
+    let header_count = c.varint()?;
+    if header_count < 0 {
+        return None;
+    }
+    for _ in 0..header_count {
+        // Header keys are non-null strings; values may be null.
+        let key_len = c.varint()?;
+        if key_len < 0 {
+            return None;
+        }
+        c.bytes(key_len as usize)?;
+        c.nullable_bytes()?;
+    }
+    (c.pos == body.len()).then_some(RecordView {
+        timestamp_delta,
+        offset_delta,
+        key,
+        value,
+    })
+}
+
+pub(crate) fn put_varint(out: &mut Vec<u8>, value: i32) {
+    put_varlong(out, i64::from(value));
+}
+
+pub(crate) fn put_varlong(out: &mut Vec<u8>, value: i64) {
+    let mut raw = ((value << 1) ^ (value >> 63)) as u64;
+    while raw >= 0x80 {
+        out.push((raw as u8) | 0x80);
+        raw >>= 7;
+    }
+    out.push(raw as u8);
+}
+
+fn put_nullable(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        None => put_varint(out, -1),
+        Some(b) => {
+            put_varint(out, b.len() as i32);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+/// Appends one encoded record (with its length prefix) to `out`.
+pub(crate) fn encode_record(
+    out: &mut Vec<u8>,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[(Vec<u8>, Option<Vec<u8>>)],
+) {
+    let mut body =
+        Vec::with_capacity(16 + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len));
+    body.push(0); // record attributes: unused
+    put_varlong(&mut body, timestamp_delta);
+    put_varint(&mut body, offset_delta);
+    put_nullable(&mut body, key);
+    put_nullable(&mut body, value);
+    put_varint(&mut body, headers.len() as i32);
+    for (hkey, hvalue) in headers {
+        put_nullable(&mut body, Some(hkey));
+        put_nullable(&mut body, hvalue.as_deref());
+    }
+    put_varint(out, body.len() as i32);
+    out.extend_from_slice(&body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn varlong_round_trip(v in any::<i64>()) {
+            let mut out = Vec::new();
+            put_varlong(&mut out, v);
+            prop_assert_eq!(Cursor { buf: &out, pos: 0 }.varlong(), Some(v));
+        }
+
+        #[test]
+        fn varint_round_trip(v in any::<i32>()) {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            prop_assert_eq!(Cursor { buf: &out, pos: 0 }.varint(), Some(v));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), count in -2i32..50) {
+            let _ = for_each_record(&bytes, count, |_, _| true);
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let mut out = Vec::new();
+        let headers = vec![(b"h".to_vec(), None), (b"h".to_vec(), Some(b"v".to_vec()))];
+        encode_record(&mut out, -5, 0, None, Some(b"v0"), &[]);
+        encode_record(&mut out, 7, 1, Some(b"k1"), None, &headers);
+        let mut seen = Vec::new();
+        for_each_record(&out, 2, |i, r| {
+            seen.push((i, r));
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            seen[0].1,
+            RecordView {
+                timestamp_delta: -5,
+                offset_delta: 0,
+                key: None,
+                value: Some(b"v0")
+            }
+        );
+        assert_eq!(
+            seen[1].1,
+            RecordView {
+                timestamp_delta: 7,
+                offset_delta: 1,
+                key: Some(b"k1"),
+                value: None
+            }
+        );
+        // One record too many or too few declared.
+        assert!(for_each_record(&out, 3, |_, _| true).is_err());
+        assert_eq!(for_each_record(&out, 1, |_, _| true).unwrap_err().index, 1);
+    }
+
+    #[test]
+    fn overlong_varint_is_rejected() {
+        let bytes = [0xffu8; 11];
+        assert_eq!(
+            Cursor {
+                buf: &bytes,
+                pos: 0
+            }
+            .varlong(),
+            None
+        );
+        assert_eq!(
+            Cursor {
+                buf: &bytes,
+                pos: 0
+            }
+            .varint(),
+            None
+        );
+    }
+}

@@ -1,0 +1,469 @@
+//! One log segment: `<base>.log` (batches verbatim), `<base>.index`, `<base>.timeindex`,
+//! mirroring Kafka's `LogSegment`: the append rule for sparse index entries, the per-segment
+//! maximum timestamp, roll conditions (`shouldRoll`), and `recover` (CRC check batch by batch,
+//! truncate at the first invalid byte, rebuild both indexes).
+//!
+//! Left out: the transaction index (`.txnindex`, no transactions yet) and Kafka's roll jitter.
+
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+
+use super::batch::{ATTRIBUTES_OFFSET, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
+use super::file::{Place, offset_file_name, read_up_to_at, write_all_vectored_at};
+use super::index::OffsetIndex;
+use super::time_index::TimeIndex;
+
+pub(crate) const LOG_SUFFIX: &str = ".log";
+pub(crate) const INDEX_SUFFIX: &str = ".index";
+pub(crate) const TIME_INDEX_SUFFIX: &str = ".timeindex";
+
+/// Bytes read at a time when walking batch headers.
+const SCAN_CHUNK: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub(crate) base_offset: i64,
+    pub(crate) log: Arc<File>,
+    pub(crate) offset_index: OffsetIndex,
+    pub(crate) time_index: TimeIndex,
+    /// Bytes in the `.log`.
+    pub(crate) size: u64,
+    /// Offset after the last batch (the base offset when empty).
+    pub(crate) next_offset: i64,
+    /// Largest batch maxTimestamp in the segment, and that batch's last offset (-1, -1 if none).
+    pub(crate) max_timestamp: i64,
+    pub(crate) offset_of_max_timestamp: i64,
+    bytes_since_last_index_entry: u64,
+    /// maxTimestamp of the first batch: `segment.ms` counts from it (Kafka's rollingBasedTimestamp).
+    first_batch_timestamp: Option<i64>,
+    created_ms: i64,
+}
+
+/// What walking a segment's batch headers found at a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scan {
+    Batch {
+        position: u64,
+        header: BatchHeader,
+    },
+    /// Clean end of the data.
+    End,
+    /// Bytes at `position` are not a whole, plausible batch (torn write or garbage).
+    Invalid {
+        position: u64,
+    },
+}
+
+/// Walks batch headers from a position, reading the file in chunks (header checks only:
+/// length, magic 2, non-negative lastOffsetDelta; not the CRC).
+pub(crate) struct HeaderScanner<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+    buf: Vec<u8>,
+    buf_start: u64,
+    buf_len: usize,
+}
+
+impl<'a> HeaderScanner<'a> {
+    pub(crate) fn new(file: &'a File, start: u64, end: u64) -> HeaderScanner<'a> {
+        HeaderScanner {
+            file,
+            pos: start,
+            end,
+            buf: Vec::new(),
+            buf_start: 0,
+            buf_len: 0,
+        }
+    }
+
+    pub(crate) fn next(&mut self) -> io::Result<Scan> {
+        if self.pos >= self.end {
+            return Ok(Scan::End);
+        }
+        let position = self.pos;
+        if self.end - position < HEADER_LEN as u64 {
+            return Ok(Scan::Invalid { position });
+        }
+        let in_buf = position >= self.buf_start
+            && position + HEADER_LEN as u64 <= self.buf_start + self.buf_len as u64;
+        if !in_buf {
+            if self.buf.is_empty() {
+                self.buf = vec![0u8; SCAN_CHUNK];
+            }
+            let want = (self.end - position).min(SCAN_CHUNK as u64) as usize;
+            self.buf_len = read_up_to_at(self.file, &mut self.buf[..want], position)?;
+            self.buf_start = position;
+            if self.buf_len < HEADER_LEN {
+                return Ok(Scan::Invalid { position });
+            }
+        }
+        let at = (position - self.buf_start) as usize;
+        let Some(header) = BatchHeader::parse(&self.buf[at..self.buf_len]) else {
+            return Ok(Scan::Invalid { position });
+        };
+        let plausible = header.magic == 2
+            && header.length >= (HEADER_LEN - LOG_OVERHEAD) as i32
+            && header.last_offset_delta >= 0
+            && header
+                .total_size()
+                .is_some_and(|t| t <= self.end - position);
+        if !plausible {
+            return Ok(Scan::Invalid { position });
+        }
+        self.pos = position + header.total_size().unwrap_or(0);
+        Ok(Scan::Batch { position, header })
+    }
+}
+
+/// CRC32C of `len` bytes of `file` from `start`, read in chunks into `scratch`.
+fn crc_of_range(
+    file: &File,
+    start: u64,
+    len: u64,
+    scratch: &mut Vec<u8>,
+) -> io::Result<Option<u32>> {
+    if scratch.len() < SCAN_CHUNK * 16 {
+        scratch.resize(SCAN_CHUNK * 16, 0);
+    }
+    let mut crc = 0u32;
+    let mut done = 0u64;
+    while done < len {
+        let want = (len - done).min(scratch.len() as u64) as usize;
+        let got = read_up_to_at(file, &mut scratch[..want], start + done)?;
+        if got != want {
+            return Ok(None);
+        }
+        crc = crc32c::crc32c_append(crc, &scratch[..got]);
+        done += got as u64;
+    }
+    Ok(Some(crc))
+}
+
+impl Segment {
+    /// A new, empty segment (files created or truncated).
+    pub(crate) fn create(place: &Place, base_offset: i64, now_ms: i64) -> io::Result<Segment> {
+        let log = Arc::new(place.open_rw(&offset_file_name(base_offset, LOG_SUFFIX))?);
+        log.set_len(0)?;
+        let offset_index = OffsetIndex::empty(
+            base_offset,
+            Arc::new(place.open_rw(&offset_file_name(base_offset, INDEX_SUFFIX))?),
+        )?;
+        let time_index = TimeIndex::empty(
+            base_offset,
+            Arc::new(place.open_rw(&offset_file_name(base_offset, TIME_INDEX_SUFFIX))?),
+        )?;
+        Ok(Segment {
+            base_offset,
+            log,
+            offset_index,
+            time_index,
+            size: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            bytes_since_last_index_entry: 0,
+            first_batch_timestamp: None,
+            created_ms: now_ms,
+        })
+    }
+
+    /// Opens an existing segment. Without `recover`, the indexes are loaded and checked and the
+    /// tail after the last index entry is walked; if anything is off the segment is recovered
+    /// anyway. Returns the segment and the number of bytes recovery truncated.
+    pub(crate) fn open(
+        place: &Place,
+        base_offset: i64,
+        recover: bool,
+        index_interval_bytes: u32,
+        now_ms: i64,
+        on_recovered_batch: &mut dyn FnMut(&BatchHeader),
+    ) -> io::Result<(Segment, u64)> {
+        let index_name = offset_file_name(base_offset, INDEX_SUFFIX);
+        let time_name = offset_file_name(base_offset, TIME_INDEX_SUFFIX);
+        // A missing index is rebuilt, as Kafka does (it would otherwise pass as an empty one).
+        let indexes_missing = place
+            .dir()
+            .is_some_and(|d| !d.join(&index_name).exists() || !d.join(&time_name).exists());
+        let log = Arc::new(place.open_rw(&offset_file_name(base_offset, LOG_SUFFIX))?);
+        let index_file = Arc::new(place.open_rw(&index_name)?);
+        let time_file = Arc::new(place.open_rw(&time_name)?);
+        let size = log.metadata()?.len();
+        let recover = recover || indexes_missing;
+        if !recover
+            && let Some(segment) =
+                Self::open_trusted(base_offset, &log, &index_file, &time_file, size, now_ms)?
+        {
+            return Ok((segment, 0));
+        }
+        let mut segment = Segment {
+            base_offset,
+            log,
+            offset_index: OffsetIndex::empty(base_offset, index_file)?,
+            time_index: TimeIndex::empty(base_offset, time_file)?,
+            size,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            bytes_since_last_index_entry: 0,
+            first_batch_timestamp: None,
+            created_ms: now_ms,
+        };
+        let truncated = segment.recover(index_interval_bytes, on_recovered_batch)?;
+        Ok((segment, truncated))
+    }
+
+    fn open_trusted(
+        base_offset: i64,
+        log: &Arc<File>,
+        index_file: &Arc<File>,
+        time_file: &Arc<File>,
+        size: u64,
+        now_ms: i64,
+    ) -> io::Result<Option<Segment>> {
+        if size > i32::MAX as u64 {
+            return Ok(None);
+        }
+        let Some(offset_index) = OffsetIndex::load(base_offset, index_file.clone(), size)? else {
+            return Ok(None);
+        };
+        // Walk from the last offset-index entry to the end: finds the next offset and checks the tail.
+        let (last_indexed_offset, last_pos) = offset_index.last();
+        let mut scanner = HeaderScanner::new(log, u64::from(last_pos), size);
+        let mut next_offset = base_offset;
+        let mut tail = Vec::new();
+        loop {
+            match scanner.next()? {
+                Scan::Batch { position, header } => {
+                    if header.base_offset < next_offset.max(base_offset)
+                        || header.last_offset() - base_offset > i32::MAX as i64
+                    {
+                        return Ok(None);
+                    }
+                    if position == u64::from(last_pos)
+                        && last_pos > 0
+                        && header.last_offset() != last_indexed_offset
+                    {
+                        return Ok(None);
+                    }
+                    next_offset = header.next_offset();
+                    tail.push(header);
+                }
+                Scan::End => break,
+                Scan::Invalid { .. } => return Ok(None),
+            }
+        }
+        let Some(time_index) = TimeIndex::load(
+            base_offset,
+            time_file.clone(),
+            next_offset.max(base_offset + 1),
+        )?
+        else {
+            return Ok(None);
+        };
+        // Largest timestamp: the time index's last entry, then anything larger after it
+        // (Kafka's readLargestTimestamp); the tail walked above covers what follows it.
+        let (mut max_timestamp, mut offset_of_max) = time_index.last();
+        if max_timestamp < 0 {
+            offset_of_max = -1;
+        }
+        let (_, time_pos) = offset_index.lookup(time_index.last().1);
+        let mut rescan = HeaderScanner::new(log, u64::from(time_pos.min(last_pos)), size);
+        while let Scan::Batch { header, .. } = rescan.next()? {
+            if header.max_timestamp > max_timestamp {
+                max_timestamp = header.max_timestamp;
+                offset_of_max = header.last_offset();
+            }
+        }
+        let first_batch_timestamp = match HeaderScanner::new(log, 0, size).next()? {
+            Scan::Batch { header, .. } => Some(header.max_timestamp),
+            _ => None,
+        };
+        Ok(Some(Segment {
+            base_offset,
+            log: log.clone(),
+            offset_index,
+            time_index,
+            size,
+            next_offset,
+            max_timestamp,
+            offset_of_max_timestamp: offset_of_max,
+            bytes_since_last_index_entry: 0,
+            first_batch_timestamp,
+            created_ms: now_ms,
+        }))
+    }
+
+    /// Kafka's `LogSegment.recover`: check every batch (structure, CRC32C, offsets), rebuild
+    /// the indexes, truncate the log after the last valid batch. Returns bytes truncated.
+    pub(crate) fn recover(
+        &mut self,
+        index_interval_bytes: u32,
+        on_batch: &mut dyn FnMut(&BatchHeader),
+    ) -> io::Result<u64> {
+        self.offset_index = OffsetIndex::empty(self.base_offset, self.offset_index.file.clone())?;
+        self.time_index = TimeIndex::empty(self.base_offset, self.time_index.file.clone())?;
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
+        self.first_batch_timestamp = None;
+        let file_size = self.log.metadata()?.len().min(i32::MAX as u64);
+        let mut scanner = HeaderScanner::new(&self.log, 0, file_size);
+        let mut scratch = Vec::new();
+        let mut valid_bytes = 0u64;
+        let mut last_index_entry = 0u64;
+        let mut next_offset = self.base_offset;
+        while let Scan::Batch { position, header } = scanner.next()? {
+            let total = header.total_size().unwrap_or(0);
+            // Kafka checks the CRC and the offset range only (a compacted batch keeps its
+            // lastOffsetDelta with fewer records).
+            let offsets_ok = header.base_offset >= next_offset
+                && header.last_offset() - self.base_offset <= i32::MAX as i64;
+            if !offsets_ok {
+                break;
+            }
+            let crc_start = position + ATTRIBUTES_OFFSET as u64;
+            if crc_of_range(
+                &self.log,
+                crc_start,
+                total - ATTRIBUTES_OFFSET as u64,
+                &mut scratch,
+            )? != Some(header.crc)
+            {
+                break;
+            }
+            if header.max_timestamp > self.max_timestamp {
+                self.max_timestamp = header.max_timestamp;
+                self.offset_of_max_timestamp = header.last_offset();
+            }
+            if valid_bytes - last_index_entry > u64::from(index_interval_bytes) {
+                self.offset_index
+                    .append(header.last_offset(), valid_bytes as u32)?;
+                self.time_index
+                    .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
+                last_index_entry = valid_bytes;
+            }
+            self.first_batch_timestamp
+                .get_or_insert(header.max_timestamp);
+            on_batch(&header);
+            valid_bytes += total;
+            next_offset = header.next_offset();
+        }
+        let truncated = self.log.metadata()?.len() - valid_bytes;
+        if truncated > 0 {
+            tracing::warn!(
+                base_offset = self.base_offset,
+                truncated,
+                "truncating invalid bytes at the end of a segment"
+            );
+            self.log.set_len(valid_bytes)?;
+        }
+        self.time_index
+            .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
+        self.size = valid_bytes;
+        self.next_offset = next_offset;
+        self.bytes_since_last_index_entry = valid_bytes - last_index_entry;
+        Ok(truncated)
+    }
+
+    /// Kafka's `shouldRoll` (without jitter): the append would overflow `segment_bytes`, the
+    /// segment is older than `segment_ms` (by record timestamps, or by wall clock when the first
+    /// batch has none), an index is full, or the offsets would overflow relative offsets.
+    pub(crate) fn should_roll(
+        &self,
+        segment_bytes: u64,
+        segment_ms: i64,
+        batch_bytes: u64,
+        max_timestamp: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> bool {
+        let waited_ms = match self.first_batch_timestamp {
+            Some(ts) if ts >= 0 => max_timestamp.saturating_sub(ts),
+            _ => now_ms.saturating_sub(self.created_ms),
+        };
+        let limit = segment_bytes.min(i32::MAX as u64);
+        self.size > limit.saturating_sub(batch_bytes)
+            || (self.size > 0 && waited_ms > segment_ms)
+            || self.offset_index.is_full()
+            || self.time_index.is_full()
+            || last_offset - self.base_offset > i32::MAX as i64
+    }
+
+    /// Appends one batch (header copy + untouched rest) with one vectored write, then index
+    /// entries per Kafka's rule: an entry (this append's last offset -> its start position)
+    /// once more than `index_interval_bytes` were appended since the previous entry.
+    pub(crate) fn append(
+        &mut self,
+        header: &[u8; HEADER_LEN],
+        rest: &[u8],
+        last_offset: i64,
+        max_timestamp: i64,
+        index_interval_bytes: u32,
+    ) -> io::Result<()> {
+        let position = self.size;
+        let len = (HEADER_LEN + rest.len()) as u64;
+        if let Err(e) = write_all_vectored_at(&self.log, &[header, rest], position) {
+            // Undo a partial write so the file keeps ending on a batch boundary.
+            let _ = self.log.set_len(position);
+            return Err(e);
+        }
+        if position == 0 {
+            self.first_batch_timestamp = Some(max_timestamp);
+        }
+        self.size += len;
+        self.next_offset = last_offset + 1;
+        if max_timestamp > self.max_timestamp {
+            self.max_timestamp = max_timestamp;
+            self.offset_of_max_timestamp = last_offset;
+        }
+        if self.bytes_since_last_index_entry > u64::from(index_interval_bytes) {
+            self.offset_index.append(last_offset, position as u32)?;
+            self.time_index
+                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
+            self.bytes_since_last_index_entry = 0;
+        }
+        self.bytes_since_last_index_entry += len;
+        Ok(())
+    }
+
+    /// Kafka's `onBecomeInactiveSegment` / close: the final time index entry.
+    pub(crate) fn seal(&mut self) -> io::Result<()> {
+        self.time_index
+            .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
+    }
+
+    /// The first batch whose last offset is >= `offset`, searching from the index entry at or
+    /// below it (Kafka's `translateOffset`). `None` if the segment has no such batch.
+    pub(crate) fn find_batch(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+        let (_, start) = self.offset_index.lookup(offset);
+        let mut scanner = HeaderScanner::new(&self.log, u64::from(start), self.size);
+        while let Scan::Batch { position, header } = scanner.next()? {
+            if header.last_offset() >= offset {
+                return Ok(Some((position, header)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads one whole batch.
+    pub(crate) fn read_batch(&self, position: u64, header: &BatchHeader) -> io::Result<Vec<u8>> {
+        let total = header
+            .total_size()
+            .unwrap_or(0)
+            .min(self.size.saturating_sub(position));
+        let mut buf = vec![0u8; total as usize];
+        let n = read_up_to_at(&self.log, &mut buf, position)?;
+        if n != buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "batch extends past the segment",
+            ));
+        }
+        Ok(buf)
+    }
+
+    pub(crate) fn file_names(&self) -> [String; 3] {
+        [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX].map(|s| offset_file_name(self.base_offset, s))
+    }
+}

@@ -1,0 +1,157 @@
+//! `vltava serve`: the command-line front end.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use vltava::broker::Broker;
+use vltava::config::{self, BrokerConfig};
+use vltava::connection::FileTransfer;
+
+#[derive(Parser)]
+#[command(
+    name = "vltava",
+    version,
+    about = "A Kafka-compatible broker in one small binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// A Kafka-style properties file (server.properties).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Keep everything in memory (memfd segments); nothing is written to disk.
+    #[arg(long)]
+    memory: bool,
+    /// `listeners`, e.g. PLAINTEXT://127.0.0.1:9092.
+    #[arg(long)]
+    listeners: Option<String>,
+    /// `advertised.listeners`.
+    #[arg(long)]
+    advertised_listeners: Option<String>,
+    /// `log.dirs`: where partition logs live.
+    #[arg(long)]
+    log_dirs: Option<String>,
+    /// `node.id`.
+    #[arg(long)]
+    node_id: Option<String>,
+    /// Any setting by its Kafka name, repeatable: --override num.partitions=3.
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Copy file bytes through user space instead of sendfile (what TLS will need).
+    #[arg(long)]
+    no_sendfile: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VLTAVA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Command::Serve(args) = Cli::parse().command;
+    match run(args, started) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(args: &ServeArgs) -> Result<BTreeMap<String, String>, String> {
+    let mut map = BTreeMap::new();
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        map.extend(config::parse_properties(&text));
+    }
+    map.extend(config::from_env(std::env::vars()));
+    let flags = [
+        ("listeners", &args.listeners),
+        ("advertised.listeners", &args.advertised_listeners),
+        ("log.dirs", &args.log_dirs),
+        ("node.id", &args.node_id),
+    ];
+    for (key, value) in flags {
+        if let Some(v) = value {
+            map.insert(key.to_string(), v.clone());
+        }
+    }
+    for o in &args.overrides {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| format!("--override expects KEY=VALUE, got {o:?}"))?;
+        map.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    for key in map.keys() {
+        if !config::is_known(key) {
+            tracing::warn!("ignoring unknown config {key}");
+        }
+    }
+    Ok(map)
+}
+
+fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
+    let mut config = BrokerConfig::from_map(settings(&args)?).map_err(|e| e.to_string())?;
+    config.in_memory = args.memory;
+    let transfer = if args.no_sendfile {
+        FileTransfer::Copy
+    } else {
+        FileTransfer::Sendfile
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let broker = Broker::open(config)?;
+        let listener = vltava::server::bind(&broker)
+            .await
+            .map_err(|e| format!("cannot bind {}: {e}", broker.config.listener.bind_addr()))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(
+            "broker ready on {local} (node {}, cluster {}, {}, {} topics, {:.1} ms)",
+            broker.config.node_id,
+            broker.cluster_id,
+            if broker.config.in_memory {
+                "in memory".to_string()
+            } else {
+                format!("data in {}", broker.config.log_dir.display())
+            },
+            broker.topics.all().len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        vltava::server::serve(broker, listener, transfer, shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}

@@ -1,0 +1,200 @@
+//! Shared test helpers: an in-process broker on a free port, and a minimal Kafka client built
+//! on kafka-protocol's own encoders (the same codec real clients' bytes are checked against).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use vltava::broker::Broker;
+use vltava::config::BrokerConfig;
+use vltava::connection::FileTransfer;
+
+/// A broker running inside the test process.
+pub struct TestBroker {
+    pub addr: SocketAddr,
+    pub broker: Arc<Broker>,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestBroker {
+    /// An in-memory broker with the given extra settings.
+    pub async fn start(settings: &[(&str, &str)]) -> TestBroker {
+        Self::start_with(settings, true, None).await
+    }
+
+    pub async fn start_with(
+        settings: &[(&str, &str)],
+        in_memory: bool,
+        dir: Option<&std::path::Path>,
+    ) -> TestBroker {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "listeners".to_string(),
+            "PLAINTEXT://127.0.0.1:0".to_string(),
+        );
+        if let Some(d) = dir {
+            map.insert("log.dirs".to_string(), d.display().to_string());
+        }
+        for (k, v) in settings {
+            map.insert(k.to_string(), v.to_string());
+        }
+        let mut config = BrokerConfig::from_map(map).expect("config");
+        config.in_memory = in_memory;
+        let broker = Broker::open(config).expect("broker opens");
+        let listener = vltava::server::bind(&broker).await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        // Metadata must advertise the real port.
+        let (tx, rx) = oneshot::channel::<()>();
+        let b = broker.clone();
+        let done = tokio::spawn(async move {
+            vltava::server::serve(b, listener, FileTransfer::Sendfile, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        TestBroker {
+            addr,
+            broker,
+            stop: Some(tx),
+            done: Some(done),
+        }
+    }
+
+    /// Clean shutdown, waiting for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+/// A connection speaking the Kafka protocol with kafka-protocol's client-side encoders.
+pub struct Client {
+    pub stream: TcpStream,
+    correlation: i32,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        Client {
+            stream: TcpStream::connect(addr).await.expect("connect"),
+            correlation: 0,
+        }
+    }
+
+    /// Sends a request and decodes its response.
+    pub async fn call(&mut self, version: i16, request: RequestKind) -> ResponseKind {
+        let api = api_key_of(&request);
+        self.send(api, version, &request).await;
+        self.receive(api, version).await.expect("response")
+    }
+
+    pub async fn send(&mut self, api: ApiKey, version: i16, request: &RequestKind) {
+        self.correlation += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("vltava-test")));
+        let mut body = BytesMut::new();
+        header
+            .encode(&mut body, api.request_header_version(version))
+            .unwrap();
+        request.encode(&mut body, version).unwrap();
+        let mut frame = BytesMut::new();
+        frame.put_i32(body.len() as i32);
+        frame.put_slice(&body);
+        self.stream.write_all(&frame).await.unwrap();
+    }
+
+    /// Reads one response frame; None if the broker closed the connection.
+    pub async fn receive(&mut self, api: ApiKey, version: i16) -> Option<ResponseKind> {
+        let mut frame = self.read_frame().await?;
+        let header =
+            ResponseHeader::decode(&mut frame, api.response_header_version(version)).unwrap();
+        assert_eq!(
+            header.correlation_id, self.correlation,
+            "responses in order"
+        );
+        Some(ResponseKind::decode(api, &mut frame, version).expect("decodable response"))
+    }
+
+    pub async fn read_frame(&mut self) -> Option<Bytes> {
+        let mut size = [0u8; 4];
+        self.stream.read_exact(&mut size).await.ok()?;
+        let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
+        self.stream.read_exact(&mut buf).await.ok()?;
+        Some(Bytes::from(buf))
+    }
+
+    /// Sends raw bytes (a whole frame including its size prefix, or anything else).
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    /// True if the broker closed the connection (EOF or reset) within the timeout.
+    pub async fn is_closed_by_broker(&mut self) -> bool {
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                self.stream.read(&mut buf),
+            )
+            .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+pub fn api_key_of(request: &RequestKind) -> ApiKey {
+    match request {
+        RequestKind::Produce(_) => ApiKey::Produce,
+        RequestKind::Fetch(_) => ApiKey::Fetch,
+        RequestKind::ListOffsets(_) => ApiKey::ListOffsets,
+        RequestKind::Metadata(_) => ApiKey::Metadata,
+        RequestKind::ApiVersions(_) => ApiKey::ApiVersions,
+        RequestKind::CreateTopics(_) => ApiKey::CreateTopics,
+        RequestKind::DeleteTopics(_) => ApiKey::DeleteTopics,
+        RequestKind::InitProducerId(_) => ApiKey::InitProducerId,
+        other => panic!("add {other:?} to api_key_of"),
+    }
+}
+
+/// A frame (size prefix included) from a header prefix and arbitrary body bytes.
+pub fn raw_frame(api_key: i16, version: i16, correlation_id: i32, rest: &[u8]) -> Vec<u8> {
+    let mut f = BytesMut::new();
+    f.put_i32((8 + rest.len()) as i32);
+    f.put_i16(api_key);
+    f.put_i16(version);
+    f.put_i32(correlation_id);
+    f.put_slice(rest);
+    f.to_vec()
+}
+
+/// Reads an i32 from the front of a buffer (test convenience).
+pub fn get_i32(b: &mut Bytes) -> i32 {
+    b.get_i32()
+}
+
+/// An ApiVersions v3+ request with valid client software fields (Kafka rejects empty ones).
+pub fn api_versions_request() -> kafka_protocol::messages::ApiVersionsRequest {
+    kafka_protocol::messages::ApiVersionsRequest::default()
+        .with_client_software_name(StrBytes::from_static_str("vltava-test"))
+        .with_client_software_version(StrBytes::from_static_str("1.0"))
+}
