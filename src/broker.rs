@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use tokio::sync::{Mutex as AsyncMutex, oneshot};
 use uuid::Uuid;
 
 use crate::config::BrokerConfig;
@@ -70,7 +70,7 @@ struct MetadataState {
 pub struct Broker {
     pub config: BrokerConfig,
     pub cluster_id: String,
-    pub topics: TopicRegistry,
+    pub topics: Arc<TopicRegistry>,
     metadata: AsyncMutex<MetadataState>,
     flusher: Flusher,
 }
@@ -109,13 +109,14 @@ impl Broker {
                 MetadataRecord::ProducerIds { next } => producer_id_block_end = next,
             }
         }
-        let topics = TopicRegistry::default();
+        let topics = Arc::new(TopicRegistry::default());
         let now = now_ms();
         for (name, (id, partitions, configs)) in image {
             let topic = open_topic(&config, &name, id, partitions, configs, now)
                 .map_err(|e| format!("cannot open topic {name}: {e}"))?;
             topics.insert(Arc::new(topic));
         }
+        let flusher = Flusher::start(topics.clone());
         Ok(Arc::new(Broker {
             config,
             cluster_id,
@@ -125,7 +126,7 @@ impl Broker {
                 next_producer_id: producer_id_block_end,
                 producer_id_block_end,
             }),
-            flusher: Flusher::start(),
+            flusher,
         }))
     }
 
@@ -241,6 +242,11 @@ impl Broker {
     /// callers share fsyncs (group commit).
     pub async fn flush(&self, partition: Arc<Partition>) -> Result<(), String> {
         self.flusher.flush(partition).await
+    }
+
+    /// Asks for `partition` to be made durable soon, without waiting (a sealed segment).
+    pub fn flush_later(&self, partition: Arc<Partition>) {
+        self.flusher.flush_later(partition);
     }
 
     /// Clean shutdown: flush and close every log (writes producer snapshots and the clean
@@ -373,51 +379,94 @@ fn load_or_create_meta_properties(config: &BrokerConfig) -> Result<String, Strin
 /// Group commit: one thread performs fsyncs for everyone. Each round takes every pending
 /// request, fsyncs each distinct partition's dirty files once (outside the partition lock),
 /// and answers all of them, so N concurrent `acks=all` producers cost one fsync per partition
-/// per round rather than N.
-/// A request to make a partition durable, and where to send the outcome.
-type FlushRequest = (Arc<Partition>, oneshot::Sender<Result<(), String>>);
-
+/// per round rather than N. Between requests it sweeps every `FLUSH_SWEEP` for partitions whose
+/// `flush.ms` has passed with no append to trigger it.
 struct Flusher {
-    requests: mpsc::UnboundedSender<FlushRequest>,
+    requests: std::sync::mpsc::Sender<FlushRequest>,
+}
+
+/// How often the flusher looks for partitions whose `flush.ms` is due without a new append.
+const FLUSH_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+enum FlushRequest {
+    /// Make the partition durable and say when done.
+    Wait(Arc<Partition>, oneshot::Sender<Result<(), String>>),
+    /// Make it durable when convenient (a sealed segment after a roll).
+    Background(Arc<Partition>),
 }
 
 impl Flusher {
-    fn start() -> Flusher {
-        let (tx, mut rx) = mpsc::unbounded_channel::<FlushRequest>();
-        std::thread::Builder::new()
+    fn start(topics: Arc<TopicRegistry>) -> Flusher {
+        let (tx, rx) = std::sync::mpsc::channel::<FlushRequest>();
+        let spawned = std::thread::Builder::new()
             .name("vltava-flusher".into())
             .spawn(move || {
-                while let Some(first) = rx.blocking_recv() {
+                use std::sync::mpsc::RecvTimeoutError;
+                loop {
+                    let first = match rx.recv_timeout(FLUSH_SWEEP) {
+                        Ok(r) => r,
+                        Err(RecvTimeoutError::Timeout) => {
+                            sweep(&topics);
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
                     let mut round = vec![first];
-                    while let Ok(more) = rx.try_recv() {
-                        round.push(more);
-                    }
-                    let mut done: Vec<(*const Partition, Result<(), String>)> = Vec::new();
-                    for (partition, reply) in round {
-                        let key = Arc::as_ptr(&partition);
-                        let result = match done.iter().find(|(k, _)| *k == key) {
-                            Some((_, r)) => r.clone(),
-                            None => {
-                                let r = flush_partition(&partition);
-                                done.push((key, r.clone()));
-                                r
-                            }
-                        };
-                        let _ = reply.send(result);
-                    }
+                    round.extend(rx.try_iter());
+                    flush_round(round);
                 }
-            })
-            .map(|_| ())
-            .unwrap_or_else(|e| tracing::error!("cannot start flusher thread: {e}"));
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start flusher thread: {e}");
+        }
         Flusher { requests: tx }
     }
 
     async fn flush(&self, partition: Arc<Partition>) -> Result<(), String> {
         let (tx, rx) = oneshot::channel();
         self.requests
-            .send((partition, tx))
+            .send(FlushRequest::Wait(partition, tx))
             .map_err(|_| "flusher stopped".to_string())?;
         rx.await.map_err(|_| "flusher stopped".to_string())?
+    }
+
+    fn flush_later(&self, partition: Arc<Partition>) {
+        let _ = self.requests.send(FlushRequest::Background(partition));
+    }
+}
+
+fn flush_round(round: Vec<FlushRequest>) {
+    let mut done: Vec<(*const Partition, Result<(), String>)> = Vec::new();
+    for request in round {
+        let (partition, reply) = match request {
+            FlushRequest::Wait(p, reply) => (p, Some(reply)),
+            FlushRequest::Background(p) => (p, None),
+        };
+        let key = Arc::as_ptr(&partition);
+        let result = match done.iter().find(|(k, _)| *k == key) {
+            Some((_, r)) => r.clone(),
+            None => {
+                let r = flush_partition(&partition);
+                done.push((key, r.clone()));
+                r
+            }
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+fn sweep(topics: &TopicRegistry) {
+    let now = now_ms();
+    for topic in topics.all() {
+        for p in &topic.partitions {
+            if p.log().flush_due(now)
+                && let Err(e) = flush_partition(p)
+            {
+                tracing::error!(topic = %p.topic, partition = p.index, "flush failed: {e}");
+            }
+        }
     }
 }
 

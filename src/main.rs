@@ -119,10 +119,10 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let broker = Broker::open(config)?;
-        let listener = vltava::server::bind(&broker)
+        let listener = vltava::server::bind(&mut config)
             .await
-            .map_err(|e| format!("cannot bind {}: {e}", broker.config.listener.bind_addr()))?;
+            .map_err(|e| format!("cannot bind {}: {e}", config.listener.bind_addr()))?;
+        let broker = Broker::open(config)?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(
             "broker ready on {local} (node {}, cluster {}, {}, {} topics, {:.1} ms)",

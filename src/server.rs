@@ -12,15 +12,25 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::broker::Broker;
+use crate::config::BrokerConfig;
 use crate::connection::{Connection, FileTransfer};
 
 /// How long shutdown waits for in-flight requests (a long-poll fetch included) to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Binds the listener; separate from `serve` so callers (and tests) learn the real port first.
-pub async fn bind(broker: &Broker) -> std::io::Result<TcpListener> {
-    let addr = broker.config.listener.resolve()?;
-    TcpListener::bind(addr).await
+/// Binds the listener before the broker opens, so a configured port 0 becomes a real port
+/// that the advertised listener (Metadata, FindCoordinator) can carry.
+pub async fn bind(config: &mut BrokerConfig) -> std::io::Result<TcpListener> {
+    let addr = config.listener.resolve()?;
+    let listener = TcpListener::bind(addr).await?;
+    let port = listener.local_addr()?.port();
+    if config.listener.port == 0 {
+        config.listener.port = port;
+    }
+    if config.advertised.port == 0 {
+        config.advertised.port = port;
+    }
+    Ok(listener)
 }
 
 /// Serves until `stop` resolves, then shuts down cleanly.

@@ -116,25 +116,36 @@ async fn append(
             Some("transactions are not supported yet".into()),
         );
     }
-    let outcome = partition
-        .log()
-        .append(&records, partition.leader_epoch, now_ms());
+    // Validate (CRC32C over the whole batch, bounded decompression for compressed ones) outside
+    // the partition lock; only producer-state checks and the write happen under it.
+    let now = now_ms();
+    let config = partition.log().config().clone();
+    let outcome = crate::log::validate_produce(&records, &config, now).and_then(|batch| {
+        partition
+            .log()
+            .append_validated(&batch, partition.leader_epoch, now)
+    });
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
-            let mut r = failed(index, e.error_code(), Some(e.to_string()));
-            if e.error_code() == error::INVALID_RECORD || e.error_code() == 2 {
-                r.record_errors = vec![
+            let mut r = failed(index, e.error_code(), Some(e.error_message()));
+            r.record_errors = e
+                .record_errors()
+                .iter()
+                .map(|re| {
                     BatchIndexAndErrorMessage::default()
-                        .with_batch_index(0)
-                        .with_batch_index_error_message(Some(owned_str(&e.to_string()))),
-                ];
-            }
+                        .with_batch_index(re.batch_index)
+                        .with_batch_index_error_message(Some(owned_str(&re.message)))
+                })
+                .collect();
             return r;
         }
     };
     if !outcome.duplicate {
         partition.wake_watchers();
+    }
+    if outcome.rolled && !outcome.flush_needed {
+        ctx.broker.flush_later(partition.clone());
     }
     if outcome.flush_needed {
         let flushed = ctx.broker.flush(partition.clone()).await;

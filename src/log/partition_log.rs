@@ -65,6 +65,8 @@ pub struct AppendOutcome {
     pub duplicate: bool,
     /// `flush.messages` / `flush.ms` say the log should be fsynced now.
     pub flush_needed: bool,
+    /// This append sealed the previous segment, which should now be fsynced in the background.
+    pub rolled: bool,
     pub record_count: u64,
 }
 
@@ -411,6 +413,7 @@ impl PartitionLog {
                     log_start_offset: self.log_start_offset,
                     duplicate: true,
                     flush_needed: false,
+                    rolled: false,
                     record_count: batch.record_count(),
                 });
             }
@@ -419,6 +422,7 @@ impl PartitionLog {
         let base_offset = self.log_end_offset();
         let last_offset = base_offset + i64::from(h.last_offset_delta);
         let active = self.active();
+        let mut rolled = false;
         if active.size > 0
             && active.should_roll(
                 self.config.segment_bytes,
@@ -430,6 +434,7 @@ impl PartitionLog {
             )
         {
             self.roll(now_ms).map_err(|e| self.go_offline(e))?;
+            rolled = true;
         }
         if self.epochs.assign(leader_epoch, base_offset) {
             self.epochs
@@ -461,6 +466,7 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             duplicate: false,
             flush_needed: self.flush_due(now_ms),
+            rolled,
             record_count: batch.record_count(),
         })
     }

@@ -49,8 +49,8 @@ impl TestBroker {
         }
         let mut config = BrokerConfig::from_map(map).expect("config");
         config.in_memory = in_memory;
+        let listener = vltava::server::bind(&mut config).await.expect("bind");
         let broker = Broker::open(config).expect("broker opens");
-        let listener = vltava::server::bind(&broker).await.expect("bind");
         let addr = listener.local_addr().unwrap();
         // Metadata must advertise the real port.
         let (tx, rx) = oneshot::channel::<()>();
