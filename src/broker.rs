@@ -21,6 +21,9 @@ use crate::topics::{Partition, Topic, TopicRegistry, validate_topic_name};
 /// Producer ids are handed out in blocks so the journal is written once per block, not per id.
 const PRODUCER_ID_BLOCK: i64 = 1000;
 
+/// Kafka's controller refuses operations creating more partitions than this at once.
+const MAX_PARTITIONS_PER_REQUEST: i32 = 10_000;
+
 /// Wall-clock milliseconds, passed into the state machines (they never read clocks themselves).
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -42,6 +45,8 @@ pub enum CreateTopicError {
     InvalidReplicationFactor(String),
     #[error("{0}")]
     InvalidConfig(String),
+    #[error("{0}")]
+    PolicyViolation(String),
     #[error("storage error: {0}")]
     Storage(String),
 }
@@ -54,6 +59,7 @@ impl CreateTopicError {
             CreateTopicError::InvalidPartitions(_) => 37,
             CreateTopicError::InvalidReplicationFactor(_) => 38,
             CreateTopicError::InvalidConfig(_) => 40,
+            CreateTopicError::PolicyViolation(_) => 44,
             CreateTopicError::Storage(_) => 56,
         }
     }
@@ -67,8 +73,14 @@ struct MetadataState {
     producer_id_block_end: i64,
 }
 
+/// Request bytes held in memory, reserved from the broker-wide budget until the response is
+/// written.
+pub type RequestMemory = Option<tokio::sync::OwnedSemaphorePermit>;
+
 pub struct Broker {
     pub config: BrokerConfig,
+    /// `queued.max.request.bytes`, in KiB permits: bounds the request bytes held at once.
+    request_memory: Arc<tokio::sync::Semaphore>,
     pub cluster_id: String,
     pub topics: Arc<TopicRegistry>,
     metadata: AsyncMutex<MetadataState>,
@@ -117,7 +129,10 @@ impl Broker {
             topics.insert(Arc::new(topic));
         }
         let flusher = Flusher::start(topics.clone());
+        let budget_kib =
+            (config.queued_max_request_bytes / 1024).clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         Ok(Arc::new(Broker {
+            request_memory: Arc::new(tokio::sync::Semaphore::new(budget_kib)),
             config,
             cluster_id,
             topics,
@@ -128,6 +143,23 @@ impl Broker {
             }),
             flusher,
         }))
+    }
+
+    /// Waits until `bytes` of request memory are free and reserves them.
+    pub async fn reserve_request_memory(&self, bytes: usize) -> RequestMemory {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        // A frame never exceeds socket.request.max.bytes; a budget smaller than that would
+        // deadlock, so the request then takes the whole budget.
+        let available = self.request_memory_total_kib();
+        self.request_memory
+            .clone()
+            .acquire_many_owned(kib.min(available))
+            .await
+            .ok()
+    }
+
+    fn request_memory_total_kib(&self) -> u32 {
+        u32::try_from((self.config.queued_max_request_bytes / 1024).max(1)).unwrap_or(u32::MAX)
     }
 
     /// Creates a topic (Kafka's checks, then journal, then the live image).
@@ -149,6 +181,11 @@ impl Broker {
                 ));
             }
         };
+        if partitions > MAX_PARTITIONS_PER_REQUEST {
+            return Err(CreateTopicError::PolicyViolation(
+                "Excessively large number of partitions per request.".into(),
+            ));
+        }
         match replication_factor {
             -1 | 1 => {}
             n if n <= 0 => {

@@ -60,6 +60,8 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     // Kafka's default is unlimited; a bound is a non-negotiable here.
     key("max.connections", "10000"),
     key("connections.max.idle.ms", "600000"),
+    // Kafka's default is unlimited (-1); request bytes held at once are bounded here.
+    key("queued.max.request.bytes", "536870912"),
     key("offsets.topic.num.partitions", "50"),
     key("group.initial.rebalance.delay.ms", "0"),
 ];
@@ -127,6 +129,7 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     pub max_connections: usize,
     pub connections_max_idle_ms: u64,
+    pub queued_max_request_bytes: usize,
     /// Every value that was set explicitly (file, env, flags), by Kafka key.
     pub overrides: BTreeMap<String, String>,
 }
@@ -275,6 +278,10 @@ impl BrokerConfig {
             connections_max_idle_ms: num(
                 "connections.max.idle.ms",
                 get("connections.max.idle.ms"),
+            )?,
+            queued_max_request_bytes: num(
+                "queued.max.request.bytes",
+                get("queued.max.request.bytes"),
             )?,
             overrides,
         })

@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, RequestMemory};
 use crate::fetch_encode::Chunk;
 use crate::frame::{FrameError, decode_body, decode_header, peek_prefix};
 use crate::handlers::{self, Reply, RequestContext};
@@ -80,13 +80,19 @@ impl Connection {
                 },
                 _ = shutdown.changed() => return Ok(()),
             };
-            let Some(frame) = frame else { return Ok(()) };
+            let Some((frame, memory)) = frame else {
+                return Ok(());
+            };
             self.serve(frame).await?;
+            drop(memory);
         }
     }
 
-    /// Reads one size-prefixed frame; `None` on a clean end of stream.
-    async fn read_frame(&mut self) -> Result<Option<Bytes>, ConnectionError> {
+    /// Reads one size-prefixed frame; `None` on a clean end of stream. The frame's bytes are
+    /// reserved from the broker-wide request memory budget (`queued.max.request.bytes`) before
+    /// they are read, and the buffer grows only as bytes actually arrive, so a size prefix alone
+    /// costs nothing.
+    async fn read_frame(&mut self) -> Result<Option<(Bytes, RequestMemory)>, ConnectionError> {
         let mut size = [0u8; 4];
         match self.stream.read_exact(&mut size).await {
             Ok(_) => {}
@@ -99,11 +105,21 @@ impl Connection {
             .ok()
             .filter(|n| *n <= max)
             .ok_or(ConnectionError::FrameSize(size, max))?;
-        // The allocation is justified by the size check above; filling it needs the client to
-        // actually send that many bytes.
-        let mut buf = BytesMut::zeroed(len);
-        self.stream.read_exact(&mut buf).await?;
-        Ok(Some(buf.freeze()))
+        let memory = self.broker.reserve_request_memory(len).await;
+        const READ_CHUNK: usize = 256 * 1024;
+        let mut buf = BytesMut::with_capacity(len.min(READ_CHUNK));
+        while buf.len() < len {
+            let want = (len - buf.len()).min(READ_CHUNK);
+            buf.reserve(want);
+            let n = (&mut self.stream)
+                .take(want as u64)
+                .read_buf(&mut buf)
+                .await?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+            }
+        }
+        Ok(Some((buf.freeze(), memory)))
     }
 
     async fn serve(&mut self, mut frame: Bytes) -> Result<(), ConnectionError> {

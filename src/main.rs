@@ -106,7 +106,25 @@ fn settings(args: &ServeArgs) -> Result<BTreeMap<String, String>, String> {
     Ok(map)
 }
 
+/// Every partition keeps a few files open; like Kafka's start scripts, ask for as many file
+/// descriptors as the hard limit allows.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
+    raise_open_file_limit();
     let mut config = BrokerConfig::from_map(settings(&args)?).map_err(|e| e.to_string())?;
     config.in_memory = args.memory;
     let transfer = if args.no_sendfile {

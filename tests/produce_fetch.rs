@@ -1,0 +1,330 @@
+//! Produce and Fetch semantics over the wire: idempotence, validation errors, acks=0,
+//! long-poll wake-up on append, LogAppendTime, and durability across restarts.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{Client, TestBroker};
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::RecordBatchDecoder;
+use vltava::log::{BatchOptions, NewRecord, build_batch};
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+fn batch(values: &[&str], producer: Option<(i64, i16, i32)>) -> Bytes {
+    let records: Vec<NewRecord> = values
+        .iter()
+        .map(|v| NewRecord {
+            key: None,
+            value: Some(v.as_bytes().to_vec()),
+            headers: vec![],
+            timestamp_ms: vltava::broker::now_ms(),
+        })
+        .collect();
+    let mut options = BatchOptions::default();
+    if let Some((id, epoch, seq)) = producer {
+        options.producer_id = id;
+        options.producer_epoch = epoch;
+        options.base_sequence = seq;
+    }
+    Bytes::from(build_batch(&records, &options).unwrap())
+}
+
+fn produce_request(topic: &str, acks: i16, records: Bytes) -> RequestKind {
+    RequestKind::Produce(
+        ProduceRequest::default()
+            .with_acks(acks)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(name(topic))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(records)),
+                    ]),
+            ]),
+    )
+}
+
+/// (error code, base offset, log append time)
+async fn produce(c: &mut Client, topic: &str, records: Bytes) -> (i16, i64, i64) {
+    let ResponseKind::Produce(r) = c.call(9, produce_request(topic, -1, records)).await else {
+        panic!()
+    };
+    let p = &r.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset, p.log_append_time_ms)
+}
+
+fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32) -> RequestKind {
+    RequestKind::Fetch(
+        FetchRequest::default()
+            .with_max_wait_ms(max_wait_ms)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_session_epoch(-1)
+            .with_topics(vec![
+                FetchTopic::default()
+                    .with_topic(name(topic))
+                    .with_partitions(vec![
+                        FetchPartition::default()
+                            .with_fetch_offset(offset)
+                            .with_partition_max_bytes(1 << 20),
+                    ]),
+            ]),
+    )
+}
+
+/// (error code, high watermark, values with offsets)
+async fn fetch(
+    c: &mut Client,
+    topic: &str,
+    offset: i64,
+    max_wait_ms: i32,
+) -> (i16, i64, Vec<(i64, String)>) {
+    let ResponseKind::Fetch(r) = c.call(12, fetch_request(topic, offset, max_wait_ms)).await else {
+        panic!()
+    };
+    let p = &r.responses[0].partitions[0];
+    let mut records = p.records.clone().unwrap_or_default();
+    let values = RecordBatchDecoder::decode_all(&mut records)
+        .unwrap()
+        .into_iter()
+        .flat_map(|b| b.records)
+        .map(|r| {
+            (
+                r.offset,
+                String::from_utf8(r.value.unwrap().to_vec()).unwrap(),
+            )
+        })
+        .collect();
+    (p.error_code, p.high_watermark, values)
+}
+
+async fn create(c: &mut Client, topic: &str, configs: &[(&str, &str)]) {
+    let req = CreateTopicsRequest::default().with_topics(vec![
+        CreatableTopic::default()
+            .with_name(name(topic))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(StrBytes::from_string(k.to_string()))
+                            .with_value(Some(StrBytes::from_string(v.to_string())))
+                    })
+                    .collect(),
+            ),
+    ]);
+    let ResponseKind::CreateTopics(r) = c.call(7, RequestKind::CreateTopics(req)).await else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].error_code, 0);
+}
+
+#[tokio::test]
+async fn idempotent_retries_and_sequence_gaps() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "idem", &[]).await;
+    let pid = 7;
+    assert_eq!(
+        produce(&mut c, "idem", batch(&["a", "b"], Some((pid, 0, 0))))
+            .await
+            .0,
+        0
+    );
+    assert_eq!(
+        produce(&mut c, "idem", batch(&["c"], Some((pid, 0, 2))))
+            .await
+            .1,
+        2
+    );
+    // A retry of the first batch is acknowledged with its original offset and not written.
+    let (code, base, _) = produce(&mut c, "idem", batch(&["a", "b"], Some((pid, 0, 0)))).await;
+    assert_eq!((code, base), (0, 0));
+    // A gap in sequence numbers.
+    let (code, _, _) = produce(&mut c, "idem", batch(&["z"], Some((pid, 0, 9)))).await;
+    assert_eq!(code, 45, "OUT_OF_ORDER_SEQUENCE_NUMBER");
+    // An older epoch is fenced.
+    assert_eq!(
+        produce(&mut c, "idem", batch(&["d"], Some((pid, 1, 0))))
+            .await
+            .0,
+        0
+    );
+    assert_eq!(
+        produce(&mut c, "idem", batch(&["e"], Some((pid, 0, 3))))
+            .await
+            .0,
+        47
+    );
+    let (code, hw, values) = fetch(&mut c, "idem", 0, 0).await;
+    assert_eq!((code, hw), (0, 4));
+    let got: Vec<&str> = values.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(got, vec!["a", "b", "c", "d"]);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn validation_errors_are_kafkas() {
+    let broker = TestBroker::start(&[("message.max.bytes", "2000")]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "v", &[]).await;
+    // CRC mismatch.
+    let mut bad = batch(&["hello"], None).to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    assert_eq!(
+        produce(&mut c, "v", Bytes::from(bad)).await.0,
+        2,
+        "CORRUPT_MESSAGE"
+    );
+    // Too large for message.max.bytes.
+    let big = "x".repeat(5000);
+    assert_eq!(
+        produce(&mut c, "v", batch(&[&big], None)).await.0,
+        10,
+        "MESSAGE_TOO_LARGE"
+    );
+    // A batch claiming a non-zero base offset.
+    let mut shifted = batch(&["x"], None).to_vec();
+    shifted[7] = 5;
+    assert_eq!(
+        produce(&mut c, "v", Bytes::from(shifted)).await.0,
+        87,
+        "INVALID_RECORD"
+    );
+    // Unknown partition, bad acks.
+    let ResponseKind::Produce(r) = c
+        .call(9, produce_request("v", 2, batch(&["x"], None)))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code, 21,
+        "INVALID_REQUIRED_ACKS"
+    );
+    // Nothing above was written.
+    assert_eq!(fetch(&mut c, "v", 0, 0).await.1, 0);
+    // Out-of-range fetch offsets.
+    assert_eq!(fetch(&mut c, "v", 1, 0).await.0, 1);
+    assert_eq!(fetch(&mut c, "v", -1, 0).await.0, 1);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn acks_zero_gets_no_response() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "fire", &[]).await;
+    c.send(
+        ApiKey::Produce,
+        9,
+        &produce_request("fire", 0, batch(&["1"], None)),
+    )
+    .await;
+    // The next response on this connection must belong to the next request.
+    let (code, hw, values) = fetch(&mut c, "fire", 0, 0).await;
+    assert_eq!((code, hw, values.len()), (0, 1, 1));
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_fetch_wakes_on_append() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "poll", &[]).await;
+    let addr = broker.addr;
+    let started = Instant::now();
+    let waiter = tokio::spawn(async move {
+        let mut c = Client::connect(addr).await;
+        fetch(&mut c, "poll", 0, 60_000).await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiter.is_finished(),
+        "nothing to return yet: the fetch waits"
+    );
+    produce(&mut c, "poll", batch(&["wake"], None)).await;
+    let (code, _, values) = tokio::time::timeout(Duration::from_secs(30), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(values, vec![(0, "wake".to_string())]);
+    // Woken by the append, far before max_wait_ms (60 s).
+    assert!(started.elapsed() < Duration::from_secs(30));
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn log_append_time_topics_stamp_the_broker_time() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(
+        &mut c,
+        "lat",
+        &[("message.timestamp.type", "LogAppendTime")],
+    )
+    .await;
+    let before = vltava::broker::now_ms();
+    let (code, _, append_time) = produce(&mut c, "lat", batch(&["t"], None)).await;
+    assert_eq!(code, 0);
+    assert!(append_time >= before, "log_append_time_ms is set");
+    // The stored batch carries it, with a valid CRC (the decoder checks it).
+    let ResponseKind::Fetch(r) = c.call(12, fetch_request("lat", 0, 0)).await else {
+        panic!()
+    };
+    let mut records = r.responses[0].partitions[0].records.clone().unwrap();
+    let batches = RecordBatchDecoder::decode_all(&mut records).unwrap();
+    assert_eq!(batches[0].records[0].timestamp, append_time);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn data_and_producer_state_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "durable", &[]).await;
+    for i in 0..10 {
+        let v = format!("v{i}");
+        assert_eq!(
+            produce(&mut c, "durable", batch(&[&v], Some((3, 0, i)))).await,
+            (0, i as i64, -1)
+        );
+    }
+    broker.stop().await;
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    let mut c = Client::connect(broker.addr).await;
+    // A retry of the last batch after the restart is still recognised.
+    assert_eq!(
+        produce(&mut c, "durable", batch(&["v9"], Some((3, 0, 9))))
+            .await
+            .1,
+        9
+    );
+    assert_eq!(
+        produce(&mut c, "durable", batch(&["v10"], Some((3, 0, 10))))
+            .await
+            .1,
+        10
+    );
+    let (_, hw, values) = fetch(&mut c, "durable", 0, 0).await;
+    assert_eq!(hw, 11);
+    let expected: Vec<(i64, String)> = (0..11).map(|i| (i, format!("v{i}"))).collect();
+    assert_eq!(values, expected);
+    broker.stop().await;
+}
