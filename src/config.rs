@@ -238,6 +238,8 @@ impl BrokerConfig {
                 "log.message.timestamp.after.max.ms",
                 get("log.message.timestamp.after.max.ms"),
             )?,
+            // Retention and compaction settings are resolved per topic by `topic_config`.
+            ..LogConfig::default()
         };
         let num_partitions: i32 = num("num.partitions", get("num.partitions"))?;
         if num_partitions <= 0 {
@@ -325,14 +327,14 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Collects `VLTAVA_*` environment variables as Kafka keys (`VLTAVA_LOG_DIRS` → `log.dirs`).
+/// Collects `VLTAVA_*` environment variables naming known settings as Kafka keys
+/// (`VLTAVA_LOG_DIRS` → `log.dirs`).
 pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String, String> {
     vars.filter_map(|(k, v)| {
         let rest = k.strip_prefix("VLTAVA_")?;
-        if rest == "LOG" {
-            return None; // VLTAVA_LOG is the log filter, not a setting
-        }
-        Some((rest.to_ascii_lowercase().replace('_', "."), v))
+        let key = rest.to_ascii_lowercase().replace('_', ".");
+        // Other VLTAVA_* variables (VLTAVA_LOG, the log filter; test scripts' own) are not settings.
+        is_known(&key).then_some((key, v))
     })
     .collect()
 }

@@ -78,9 +78,15 @@ class Broker:
         self.starts += 1
         with self._lock:
             self._log_lines.append(f"===== start #{self.starts}: {' '.join(self.command())}\n")
+        # The broker reads VLTAVA_* environment variables as settings (VLTAVA_LOG_DIRS ->
+        # log.dirs), so the suite's own VLTAVA_BIN must not leak into it; VLTAVA_LOG (the log
+        # filter) is worth passing through for debugging.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("VLTAVA_") or k == "VLTAVA_LOG"}
+        env["NO_COLOR"] = "1"
         self.proc = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+            stderr=subprocess.STDOUT, env=env)
         # Drain the broker's output continuously (a full pipe would stall the broker) and watch
         # for the readiness line.
         threading.Thread(target=self._pump, args=(self.proc,), daemon=True).start()

@@ -344,3 +344,137 @@ def test_delete_and_recreate(broker, topic):
     acked = produce_all(broker, topic, 10, base_ts)
     assert sorted(o for (_, o) in acked.values()) == list(range(10))
     verify(consume_all(broker, topic, 1, 10), acked, base_ts, topic)
+
+
+# ---------------------------------------------------------------- broker behaviours clients rely on
+
+
+def test_fetch_long_poll_wakes_on_append(broker, topic):
+    """A consumer parked in a long-poll Fetch must get a new record as soon as it is appended,
+    not when fetch.wait.max.ms runs out."""
+    create_topic(broker, topic, 1)
+    wait_ms = 5000
+    c = consumer_for(broker, **{"fetch.wait.max.ms": wait_ms, "fetch.min.bytes": 1,
+                                "enable.partition.eof": False})
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": 1, "linger.ms": 0})
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        # Get the consumer connected and into its first long poll.
+        assert c.poll(1.5) is None
+        latencies = []
+        for round_ in range(3):
+            sent = []
+            p.produce(topic, f"wake-{round_}".encode(),
+                      on_delivery=lambda err, msg: sent.append((err, time.monotonic())))
+            p.flush(10)
+            assert sent and sent[0][0] is None, sent
+            m = c.poll(wait_ms / 1000 + 5)
+            got_at = time.monotonic()
+            assert m is not None and not m.error() and m.value() == f"wake-{round_}".encode(), m
+            latencies.append(got_at - sent[0][1])
+            time.sleep(1.0)  # back into a long poll before the next round
+        # Without wake-up each latency would be spread over 0..5 s; three under 1.5 s by luck is
+        # unlikely, and a healthy broker needs a few milliseconds.
+        print(f"wake-up latencies: {latencies}")
+        assert max(latencies) < 1.5, f"record reached the waiting consumer after {latencies} s"
+    finally:
+        c.close()
+
+
+def test_offset_out_of_range_resets(broker, topic):
+    """Fetching past the end answers OFFSET_OUT_OF_RANGE; the client then applies its reset
+    policy (earliest here) and reads from 0."""
+    create_topic(broker, topic, 1)
+    acked = produce_all(broker, topic, 20, base_timestamp())
+    c = consumer_for(broker, **{"auto.offset.reset": "earliest", "enable.partition.eof": False})
+    try:
+        c.assign([TopicPartition(topic, 0, 1000)])
+        got, deadline = [], time.monotonic() + 30
+        while len(got) < 20 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m.offset())
+        assert got == list(range(20)) == sorted(o for (_, o) in acked.values())
+    finally:
+        c.close()
+
+
+def test_fetch_returns_oversized_batch(broker, topic):
+    """Fetch size limits smaller than one batch must still return that batch (KIP-74), or the
+    consumer is stuck forever."""
+    create_topic(broker, topic, 1)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20, "compression.type": "none"})
+    values = [bytes([65 + i]) * 50_000 for i in range(20)]
+    for v in values:
+        p.produce(topic, v)
+    assert p.flush(30) == 0
+    # librdkafka's smallest allowed settings (fetch.max.bytes >= message.max.bytes >= 1000).
+    c = consumer_for(broker, **{"fetch.max.bytes": 1024, "message.max.bytes": 1000,
+                                "max.partition.fetch.bytes": 1024,
+                                "receive.message.max.bytes": 2_000_000})
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        got, deadline = [], time.monotonic() + 30
+        while len(got) < 20 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m.value())
+        assert len(got) == 20 and got == values, f"got {len(got)} of 20 records"
+    finally:
+        c.close()
+
+
+def test_topic_max_message_bytes(broker, topic):
+    """A batch over the topic's max.message.bytes is refused with MESSAGE_TOO_LARGE and leaves
+    nothing behind; smaller records on the same topic still go through."""
+    a = admin_for(broker)
+    a.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                              config={"max.message.bytes": "10000"})])[topic].result(30)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": 1, "enable.idempotence": False,
+                  "linger.ms": 0, "compression.type": "none", "message.send.max.retries": 0})
+    results = []
+    p.produce(topic, b"x" * 20_000, on_delivery=lambda err, msg: results.append(err))
+    p.flush(30)
+    assert len(results) == 1 and results[0] is not None, results
+    assert results[0].code() == KafkaError.MSG_SIZE_TOO_LARGE, str(results[0])
+    results.clear()
+    p.produce(topic, b"small", on_delivery=lambda err, msg: results.append((err, msg.offset())))
+    p.flush(30)
+    assert results == [(None, 0)], results
+
+
+def test_create_topic_invalid_config(broker, topic):
+    a = admin_for(broker)
+    fs = a.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                                   config={"max.message.bytes": "not-a-number"})])
+    assert error_code(fs[topic]) == KafkaError.INVALID_CONFIG
+    assert topic not in a.list_topics(timeout=10).topics
+
+
+def metadata_for(bootstrap, topic, allow_auto_create: bool):
+    """Metadata request for one topic with allow_auto_topic_creation as given."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "compat-unused",
+                  "allow.auto.create.topics": allow_auto_create})
+    try:
+        return c.list_topics(topic, timeout=10).topics[topic]
+    finally:
+        c.close()
+
+
+def test_metadata_allow_auto_topic_creation_flag(broker, topic):
+    t = metadata_for(broker.bootstrap, topic, allow_auto_create=False)
+    assert t.error is not None and t.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART, t.error
+    assert topic not in admin_for(broker).list_topics(timeout=10).topics
+    t = metadata_for(broker.bootstrap, topic, allow_auto_create=True)
+    # Kafka may answer LEADER_NOT_AVAILABLE while a new topic settles; either way it now exists.
+    assert t.error is None or t.error.code() == KafkaError.LEADER_NOT_AVAILABLE, t.error
+    md = admin_for(broker).list_topics(topic, timeout=10)
+    assert md.topics[topic].error is None and len(md.topics[topic].partitions) == 1
+
+
+def test_auto_create_disabled_by_override(broker_factory):
+    b = broker_factory(overrides={"auto.create.topics.enable": "false"})
+    name = unique_topic("no-autocreate")
+    t = metadata_for(b.bootstrap, name, allow_auto_create=True)
+    assert t.error is not None and t.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART, t.error
+    assert name not in admin_for(b).list_topics(timeout=10).topics

@@ -55,6 +55,12 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply 
             } else {
                 match topic.as_ref().and_then(|t| t.partition(pd.index)) {
                     None => failed(pd.index, error::UNKNOWN_TOPIC_OR_PARTITION, None),
+                    // Clients may read internal topics but never write them.
+                    Some(_) if topic.as_ref().is_some_and(|t| t.internal) => failed(
+                        pd.index,
+                        error::INVALID_TOPIC_EXCEPTION,
+                        Some(format!("Cannot append to internal topic {name}")),
+                    ),
                     Some(p) => append(ctx, p, pd.records, acks).await,
                 }
             };
