@@ -13,7 +13,9 @@ use tokio::sync::{Mutex as AsyncMutex, oneshot};
 use uuid::Uuid;
 
 use crate::config::BrokerConfig;
+use crate::dynamic_config::DynamicConfigs;
 use crate::log::{PartitionLog, Storage};
+use crate::log_manager::LogManager;
 use crate::metadata::{MetadataJournal, MetadataRecord, random_uuid, uuid_to_base64};
 use crate::topic_config;
 use crate::topics::{Partition, Topic, TopicRegistry, validate_topic_name};
@@ -22,7 +24,7 @@ use crate::topics::{Partition, Topic, TopicRegistry, validate_topic_name};
 const PRODUCER_ID_BLOCK: i64 = 1000;
 
 /// Kafka's controller refuses operations creating more partitions than this at once.
-const MAX_PARTITIONS_PER_REQUEST: i32 = 10_000;
+pub(crate) const MAX_PARTITIONS_PER_REQUEST: i32 = 10_000;
 
 /// Wall-clock milliseconds, passed into the state machines (they never read clocks themselves).
 pub fn now_ms() -> i64 {
@@ -66,8 +68,8 @@ impl CreateTopicError {
 }
 
 /// What the metadata mutex protects.
-struct MetadataState {
-    journal: MetadataJournal,
+pub(crate) struct MetadataState {
+    pub(crate) journal: MetadataJournal,
     next_producer_id: i64,
     /// Ids below this are covered by a journaled block.
     producer_id_block_end: i64,
@@ -83,8 +85,16 @@ pub struct Broker {
     request_memory: Arc<tokio::sync::Semaphore>,
     pub cluster_id: String,
     pub topics: Arc<TopicRegistry>,
-    metadata: AsyncMutex<MetadataState>,
+    pub(crate) metadata: AsyncMutex<MetadataState>,
     flusher: Flusher,
+    /// Dynamic broker configs (changed only under the metadata mutex, after journaling).
+    pub(crate) dynamic: std::sync::RwLock<DynamicConfigs>,
+    /// `config` with the dynamic configs applied: what topics resolve their defaults from.
+    pub(crate) effective: std::sync::RwLock<Arc<BrokerConfig>>,
+    /// Retention and compaction threads.
+    pub(crate) log_manager: LogManager,
+    /// The group coordinator (consumer groups and committed offsets).
+    pub groups: crate::group::GroupCoordinatorHandle,
 }
 
 impl Broker {
@@ -107,6 +117,7 @@ impl Broker {
         // Replay the journal into a picture of what should exist.
         let mut image: BTreeMap<String, (Uuid, i32, BTreeMap<String, String>)> = BTreeMap::new();
         let mut producer_id_block_end = 0;
+        let mut dynamic = DynamicConfigs::default();
         for r in records {
             match r {
                 MetadataRecord::Topic {
@@ -119,20 +130,47 @@ impl Broker {
                 }
                 MetadataRecord::RemoveTopic { id } => image.retain(|_, (tid, _, _)| *tid != id),
                 MetadataRecord::ProducerIds { next } => producer_id_block_end = next,
+                MetadataRecord::TopicConfigs { id, configs } => {
+                    if let Some(t) = image.values_mut().find(|(tid, _, _)| *tid == id) {
+                        t.2 = configs;
+                    }
+                }
+                MetadataRecord::Partitions { id, count } => {
+                    if let Some(t) = image.values_mut().find(|(tid, _, _)| *tid == id) {
+                        t.1 = t.1.max(count);
+                    }
+                }
+                MetadataRecord::BrokerConfigs {
+                    node: None,
+                    configs,
+                } => dynamic.cluster = configs,
+                MetadataRecord::BrokerConfigs {
+                    node: Some(node),
+                    configs,
+                } => {
+                    if node == config.node_id {
+                        dynamic.broker = configs;
+                    }
+                }
             }
         }
+        let effective = dynamic.effective(&config);
         let topics = Arc::new(TopicRegistry::default());
         let now = now_ms();
         for (name, (id, partitions, configs)) in image {
-            let topic = open_topic(&config, &name, id, partitions, configs, now)
+            let topic = open_topic(&effective, &name, id, partitions, configs, now)
                 .map_err(|e| format!("cannot open topic {name}: {e}"))?;
             topics.insert(Arc::new(topic));
         }
+        let groups = crate::group::runtime::open(&config, &topics, now)?;
         let flusher = Flusher::start(topics.clone());
         let budget_kib =
             (config.queued_max_request_bytes / 1024).clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
-        Ok(Arc::new(Broker {
+        let broker = Arc::new(Broker {
             request_memory: Arc::new(tokio::sync::Semaphore::new(budget_kib)),
+            effective: std::sync::RwLock::new(Arc::new(effective)),
+            dynamic: std::sync::RwLock::new(dynamic),
+            log_manager: LogManager::default(),
             config,
             cluster_id,
             topics,
@@ -142,7 +180,19 @@ impl Broker {
                 producer_id_block_end,
             }),
             flusher,
-        }))
+            groups,
+        });
+        broker.log_manager.start(&broker);
+        broker.groups.start(&broker);
+        Ok(broker)
+    }
+
+    /// The broker's settings with dynamic configs applied.
+    pub fn effective_config(&self) -> Arc<BrokerConfig> {
+        self.effective
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Waits until `bytes` of request memory are free and reserves them.
@@ -200,9 +250,9 @@ impl Broker {
                 )));
             }
         }
-        for (k, v) in &configs {
-            topic_config::validate(k, v).map_err(CreateTopicError::InvalidConfig)?;
-        }
+        let effective = self.effective_config();
+        topic_config::validate_all(&configs, &effective)
+            .map_err(CreateTopicError::InvalidConfig)?;
 
         let mut meta = self.metadata.lock().await;
         if self.topics.get(name).is_some() {
@@ -217,15 +267,8 @@ impl Broker {
             return Ok(None);
         }
         let id = random_uuid();
-        let topic = open_topic(
-            &self.config,
-            name,
-            id,
-            partitions,
-            configs.clone(),
-            now_ms(),
-        )
-        .map_err(CreateTopicError::Storage)?;
+        let topic = open_topic(&effective, name, id, partitions, configs.clone(), now_ms())
+            .map_err(CreateTopicError::Storage)?;
         let record = MetadataRecord::Topic {
             name: name.to_string(),
             id,
@@ -256,6 +299,7 @@ impl Broker {
             p.mark_deleted();
         }
         delete_topic_files(&self.config, &topic);
+        self.groups.topic_deleted(name);
         tracing::info!(topic = name, "deleted topic");
         Ok(())
     }
@@ -289,6 +333,7 @@ impl Broker {
     /// Clean shutdown: flush and close every log (writes producer snapshots and the clean
     /// shutdown marker, so the next start skips recovery).
     pub fn close(&self) {
+        self.log_manager.shutdown();
         for topic in self.topics.all() {
             for p in &topic.partitions {
                 if let Err(e) = p.log().close() {
@@ -303,7 +348,7 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.trim().is_empty()).then(|| s.trim().to_string())
 }
 
-fn partition_dir(config: &BrokerConfig, topic: &str, index: i32) -> PathBuf {
+pub(crate) fn partition_dir(config: &BrokerConfig, topic: &str, index: i32) -> PathBuf {
     config.log_dir.join(format!("{topic}-{index}"))
 }
 
@@ -319,25 +364,53 @@ fn open_topic(
     let name: Arc<str> = Arc::from(name);
     let mut parts = Vec::with_capacity(partitions.max(0) as usize);
     for index in 0..partitions {
-        let storage = if config.in_memory {
-            Storage::Memory
-        } else {
-            let dir = partition_dir(config, &name, index);
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            write_partition_metadata(&dir, &id).map_err(|e| e.to_string())?;
-            Storage::Dir(dir)
-        };
-        let log =
-            PartitionLog::open(storage, log_config.clone(), now).map_err(|e| e.to_string())?;
-        parts.push(Arc::new(Partition::new(name.clone(), index, 0, log)));
+        parts.push(open_partition(config, &name, &id, index, &log_config, now)?);
     }
     Ok(Topic {
-        internal: name.starts_with("__"),
+        internal: crate::group::is_internal_topic(&name),
         name,
         id,
         partitions: parts,
         configs,
     })
+}
+
+/// Opens (creating if needed) one partition's log.
+pub(crate) fn open_partition(
+    config: &BrokerConfig,
+    name: &Arc<str>,
+    id: &Uuid,
+    index: i32,
+    log_config: &crate::log::LogConfig,
+    now: i64,
+) -> Result<Arc<Partition>, String> {
+    let storage = if config.in_memory {
+        Storage::Memory
+    } else {
+        let dir = partition_dir(config, name, index);
+        remove_if_stale(&dir, id).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        write_partition_metadata(&dir, id).map_err(|e| e.to_string())?;
+        Storage::Dir(dir)
+    };
+    let log = PartitionLog::open(storage, log_config.clone(), now).map_err(|e| e.to_string())?;
+    Ok(Arc::new(Partition::new(name.clone(), index, 0, log)))
+}
+
+/// A directory left by another incarnation of the topic (a crash between creating the
+/// directory and journaling the topic, or before a deletion finished) holds data that must not
+/// reappear under the new topic id: remove it.
+fn remove_if_stale(dir: &Path, id: &Uuid) -> std::io::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let expected = format!("topic_id: {}", uuid_to_base64(id));
+    let current = std::fs::read_to_string(dir.join("partition.metadata")).unwrap_or_default();
+    if !current.lines().any(|l| l.trim() == expected) {
+        tracing::warn!(dir = %dir.display(), "removing partition data of an older topic incarnation");
+        std::fs::remove_dir_all(dir)?;
+    }
+    Ok(())
 }
 
 /// Kafka writes the topic id into each partition directory; its tools read it from there.

@@ -46,6 +46,7 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     key("num.partitions", "1"),
     key("default.replication.factor", "1"),
     key("auto.create.topics.enable", "true"),
+    key("delete.topic.enable", "true"),
     key("log.segment.bytes", "1073741824"),
     key("log.roll.ms", ""),
     key("log.roll.hours", "168"),
@@ -56,6 +57,25 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     key("log.message.timestamp.before.max.ms", "9223372036854775807"),
     key("log.message.timestamp.after.max.ms", "3600000"),
     key("message.max.bytes", "1048588"),
+    // Retention and compaction (defaults for the topic configs of the same meaning).
+    key("log.retention.ms", ""),
+    key("log.retention.minutes", ""),
+    key("log.retention.hours", "168"),
+    key("log.retention.bytes", "-1"),
+    key("log.retention.check.interval.ms", "300000"),
+    key("log.cleanup.policy", "delete"),
+    key("log.segment.delete.delay.ms", "60000"),
+    key("log.cleaner.enable", "true"),
+    key("log.cleaner.threads", "1"),
+    key("log.cleaner.backoff.ms", "15000"),
+    key("log.cleaner.dedupe.buffer.size", "134217728"),
+    key("log.cleaner.io.buffer.load.factor", "0.9"),
+    key("log.cleaner.delete.retention.ms", "86400000"),
+    key("log.cleaner.min.cleanable.ratio", "0.5"),
+    key("log.cleaner.min.compaction.lag.ms", "0"),
+    key("log.cleaner.max.compaction.lag.ms", "9223372036854775807"),
+    key("min.insync.replicas", "1"),
+    key("max.request.partition.size.limit", "2000"),
     key("socket.request.max.bytes", "104857600"),
     // Kafka's default is unlimited; a bound is a non-negotiable here.
     key("max.connections", "10000"),
@@ -63,7 +83,18 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     // Kafka's default is unlimited (-1); request bytes held at once are bounded here.
     key("queued.max.request.bytes", "536870912"),
     key("offsets.topic.num.partitions", "50"),
+    key("offsets.topic.segment.bytes", "104857600"),
+    key("offsets.retention.minutes", "10080"),
+    key("offsets.retention.check.interval.ms", "600000"),
+    key("offset.metadata.max.bytes", "4096"),
+    // Kafka: 3000. 0 here, so a first group join completes at once.
     key("group.initial.rebalance.delay.ms", "0"),
+    key("group.min.session.timeout.ms", "6000"),
+    key("group.max.session.timeout.ms", "1800000"),
+    // Kafka's default is unlimited; members per group are bounded here.
+    key("group.max.size", "1000"),
+    // Vltava's own: groups per broker (Kafka has no such bound).
+    key("vltava.group.max.count", "10000"),
 ];
 
 /// A parsed listener such as `PLAINTEXT://127.0.0.1:9092`.
@@ -130,6 +161,8 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     pub connections_max_idle_ms: u64,
     pub queued_max_request_bytes: usize,
+    /// The group coordinator's settings (`group.*`, `offsets.*`).
+    pub groups: crate::group::GroupConfig,
     /// Every value that was set explicitly (file, env, flags), by Kafka key.
     pub overrides: BTreeMap<String, String>,
 }
@@ -258,7 +291,25 @@ impl BrokerConfig {
                 ));
             }
         };
+        // Every catalogued Kafka setting must parse as its type (and broker defaults of topic
+        // configs obey the topic config's rule), as Kafka refuses to start otherwise.
+        for (k, v) in overrides.iter().filter(|(_, v)| !v.trim().is_empty()) {
+            if let Some(d) = crate::config_defs::find(k) {
+                d.ty.check(k, v)
+                    .map_err(|_| ConfigError::Invalid(k.clone(), v.clone()))?;
+            }
+            if let Some(t) = crate::topic_config::TOPIC_CONFIGS
+                .iter()
+                .find(|t| t.broker_synonym == Some(k.as_str()))
+            {
+                t.check(v)
+                    .map_err(|_| ConfigError::Invalid(k.clone(), v.clone()))?;
+            }
+        }
+        let groups = crate::group::GroupConfig::from_overrides(&overrides)
+            .map_err(|(key, value)| ConfigError::Invalid(key, value))?;
         Ok(BrokerConfig {
+            groups,
             listener,
             advertised,
             log_dir: PathBuf::from(log_dir),

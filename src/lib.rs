@@ -5,12 +5,17 @@
 
 pub mod alloc_guard;
 pub mod broker;
+pub mod broker_admin;
 pub mod config;
+pub mod config_defs;
 pub mod connection;
+pub mod dynamic_config;
 pub mod fetch_encode;
 pub mod frame;
+pub mod group;
 pub mod handlers;
 pub mod log;
+pub mod log_manager;
 pub mod metadata;
 pub mod server;
 pub mod topic_config;

@@ -31,6 +31,19 @@ pub enum MetadataRecord {
     RemoveTopic { id: Uuid },
     /// Producer ids below `next` have been handed out (Kafka allocates them in blocks).
     ProducerIds { next: i64 },
+    /// A topic's config overrides were replaced (AlterConfigs, IncrementalAlterConfigs).
+    TopicConfigs {
+        id: Uuid,
+        configs: BTreeMap<String, String>,
+    },
+    /// A topic grew to `count` partitions (CreatePartitions).
+    Partitions { id: Uuid, count: i32 },
+    /// Dynamic broker configs were replaced: for one broker (`Some(node id)`) or as the
+    /// cluster-wide defaults (`None`).
+    BrokerConfigs {
+        node: Option<i32>,
+        configs: BTreeMap<String, String>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +165,15 @@ fn encode_line(record: &MetadataRecord) -> String {
         }
         MetadataRecord::RemoveTopic { id } => format!("REMOVE_TOPIC\t{id}"),
         MetadataRecord::ProducerIds { next } => format!("PRODUCER_IDS\t{next}"),
+        MetadataRecord::TopicConfigs { id, configs } => {
+            format!("TOPIC_CONFIGS\t{id}\t{}", encode_configs(configs))
+        }
+        MetadataRecord::Partitions { id, count } => format!("PARTITIONS\t{id}\t{count}"),
+        MetadataRecord::BrokerConfigs { node, configs } => format!(
+            "BROKER_CONFIGS\t{}\t{}",
+            node.map_or_else(|| "*".to_string(), |n| n.to_string()),
+            encode_configs(configs)
+        ),
     };
     format!("{:08x} {}\n", crc32c::crc32c(body.as_bytes()), body)
 }
@@ -183,8 +205,40 @@ fn decode_line(line: &[u8]) -> Option<MetadataRecord> {
         ["PRODUCER_IDS", next] => Some(MetadataRecord::ProducerIds {
             next: next.parse().ok()?,
         }),
+        ["TOPIC_CONFIGS", id, configs] => Some(MetadataRecord::TopicConfigs {
+            id: id.parse().ok()?,
+            configs: decode_configs(configs)?,
+        }),
+        ["PARTITIONS", id, count] => Some(MetadataRecord::Partitions {
+            id: id.parse().ok()?,
+            count: count.parse().ok()?,
+        }),
+        ["BROKER_CONFIGS", node, configs] => Some(MetadataRecord::BrokerConfigs {
+            node: match *node {
+                "*" => None,
+                n => Some(n.parse().ok()?),
+            },
+            configs: decode_configs(configs)?,
+        }),
         _ => None,
     }
+}
+
+fn encode_configs(configs: &BTreeMap<String, String>) -> String {
+    configs
+        .iter()
+        .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn decode_configs(text: &str) -> Option<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for pair in text.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=')?;
+        map.insert(unescape(k)?, unescape(v)?);
+    }
+    Some(map)
 }
 
 /// A random (version 4) UUID from the kernel's generator, never the reserved zero or one ids.
@@ -249,6 +303,26 @@ mod tests {
             },
             MetadataRecord::ProducerIds { next: 2000 },
             MetadataRecord::RemoveTopic { id: random_uuid() },
+            MetadataRecord::TopicConfigs {
+                id: random_uuid(),
+                configs: BTreeMap::from([("retention.ms".to_string(), "1,000=x".to_string())]),
+            },
+            MetadataRecord::TopicConfigs {
+                id: random_uuid(),
+                configs: BTreeMap::new(),
+            },
+            MetadataRecord::Partitions {
+                id: random_uuid(),
+                count: 12,
+            },
+            MetadataRecord::BrokerConfigs {
+                node: None,
+                configs: BTreeMap::from([("log.retention.ms".to_string(), "5".to_string())]),
+            },
+            MetadataRecord::BrokerConfigs {
+                node: Some(1),
+                configs: BTreeMap::new(),
+            },
         ]
     }
 

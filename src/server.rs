@@ -75,6 +75,9 @@ pub async fn serve(
     tracing::info!("shutting down: waiting for in-flight requests");
     drop(listener);
     let _ = shutdown_tx.send(true);
+    // JoinGroup/SyncGroup requests parked in a rebalance would hold their connections open
+    // for the whole grace period: answer them now (NOT_COORDINATOR, as Kafka on unload).
+    broker.groups.unload();
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     while !connections.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());

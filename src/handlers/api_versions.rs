@@ -85,11 +85,11 @@ mod tests {
     fn advertises_exactly_the_registry() {
         let r = supported(0);
         assert_eq!(r.api_keys.len(), APIS.len());
-        assert!(
-            r.api_keys
-                .iter()
-                .all(|k| k.api_key != ApiKey::JoinGroup as i16)
-        );
+        // KIP-848 groups are not implemented: advertising them would switch clients over.
+        assert!(r.api_keys.iter().all(|k| {
+            k.api_key != ApiKey::ConsumerGroupHeartbeat as i16
+                && k.api_key != ApiKey::ConsumerGroupDescribe as i16
+        }));
         assert_eq!(
             r.finalized_features_epoch, -1,
             "no default-valued tagged field is written"

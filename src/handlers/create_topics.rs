@@ -20,7 +20,6 @@ use kafka_protocol::messages::{
 use uuid::Uuid;
 
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
-use crate::topic_config;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::CreateTopics,
@@ -30,10 +29,6 @@ pub const SPEC: ApiSpec = ApiSpec {
 
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 const INVALID_PARTITIONS: i16 = 37;
-/// `config_source` values (DescribeConfigs' enumeration).
-const SOURCE_TOPIC: i8 = 1;
-const SOURCE_STATIC_BROKER: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> Reply {
     let mut counts: HashMap<String, usize> = HashMap::new();
@@ -154,34 +149,22 @@ fn check_assignments(
     Ok((t.assignments.len() as i32, rf.unwrap_or(1)))
 }
 
-/// The topic's effective configs as CreateTopics v5+ reports them.
+/// The topic's effective configs as CreateTopics v5+ reports them: the same values and
+/// sources DescribeConfigs gives (topic overrides, dynamic and static broker synonyms).
 fn describe_configs(
     ctx: &RequestContext<'_>,
     overrides: &BTreeMap<String, String>,
 ) -> Vec<CreatableTopicConfigs> {
-    let broker = &ctx.broker.config;
-    topic_config::TOPIC_CONFIGS
-        .iter()
-        .filter_map(|d| {
-            let (value, on_topic) = topic_config::effective(d.name, overrides, broker)?;
-            let source = if on_topic {
-                SOURCE_TOPIC
-            } else if d
-                .broker_synonym
-                .is_some_and(|s| broker.overrides.contains_key(s))
-            {
-                SOURCE_STATIC_BROKER
-            } else {
-                SOURCE_DEFAULT
-            };
-            Some(
-                CreatableTopicConfigs::default()
-                    .with_name(owned_str(d.name))
-                    .with_value(Some(owned_str(&value)))
-                    .with_read_only(false)
-                    .with_config_source(source)
-                    .with_is_sensitive(false),
-            )
+    let dynamic = ctx.broker.dynamic_configs();
+    super::describe_configs::topic_entries(overrides, &ctx.broker.config, &dynamic)
+        .into_iter()
+        .map(|e| {
+            CreatableTopicConfigs::default()
+                .with_name(owned_str(&e.name))
+                .with_value(e.value.as_deref().map(owned_str))
+                .with_read_only(e.read_only)
+                .with_config_source(e.source)
+                .with_is_sensitive(e.sensitive)
         })
         .collect()
 }

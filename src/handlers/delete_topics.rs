@@ -3,7 +3,9 @@
 //! v1–5 name topics in `topic_names`; v6 uses `topics`, each with a name or an id (both or
 //! neither: INVALID_REQUEST). Unknown names answer UNKNOWN_TOPIC_OR_PARTITION, unknown ids
 //! UNKNOWN_TOPIC_ID. A deleted topic's partitions stop serving at once and their directories
-//! are removed in the background; recreating the name gives a new topic id.
+//! are removed in the background; recreating the name gives a new topic id. With
+//! `delete.topic.enable=false` every topic answers TOPIC_DELETION_DISABLED (INVALID_REQUEST
+//! before v3), as Kafka does.
 
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
@@ -33,6 +35,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> R
             .map(|n| (Some(n.0.to_string()), Uuid::nil()))
             .collect()
     };
+    // `delete.topic.enable` (Kafka's default: true).
+    let deletion_enabled =
+        crate::log_manager::setting(&ctx.broker.effective_config(), "delete.topic.enable", true);
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
         let result = |name: Option<String>, id: Uuid, code: i16, message: Option<String>| {
@@ -42,6 +47,17 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> R
                 .with_error_code(code)
                 .with_error_message(message.map(|m| owned_str(&m)))
         };
+        if !deletion_enabled {
+            // Kafka: TopicDeletionDisabledException from v3, InvalidRequestException before.
+            let code = if ctx.version >= 3 {
+                error::TOPIC_DELETION_DISABLED
+            } else {
+                error::INVALID_REQUEST
+            };
+            let message = (ctx.version >= 5).then(|| "Topic deletion is disabled.".to_string());
+            responses.push(result(name, id, code, message));
+            continue;
+        }
         let topic = match (&name, id.is_nil()) {
             (Some(_), false) | (None, true) => {
                 responses.push(result(

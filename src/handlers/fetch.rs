@@ -209,7 +209,13 @@ fn read_once(
                     }
                 }
             }
-            failed |= r.error_code != error::NONE;
+            if r.error_code != error::NONE {
+                // Kafka reports no offsets alongside a partition error.
+                r.high_watermark = -1;
+                r.last_stable_offset = -1;
+                r.log_start_offset = -1;
+                failed = true;
+            }
             partitions.push(r);
         }
         topics.push(FetchTopicResponse {

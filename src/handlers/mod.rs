@@ -13,14 +13,36 @@ use kafka_protocol::protocol::StrBytes;
 use crate::broker::Broker;
 use crate::fetch_encode::Chunk;
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod describe_topic_partitions;
+pub mod elect_leaders;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 
 /// An API a handler serves, and the versions it accepts.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +62,28 @@ pub const APIS: &[ApiSpec] = &[
     create_topics::SPEC,
     delete_topics::SPEC,
     init_producer_id::SPEC,
+    delete_records::SPEC,
+    describe_acls::SPEC,
+    describe_configs::SPEC,
+    alter_configs::SPEC,
+    describe_log_dirs::SPEC,
+    create_partitions::SPEC,
+    elect_leaders::SPEC,
+    incremental_alter_configs::SPEC,
+    list_partition_reassignments::SPEC,
+    describe_cluster::SPEC,
+    describe_topic_partitions::SPEC,
+    offset_commit::SPEC,
+    offset_fetch::SPEC,
+    find_coordinator::SPEC,
+    join_group::SPEC,
+    heartbeat::SPEC,
+    leave_group::SPEC,
+    sync_group::SPEC,
+    describe_groups::SPEC,
+    list_groups::SPEC,
+    delete_groups::SPEC,
+    offset_delete::SPEC,
 ];
 
 /// The handler's spec for `key`, if any.
@@ -91,6 +135,28 @@ pub async fn dispatch(ctx: &RequestContext<'_>, request: RequestKind) -> Reply {
         RequestKind::CreateTopics(r) => create_topics::handle(ctx, r).await,
         RequestKind::DeleteTopics(r) => delete_topics::handle(ctx, r).await,
         RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).await,
+        RequestKind::DeleteRecords(r) => delete_records::handle(ctx, r).await,
+        RequestKind::DescribeAcls(r) => describe_acls::handle(ctx, r),
+        RequestKind::DescribeConfigs(r) => describe_configs::handle(ctx, r),
+        RequestKind::AlterConfigs(r) => alter_configs::handle(ctx, r).await,
+        RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(ctx, r),
+        RequestKind::CreatePartitions(r) => create_partitions::handle(ctx, r).await,
+        RequestKind::ElectLeaders(r) => elect_leaders::handle(ctx, r),
+        RequestKind::IncrementalAlterConfigs(r) => incremental_alter_configs::handle(ctx, r).await,
+        RequestKind::ListPartitionReassignments(r) => list_partition_reassignments::handle(ctx, r),
+        RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r),
+        RequestKind::DescribeTopicPartitions(r) => describe_topic_partitions::handle(ctx, r),
+        RequestKind::OffsetCommit(r) => offset_commit::handle(ctx, r).await,
+        RequestKind::OffsetFetch(r) => offset_fetch::handle(ctx, r).await,
+        RequestKind::FindCoordinator(r) => find_coordinator::handle(ctx, r).await,
+        RequestKind::JoinGroup(r) => join_group::handle(ctx, r).await,
+        RequestKind::Heartbeat(r) => heartbeat::handle(ctx, r).await,
+        RequestKind::LeaveGroup(r) => leave_group::handle(ctx, r).await,
+        RequestKind::SyncGroup(r) => sync_group::handle(ctx, r).await,
+        RequestKind::DescribeGroups(r) => describe_groups::handle(ctx, r).await,
+        RequestKind::ListGroups(r) => list_groups::handle(ctx, r).await,
+        RequestKind::DeleteGroups(r) => delete_groups::handle(ctx, r).await,
+        RequestKind::OffsetDelete(r) => offset_delete::handle(ctx, r).await,
         // The connection checks `is_supported` before decoding, so nothing else reaches here.
         _ => Reply::Close,
     }

@@ -10,6 +10,8 @@
 //! - `leader_epoch`: the leader epoch cache and its checkpoint file;
 //! - `partition_log`: the partition's log: append, read (sendfile regions), ListOffsets
 //!   look-ups, group-commit flush jobs, recovery at open, clean close;
+//! - `retention`: deleting old segments (`retention.ms`, `retention.bytes`, log start offset);
+//! - `cleaner`: log compaction (offset map, cleaned segments built aside, swapped under the lock);
 //! - `file`: directory or memfd files, vectored positional writes, atomic small-file replace.
 //!
 //! See NOTES.md for what is deliberately different from Kafka.
@@ -17,6 +19,7 @@
 use std::sync::Arc;
 
 pub mod batch;
+pub mod cleaner;
 pub mod compression;
 pub mod error;
 mod file;
@@ -25,15 +28,18 @@ mod leader_epoch;
 pub mod partition_log;
 pub mod producer_state;
 pub mod record;
+pub mod retention;
 mod segment;
 mod time_index;
 
 pub use batch::{
     BatchHeader, BatchOptions, NewRecord, ValidatedBatch, build_batch, validate_produce,
 };
+pub use cleaner::{CleanError, CleanStats, clean_log};
 pub use compression::Compression;
 pub use error::{AppendError, LogError, ReadError, RecordError};
 pub use partition_log::{AppendOutcome, FlushJob, PartitionLog};
+pub use retention::DeletedFiles;
 
 /// How a partition's files are kept.
 #[derive(Debug, Clone)]
@@ -72,6 +78,25 @@ pub struct LogConfig {
     pub timestamp_before_max_ms: i64,
     /// `message.timestamp.after.max.ms`.
     pub timestamp_after_max_ms: i64,
+    /// `retention.ms`: whole segments whose newest record is older than this are deleted
+    /// (negative: no time limit). Applies when `cleanup_delete`.
+    pub retention_ms: i64,
+    /// `retention.bytes`: oldest segments are deleted while the log is larger than this
+    /// (negative: no size limit). Applies when `cleanup_delete`.
+    pub retention_bytes: i64,
+    /// `cleanup.policy` contains `delete`.
+    pub cleanup_delete: bool,
+    /// `cleanup.policy` contains `compact`: the cleaner keeps the latest record per key, and
+    /// produced records must carry keys.
+    pub cleanup_compact: bool,
+    /// `delete.retention.ms`: how long a tombstone stays readable once the cleaner has seen it.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: the share of uncleaned bytes that makes a log worth cleaning.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: records younger than this are never compacted.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a dirty segment older than this is cleaned whatever the ratio.
+    pub max_compaction_lag_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -88,6 +113,14 @@ impl Default for LogConfig {
             timestamp_before_max_ms: i64::MAX,
             // KIP-1030: one hour since Kafka 4.0.
             timestamp_after_max_ms: 60 * 60 * 1000,
+            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_bytes: -1,
+            cleanup_delete: true,
+            cleanup_compact: false,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }

@@ -35,6 +35,7 @@ use super::batch::{
     self, BatchHeader, HEADER_LEN, MAX_DECOMPRESSED_BATCH_BYTES, PARTITION_LEADER_EPOCH_OFFSET,
     ValidatedBatch,
 };
+use super::cleaner::{self, CleanerState};
 use super::compression::{self, Compression};
 use super::error::{AppendError, LogError, ReadError};
 use super::file::{self, Place};
@@ -81,27 +82,29 @@ pub struct FlushJob {
 /// One partition's log. See the module documentation.
 #[derive(Debug)]
 pub struct PartitionLog {
-    place: Place,
-    config: LogConfig,
+    pub(super) place: Place,
+    pub(super) config: LogConfig,
     /// Sorted by base offset; the last one is the active segment. Never empty.
-    segments: Vec<Segment>,
-    log_start_offset: i64,
-    high_watermark: i64,
-    producers: ProducerStateManager,
+    pub(super) segments: Vec<Segment>,
+    pub(super) log_start_offset: i64,
+    pub(super) high_watermark: i64,
+    pub(super) producers: ProducerStateManager,
     epochs: LeaderEpochCache,
     /// Everything below this offset is durable (fsynced log, and indexes of sealed segments).
-    recovery_point: i64,
+    pub(super) recovery_point: i64,
     /// Base offset of the segment holding the recovery point when it was last persisted.
     persisted_recovery_segment: i64,
     unflushed_messages: u64,
     oldest_unflushed_append_ms: Option<i64>,
     /// Other files to fsync (the directory after creating files, snapshots), tagged with the
     /// smallest `up_to_offset` of a flush job that covers them.
-    pending_sync: Vec<(i64, Arc<File>)>,
-    dir_handle: Option<Arc<File>>,
+    pub(super) pending_sync: Vec<(i64, Arc<File>)>,
+    pub(super) dir_handle: Option<Arc<File>>,
     /// Set by a failed write or by `close`: appends are refused from then on (Kafka takes the
     /// log directory offline on an I/O error).
-    offline: Option<String>,
+    pub(super) offline: Option<String>,
+    /// Compaction progress (see cleaner.rs).
+    pub(super) cleaner: CleanerState,
 }
 
 impl PartitionLog {
@@ -150,6 +153,7 @@ impl PartitionLog {
             pending_sync: Vec::new(),
             dir_handle,
             offline: None,
+            cleaner: CleanerState::default(),
         }
     }
 
@@ -158,6 +162,7 @@ impl PartitionLog {
         let dir_handle = Arc::new(File::open(&dir)?);
         let place = Place::Dir(dir.clone());
         let clean = dir.join(CLEAN_SHUTDOWN_FILE).exists();
+        cleaner::complete_interrupted_swaps(&dir)?;
         let listing = DirListing::read(&dir)?;
         let persisted_start = read_offset_file(&dir, LOG_START_OFFSET_FILE)?;
         let recovery_point = if clean {
@@ -221,6 +226,7 @@ impl PartitionLog {
             PartitionLog::assemble(place, config, segments, log_start_offset, Some(dir_handle));
         log.load_leader_epochs(&dir, recovered_epochs)?;
         log.load_producer_state(&dir, &listing.snapshots)?;
+        log.cleaner = CleanerState::load(&dir);
         log.recovery_point = if clean { leo } else { recovery_point.min(leo) };
         if recovered_any {
             // Recovered or new files: their directory entries and truncations become durable with
@@ -360,14 +366,14 @@ impl PartitionLog {
         Some((entry.epoch, entry.last_seq().unwrap_or(-1)))
     }
 
-    fn active(&self) -> &Segment {
+    pub(super) fn active(&self) -> &Segment {
         // `segments` is never empty (open creates one); the fallback keeps this panic-free.
         self.segments
             .last()
             .unwrap_or_else(|| unreachable!("a partition log always has an active segment"))
     }
 
-    fn active_mut(&mut self) -> &mut Segment {
+    pub(super) fn active_mut(&mut self) -> &mut Segment {
         self.segments
             .last_mut()
             .unwrap_or_else(|| unreachable!("a partition log always has an active segment"))
@@ -479,7 +485,7 @@ impl PartitionLog {
 
     /// Seals the active segment and starts a new one at the log end; takes a producer snapshot
     /// there. The sealed segment's fsync is left to the next flush job.
-    fn roll(&mut self, now_ms: i64) -> io::Result<()> {
+    pub(super) fn roll(&mut self, now_ms: i64) -> io::Result<()> {
         let new_base = self.log_end_offset();
         self.active_mut().seal()?;
         let segment = Segment::create(&self.place, new_base, now_ms)?;
@@ -493,7 +499,7 @@ impl PartitionLog {
         Ok(())
     }
 
-    fn register_pending_dir(&mut self, tag: i64) {
+    pub(super) fn register_pending_dir(&mut self, tag: i64) {
         if let Some(dir) = &self.dir_handle {
             self.pending_sync.push((tag, dir.clone()));
         }
@@ -779,7 +785,7 @@ impl PartitionLog {
     }
 
     /// log_start_offset <= high_watermark <= log_end_offset, and segments in order.
-    fn check_invariants(&self) {
+    pub(super) fn check_invariants(&self) {
         debug_assert!(
             self.log_start_offset <= self.high_watermark,
             "log start {} > high watermark {}",

@@ -99,6 +99,15 @@ impl ProducerStateManager {
         ProducerStateManager::default()
     }
 
+    /// The last offset of every producer's latest batch (the log cleaner keeps those batches'
+    /// headers so sequence state survives compaction).
+    pub fn last_offsets(&self) -> std::collections::HashSet<i64> {
+        self.producers
+            .values()
+            .filter_map(|e| e.batches.back().map(|b| b.last_offset))
+            .collect()
+    }
+
     pub fn entry(&self, producer_id: i64) -> Option<&ProducerEntry> {
         self.producers.get(&producer_id)
     }

@@ -109,6 +109,86 @@ pub fn for_each_record<'a>(
     Ok(())
 }
 
+/// A record with the parts the log cleaner needs to copy or re-time it: its encoded bytes
+/// (length prefix included) and the bytes from the key onwards, kept verbatim on rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawRecord<'a> {
+    pub(crate) attributes: u8,
+    pub(crate) timestamp_delta: i64,
+    pub(crate) offset_delta: i32,
+    pub(crate) key: Option<&'a [u8]>,
+    pub(crate) has_value: bool,
+    /// The whole record as stored (length varint + body).
+    pub(crate) encoded: &'a [u8],
+    /// Key, value and headers as stored.
+    pub(crate) tail: &'a [u8],
+}
+
+/// Like [`for_each_record`], handing out [`RawRecord`]s.
+pub(crate) fn for_each_raw_record<'a>(
+    records: &'a [u8],
+    count: i32,
+    mut visit: impl FnMut(i32, RawRecord<'a>) -> bool,
+) -> Result<(), RecordParseError> {
+    let mut cursor = Cursor {
+        buf: records,
+        pos: 0,
+    };
+    for index in 0..count.max(0) {
+        let err = |reason| RecordParseError { index, reason };
+        let start = cursor.pos;
+        let length = cursor.varint().ok_or(err("truncated record length"))?;
+        if length < 0 {
+            return Err(err("negative record length"));
+        }
+        let body = cursor
+            .bytes(length as usize)
+            .ok_or(err("record length exceeds batch"))?;
+        let view = parse_body(body).ok_or(err("malformed record"))?;
+        let mut c = Cursor { buf: body, pos: 0 };
+        let attributes = c.byte().ok_or(err("malformed record"))?;
+        c.varlong().ok_or(err("malformed record"))?;
+        c.varint().ok_or(err("malformed record"))?;
+        let raw = RawRecord {
+            attributes,
+            timestamp_delta: view.timestamp_delta,
+            offset_delta: view.offset_delta,
+            key: view.key,
+            has_value: view.value.is_some(),
+            encoded: &records[start..cursor.pos],
+            tail: &body[c.pos..],
+        };
+        if !visit(index, raw) {
+            return Ok(());
+        }
+    }
+    if cursor.pos != records.len() {
+        return Err(RecordParseError {
+            index: count,
+            reason: "bytes left after the declared record count",
+        });
+    }
+    Ok(())
+}
+
+/// Appends a record re-encoded with new timestamp and offset deltas, its key, value and headers
+/// copied from `tail` (as found in [`RawRecord::tail`]).
+pub(crate) fn encode_raw_record(
+    out: &mut Vec<u8>,
+    attributes: u8,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    tail: &[u8],
+) {
+    let mut head = Vec::with_capacity(16);
+    head.push(attributes);
+    put_varlong(&mut head, timestamp_delta);
+    put_varint(&mut head, offset_delta);
+    put_varint(out, (head.len() + tail.len()) as i32);
+    out.extend_from_slice(&head);
+    out.extend_from_slice(tail);
+}
+
 fn parse_body(body: &[u8]) -> Option<RecordView<'_>> {
     let mut c = Cursor { buf: body, pos: 0 };
     let _attributes = c.byte()?;
@@ -244,6 +324,42 @@ mod tests {
         // One record too many or too few declared.
         assert!(for_each_record(&out, 3, |_, _| true).is_err());
         assert_eq!(for_each_record(&out, 1, |_, _| true).unwrap_err().index, 1);
+    }
+
+    #[test]
+    fn raw_records_copy_and_retime() {
+        let mut out = Vec::new();
+        let headers = vec![(b"h".to_vec(), Some(b"v".to_vec()))];
+        encode_record(&mut out, 5, 0, Some(b"k0"), Some(b"v0"), &headers);
+        encode_record(&mut out, 9, 3, Some(b"k1"), None, &[]);
+        let mut copy = Vec::new();
+        let mut retimed = Vec::new();
+        for_each_raw_record(&out, 2, |_, r| {
+            copy.extend_from_slice(r.encoded);
+            encode_raw_record(
+                &mut retimed,
+                r.attributes,
+                r.timestamp_delta - 100,
+                r.offset_delta,
+                r.tail,
+            );
+            true
+        })
+        .unwrap();
+        assert_eq!(copy, out);
+        let mut seen = Vec::new();
+        for_each_record(&retimed, 2, |_, r| {
+            seen.push((r.timestamp_delta, r.offset_delta, r.key, r.value));
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (-95, 0, Some(&b"k0"[..]), Some(&b"v0"[..])),
+                (-91, 3, Some(&b"k1"[..]), None)
+            ]
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub(crate) struct Segment {
     pub(crate) offset_of_max_timestamp: i64,
     bytes_since_last_index_entry: u64,
     /// maxTimestamp of the first batch: `segment.ms` counts from it (Kafka's rollingBasedTimestamp).
-    first_batch_timestamp: Option<i64>,
+    pub(crate) first_batch_timestamp: Option<i64>,
     created_ms: i64,
 }
 
@@ -144,15 +144,26 @@ fn crc_of_range(
 impl Segment {
     /// A new, empty segment (files created or truncated).
     pub(crate) fn create(place: &Place, base_offset: i64, now_ms: i64) -> io::Result<Segment> {
-        let log = Arc::new(place.open_rw(&offset_file_name(base_offset, LOG_SUFFIX))?);
+        Self::create_named(place, base_offset, "", now_ms)
+    }
+
+    /// A new, empty segment whose file names carry `extra_suffix` after Kafka's (the cleaner
+    /// builds `<base>.log.cleaned` and friends before swapping them in).
+    pub(crate) fn create_named(
+        place: &Place,
+        base_offset: i64,
+        extra_suffix: &str,
+        now_ms: i64,
+    ) -> io::Result<Segment> {
+        let name =
+            |suffix: &str| format!("{}{extra_suffix}", offset_file_name(base_offset, suffix));
+        let log = Arc::new(place.open_rw(&name(LOG_SUFFIX))?);
         log.set_len(0)?;
-        let offset_index = OffsetIndex::empty(
-            base_offset,
-            Arc::new(place.open_rw(&offset_file_name(base_offset, INDEX_SUFFIX))?),
-        )?;
+        let offset_index =
+            OffsetIndex::empty(base_offset, Arc::new(place.open_rw(&name(INDEX_SUFFIX))?))?;
         let time_index = TimeIndex::empty(
             base_offset,
-            Arc::new(place.open_rw(&offset_file_name(base_offset, TIME_INDEX_SUFFIX))?),
+            Arc::new(place.open_rw(&name(TIME_INDEX_SUFFIX))?),
         )?;
         Ok(Segment {
             base_offset,

@@ -1,0 +1,130 @@
+//! Committed offsets, by group, topic and partition.
+//!
+//! Changed only by `apply` — replaying an OffsetCommit record (or its tombstone) that is already
+//! in `__consumer_offsets` — so the same code serves live commits and start-up loading.
+
+use std::collections::BTreeMap;
+
+use super::records::OffsetCommitValue;
+
+#[derive(Debug, Default)]
+pub struct OffsetStore {
+    by_group: BTreeMap<String, BTreeMap<String, BTreeMap<i32, OffsetCommitValue>>>,
+}
+
+impl OffsetStore {
+    /// Applies one record: `Some` stores the offset, `None` (a tombstone) removes it.
+    pub fn apply(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        value: Option<OffsetCommitValue>,
+    ) {
+        match value {
+            Some(v) => {
+                self.by_group
+                    .entry(group.to_string())
+                    .or_default()
+                    .entry(topic.to_string())
+                    .or_default()
+                    .insert(partition, v);
+            }
+            None => {
+                let Some(topics) = self.by_group.get_mut(group) else {
+                    return;
+                };
+                if let Some(partitions) = topics.get_mut(topic) {
+                    partitions.remove(&partition);
+                    if partitions.is_empty() {
+                        topics.remove(topic);
+                    }
+                }
+                if topics.is_empty() {
+                    self.by_group.remove(group);
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, group: &str, topic: &str, partition: i32) -> Option<&OffsetCommitValue> {
+        self.by_group.get(group)?.get(topic)?.get(&partition)
+    }
+
+    /// All of a group's offsets, by topic then partition.
+    pub fn group(
+        &self,
+        group: &str,
+    ) -> Option<&BTreeMap<String, BTreeMap<i32, OffsetCommitValue>>> {
+        self.by_group.get(group)
+    }
+
+    pub fn has_offsets(&self, group: &str) -> bool {
+        self.by_group.contains_key(group)
+    }
+
+    /// Every (topic, partition) a group has an offset for.
+    pub fn partitions_of(&self, group: &str) -> Vec<(String, i32)> {
+        self.by_group
+            .get(group)
+            .map(|topics| {
+                topics
+                    .iter()
+                    .flat_map(|(t, ps)| ps.keys().map(move |p| (t.clone(), *p)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every (group, partition) with an offset for `topic`.
+    pub fn holders_of_topic(&self, topic: &str) -> Vec<(String, i32)> {
+        self.by_group
+            .iter()
+            .filter_map(|(g, topics)| topics.get(topic).map(|ps| (g, ps)))
+            .flat_map(|(g, ps)| ps.keys().map(move |p| (g.clone(), *p)))
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_group
+            .values()
+            .flat_map(|t| t.values())
+            .map(|p| p.len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_group.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(offset: i64) -> OffsetCommitValue {
+        OffsetCommitValue {
+            offset,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp_ms: 0,
+            expire_timestamp_ms: None,
+        }
+    }
+
+    #[test]
+    fn commits_replace_and_tombstones_remove() {
+        let mut s = OffsetStore::default();
+        s.apply("g", "t", 0, Some(v(1)));
+        s.apply("g", "t", 0, Some(v(5)));
+        s.apply("g", "u", 2, Some(v(7)));
+        assert_eq!(s.get("g", "t", 0).map(|x| x.offset), Some(5));
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.holders_of_topic("u"), vec![("g".to_string(), 2)]);
+        s.apply("g", "t", 0, None);
+        s.apply("g", "u", 2, None);
+        s.apply("nope", "t", 0, None);
+        assert!(!s.has_offsets("g"));
+        assert!(s.is_empty());
+    }
+}

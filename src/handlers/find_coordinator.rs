@@ -1,0 +1,113 @@
+//! FindCoordinator (key 10), versions 0–6.
+//!
+//! - Group keys (key type 0) are answered with this broker's advertised listener: every group's
+//!   coordinator is here. Like Kafka, the first lookup creates `__consumer_offsets`
+//!   (`offsets.topic.num.partitions` partitions); if that fails the answer is
+//!   COORDINATOR_NOT_AVAILABLE, which clients retry.
+//! - v0–3 carry one `key`; v4+ carry `coordinator_keys` and answer each in `coordinators`.
+//! - Key types other than groups answer INVALID_REQUEST. That is what Kafka returns for a key
+//!   type it does not serve (an unknown type, or share groups when the share coordinator is
+//!   off). Transactions (type 1) get the same: Vltava has no transaction coordinator, and a
+//!   retriable COORDINATOR_NOT_AVAILABLE would leave a transactional producer retrying
+//!   forever; InitProducerId refuses transactional ids with INVALID_REQUEST for the same reason.
+//! - v1–3 errors carry Kafka's error message; failed lookups name node -1, host "", port -1.
+
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, ResponseKind,
+};
+
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::group::error;
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::FindCoordinator,
+    min_version: 0,
+    max_version: 6,
+};
+
+const GROUP_KEY_TYPE: i8 = 0;
+const TRANSACTION_KEY_TYPE: i8 = 1;
+
+/// Where a key's coordinator is: (error, node id, host, port, message).
+struct Found {
+    error_code: i16,
+    node_id: i32,
+    host: String,
+    port: i32,
+    message: &'static str,
+}
+
+pub async fn handle(ctx: &RequestContext<'_>, request: FindCoordinatorRequest) -> Reply {
+    let version = ctx.version;
+    let key_type = if version >= 1 {
+        request.key_type
+    } else {
+        GROUP_KEY_TYPE
+    };
+    if version >= 4 {
+        let mut coordinators = Vec::with_capacity(request.coordinator_keys.len());
+        for key in &request.coordinator_keys {
+            let found = lookup(ctx, key_type).await;
+            coordinators.push(
+                Coordinator::default()
+                    .with_key(owned_str(key))
+                    .with_node_id(BrokerId(found.node_id))
+                    .with_host(owned_str(&found.host))
+                    .with_port(found.port)
+                    .with_error_code(found.error_code),
+            );
+        }
+        return Reply::message(ResponseKind::FindCoordinator(
+            FindCoordinatorResponse::default().with_coordinators(coordinators),
+        ));
+    }
+    let found = lookup(ctx, key_type).await;
+    let mut response = FindCoordinatorResponse::default()
+        .with_error_code(found.error_code)
+        .with_node_id(BrokerId(found.node_id))
+        .with_host(owned_str(&found.host))
+        .with_port(found.port);
+    if version >= 1 {
+        response = response.with_error_message(Some(owned_str(found.message)));
+    }
+    Reply::message(ResponseKind::FindCoordinator(response))
+}
+
+async fn lookup(ctx: &RequestContext<'_>, key_type: i8) -> Found {
+    let failed = |error_code, message| Found {
+        error_code,
+        node_id: -1,
+        host: String::new(),
+        port: -1,
+        message,
+    };
+    match key_type {
+        GROUP_KEY_TYPE => {}
+        TRANSACTION_KEY_TYPE => {
+            return failed(
+                error::INVALID_REQUEST,
+                "Transactions are not supported by this broker.",
+            );
+        }
+        _ => return failed(error::INVALID_REQUEST, "Unsupported coordinator key type."),
+    }
+    if crate::group::runtime::ensure_offsets_topic(ctx.broker)
+        .await
+        .is_err()
+    {
+        return failed(
+            error::COORDINATOR_NOT_AVAILABLE,
+            "The coordinator is not available.",
+        );
+    }
+    let advertised = &ctx.broker.config.advertised;
+    Found {
+        error_code: error::NONE,
+        node_id: ctx.broker.config.node_id,
+        host: advertised.host.clone(),
+        port: i32::from(advertised.port),
+        // What Kafka's `Errors.NONE.message()` says.
+        message: "NONE",
+    }
+}

@@ -1,0 +1,115 @@
+//! OffsetCommit (key 8), versions 2–9.
+//!
+//! - Partitions of unknown topics, or beyond a topic's partition count, answer
+//!   UNKNOWN_TOPIC_OR_PARTITION (checked here, as Kafka's request handler does); the rest go to
+//!   the group coordinator, which checks the member and generation and writes one
+//!   OffsetCommit record per partition to `__consumer_offsets` before answering.
+//! - Generation -1 with no member id is a commit from outside group management ("simple"
+//!   commit); it is accepted while the group is Empty and creates the group if needed.
+//! - Metadata longer than `offset.metadata.max.bytes` answers OFFSET_METADATA_TOO_LARGE for
+//!   that partition; metadata otherwise round-trips exactly (null is stored as "").
+//! - v2–4: `retention_time_ms` other than -1 gives the offset its own expiry time. v6+: the
+//!   committed leader epoch is stored. v7+: `group_instance_id`. v9: an unknown group with a
+//!   generation answers GROUP_ID_NOT_FOUND (ILLEGAL_GENERATION before). v10 (topic ids) is not
+//!   served.
+
+use std::collections::HashMap;
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{
+    ApiKey, OffsetCommitRequest, OffsetCommitResponse, ResponseKind, TopicName,
+};
+
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::group::coordinator::{CommitPartition, CommitRequest};
+use crate::group::error;
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::OffsetCommit,
+    min_version: 2,
+    max_version: 9,
+};
+
+pub async fn handle(ctx: &RequestContext<'_>, request: OffsetCommitRequest) -> Reply {
+    let version = ctx.version;
+    // Results by topic, filled from the existence check and the coordinator.
+    let mut results: HashMap<String, Vec<(i32, i16)>> = HashMap::new();
+    let mut valid: Vec<(String, Vec<CommitPartition>)> = Vec::new();
+    for t in &request.topics {
+        let name = t.name.to_string();
+        let topic = ctx.broker.topics.get(&name);
+        let mut ok = Vec::new();
+        for p in &t.partitions {
+            if topic
+                .as_ref()
+                .and_then(|t| t.partition(p.partition_index))
+                .is_none()
+            {
+                results
+                    .entry(name.clone())
+                    .or_default()
+                    .push((p.partition_index, error::UNKNOWN_TOPIC_OR_PARTITION));
+            } else {
+                ok.push(CommitPartition {
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: if version >= 6 {
+                        p.committed_leader_epoch
+                    } else {
+                        -1
+                    },
+                    metadata: p.committed_metadata.as_ref().map(|s| s.to_string()),
+                });
+            }
+        }
+        if !ok.is_empty() {
+            valid.push((name, ok));
+        }
+    }
+    if !valid.is_empty() {
+        let req = CommitRequest {
+            group_id: request.group_id.to_string(),
+            generation_id: request.generation_id_or_member_epoch,
+            member_id: request.member_id.to_string(),
+            group_instance_id: (version >= 7)
+                .then(|| request.group_instance_id.as_ref().map(|s| s.to_string()))
+                .flatten(),
+            retention_time_ms: if version <= 4 {
+                request.retention_time_ms
+            } else {
+                -1
+            },
+            topics: valid,
+            version,
+        };
+        for (topic, partitions) in ctx.broker.groups.commit_offsets(req).await {
+            results.entry(topic).or_default().extend(partitions);
+        }
+    }
+    // Answer in request order.
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for t in &request.topics {
+        let Some(partitions) = results.remove(t.name.as_str()) else {
+            continue; // a repeated topic was answered with its first occurrence
+        };
+        topics.push(
+            OffsetCommitResponseTopic::default()
+                .with_name(TopicName(owned_str(&t.name)))
+                .with_partitions(
+                    partitions
+                        .into_iter()
+                        .map(|(p, code)| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                ),
+        );
+    }
+    Reply::message(ResponseKind::OffsetCommit(
+        OffsetCommitResponse::default().with_topics(topics),
+    ))
+}

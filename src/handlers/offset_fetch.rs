@@ -1,0 +1,152 @@
+//! OffsetFetch (key 9), versions 1–9.
+//!
+//! - Named partitions answer their committed offset, leader epoch (v5+) and metadata, or offset
+//!   -1 and "" when nothing is committed (also for unknown groups and topics, as Kafka does).
+//! - `topics = null` (v2+) asks for everything the group has committed.
+//! - v8+: several groups per request, answered in `groups`; before that one group, with the
+//!   group-level error at the top (v2+) or on every partition (v1).
+//! - v7+ `require_stable` needs no waiting: without transactions no offset is ever pending.
+//! - v9 `member_id`/`member_epoch` are for KIP-848 consumer groups; classic groups ignore them,
+//!   as Kafka's do. v10 (topic ids) is not served.
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{
+    ApiKey, GroupId, OffsetFetchRequest, OffsetFetchResponse, ResponseKind, TopicName,
+};
+
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::group::coordinator::FetchedOffsets;
+use crate::group::error;
+use crate::group::runtime::FetchQuery;
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::OffsetFetch,
+    min_version: 1,
+    max_version: 9,
+};
+
+pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Reply {
+    let version = ctx.version;
+    let query: FetchQuery = if version >= 8 {
+        request
+            .groups
+            .iter()
+            .map(|g| {
+                let topics = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                (g.group_id.to_string(), topics)
+            })
+            .collect()
+    } else {
+        let topics = request.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+                .collect()
+        });
+        vec![(request.group_id.to_string(), topics)]
+    };
+    let group_ids: Vec<String> = query.iter().map(|(g, _)| g.clone()).collect();
+    let fetched = ctx.broker.groups.fetch_offsets(query.clone()).await;
+    let response = if version >= 8 {
+        let groups = match fetched {
+            Ok(all) => group_ids
+                .iter()
+                .zip(all)
+                .map(|(g, offsets)| group_v8(g, offsets, error::NONE))
+                .collect(),
+            Err(code) => group_ids
+                .iter()
+                .map(|g| group_v8(g, Vec::new(), code))
+                .collect(),
+        };
+        OffsetFetchResponse::default().with_groups(groups)
+    } else {
+        let (offsets, code) = match fetched {
+            Ok(mut all) => (all.pop().unwrap_or_default(), error::NONE),
+            // Name the requested partitions so v1 can carry the error on each of them.
+            Err(code) => (
+                query
+                    .into_iter()
+                    .next()
+                    .and_then(|(_, t)| t)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
+                    .collect(),
+                code,
+            ),
+        };
+        single_group(offsets, code, version)
+    };
+    Reply::message(ResponseKind::OffsetFetch(response))
+}
+
+fn group_v8(group_id: &str, offsets: FetchedOffsets, code: i16) -> OffsetFetchResponseGroup {
+    let topics = offsets
+        .into_iter()
+        .map(|(topic, partitions)| {
+            OffsetFetchResponseTopics::default()
+                .with_name(TopicName(owned_str(&topic)))
+                .with_partitions(
+                    partitions
+                        .into_iter()
+                        .map(|(p, v)| {
+                            let (offset, epoch, metadata) = match v {
+                                Some(v) => (v.offset, v.leader_epoch, v.metadata),
+                                None => (-1, -1, String::new()),
+                            };
+                            OffsetFetchResponsePartitions::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(offset)
+                                .with_committed_leader_epoch(epoch)
+                                .with_metadata(Some(owned_str(&metadata)))
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetFetchResponseGroup::default()
+        .with_group_id(GroupId(owned_str(group_id)))
+        .with_topics(topics)
+        .with_error_code(code)
+}
+
+fn single_group(offsets: FetchedOffsets, code: i16, version: i16) -> OffsetFetchResponse {
+    let topics = offsets
+        .into_iter()
+        .map(|(topic, partitions)| {
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(owned_str(&topic)))
+                .with_partitions(
+                    partitions
+                        .into_iter()
+                        .map(|(p, v)| {
+                            let (offset, epoch, metadata) = match v {
+                                Some(v) => (v.offset, v.leader_epoch, v.metadata),
+                                None => (-1, -1, String::new()),
+                            };
+                            OffsetFetchResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(offset)
+                                .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
+                                .with_metadata(Some(owned_str(&metadata)))
+                                // v1 has no top-level error: it goes on every partition.
+                                .with_error_code(if version < 2 { code } else { error::NONE })
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    let response = OffsetFetchResponse::default().with_topics(topics);
+    if version >= 2 {
+        response.with_error_code(code)
+    } else {
+        response
+    }
+}
