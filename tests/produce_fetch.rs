@@ -328,3 +328,39 @@ async fn data_and_producer_state_survive_restart() {
     assert_eq!(values, expected);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn topic_compression_type_recompresses_batches() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "zipped", &[("compression.type", "gzip")]).await;
+    create(&mut c, "as-sent", &[]).await;
+    for topic in ["zipped", "as-sent"] {
+        assert_eq!(
+            produce(&mut c, topic, batch(&["one", "two"], Some((11, 0, 0))))
+                .await
+                .0,
+            0
+        );
+        let ResponseKind::Fetch(r) = c.call(12, fetch_request(topic, 0, 0)).await else {
+            panic!()
+        };
+        let records = r.responses[0].partitions[0].records.clone().unwrap();
+        // Attributes (bytes 21-22 of the batch): codec in the low three bits.
+        let codec = records[22] & 0x07;
+        assert_eq!(codec, if topic == "zipped" { 1 } else { 0 }, "{topic}");
+        let mut records = records;
+        let batches = RecordBatchDecoder::decode_all(&mut records).unwrap();
+        let values: Vec<_> = batches[0]
+            .records
+            .iter()
+            .map(|r| r.value.clone().unwrap())
+            .collect();
+        assert_eq!(values, vec![Bytes::from("one"), Bytes::from("two")]);
+        assert_eq!(
+            batches[0].records[0].producer_id, 11,
+            "idempotence fields survive recompression"
+        );
+    }
+    broker.stop().await;
+}

@@ -28,6 +28,7 @@ use kafka_protocol::protocol::Decodable;
 
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
 use crate::broker::now_ms;
+use crate::log::Compression;
 use crate::topics::{Partition, Topic};
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -53,15 +54,18 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply 
             let r = if !matches!(acks, -1..=1) {
                 failed(pd.index, error::INVALID_REQUIRED_ACKS, None)
             } else {
-                match topic.as_ref().and_then(|t| t.partition(pd.index)) {
+                let target = topic
+                    .as_ref()
+                    .and_then(|t| Some((t, t.partition(pd.index)?)));
+                match target {
                     None => failed(pd.index, error::UNKNOWN_TOPIC_OR_PARTITION, None),
                     // Clients may read internal topics but never write them.
-                    Some(_) if topic.as_ref().is_some_and(|t| t.internal) => failed(
+                    Some((t, _)) if t.internal => failed(
                         pd.index,
                         error::INVALID_TOPIC_EXCEPTION,
                         Some(format!("Cannot append to internal topic {name}")),
                     ),
-                    Some(p) => append(ctx, p, pd.records, acks).await,
+                    Some((t, p)) => append(ctx, t, p, pd.records, acks).await,
                 }
             };
             any_error |= r.error_code != error::NONE;
@@ -102,8 +106,23 @@ async fn lookup_or_create(ctx: &RequestContext<'_>, name: &str) -> Option<Arc<To
     }
 }
 
+/// The codec a topic's `compression.type` imposes; `None` for `producer` (keep what was sent).
+fn wanted_compression(ctx: &RequestContext<'_>, topic: &Topic) -> Option<Compression> {
+    let broker = ctx.broker.effective_config();
+    let (value, _) = crate::topic_config::effective("compression.type", &topic.configs, &broker)?;
+    match value.trim() {
+        "uncompressed" => Some(Compression::None),
+        "gzip" => Some(Compression::Gzip),
+        "snappy" => Some(Compression::Snappy),
+        "lz4" => Some(Compression::Lz4),
+        "zstd" => Some(Compression::Zstd),
+        _ => None,
+    }
+}
+
 async fn append(
     ctx: &RequestContext<'_>,
+    topic: &Topic,
     partition: &Arc<Partition>,
     records: Option<Bytes>,
     acks: i16,
@@ -123,14 +142,32 @@ async fn append(
         );
     }
     // Validate (CRC32C over the whole batch, bounded decompression for compressed ones) outside
-    // the partition lock; only producer-state checks and the write happen under it.
+    // the partition lock; only producer-state checks and the write happen under it. A topic
+    // whose `compression.type` names a codec gets its batches recompressed, as in Kafka.
     let now = now_ms();
     let config = partition.log().config().clone();
-    let outcome = crate::log::validate_produce(&records, &config, now).and_then(|batch| {
-        partition
-            .log()
-            .append_validated(&batch, partition.leader_epoch, now)
-    });
+    let target = wanted_compression(ctx, topic);
+    let recompressed;
+    let outcome = match crate::log::validate_produce(&records, &config, now) {
+        Err(e) => Err(e),
+        Ok(batch) => match target
+            .map(|t| crate::log::recompress(&batch, t))
+            .transpose()
+        {
+            Err(e) => Err(e),
+            Ok(Some(Some(bytes))) => {
+                recompressed = bytes;
+                crate::log::validate_produce(&recompressed, &config, now).and_then(|batch| {
+                    partition
+                        .log()
+                        .append_validated(&batch, partition.leader_epoch, now)
+                })
+            }
+            Ok(_) => partition
+                .log()
+                .append_validated(&batch, partition.leader_epoch, now),
+        },
+    };
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {

@@ -205,6 +205,52 @@ pub fn batch_crc(header: &[u8; HEADER_LEN], rest: &[u8]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_OFFSET..]), rest)
 }
 
+/// Rewrites a validated batch with another compression codec, as Kafka does for topics whose
+/// `compression.type` names a codec: the records are decompressed (bounded by
+/// `MAX_DECOMPRESSED_BATCH_BYTES`) and compressed again; the header keeps every field but the
+/// codec bits, the length and the CRC. Returns `None` when the batch already uses `target`.
+/// The result is a complete batch to validate and append like any produced one.
+pub fn recompress(
+    batch: &ValidatedBatch<'_>,
+    target: Compression,
+) -> Result<Option<Vec<u8>>, AppendError> {
+    let current = batch.fields.compression().ok_or_else(|| {
+        AppendError::UnsupportedCompressionType("unknown compression codec".to_string())
+    })?;
+    if current == target {
+        return Ok(None);
+    }
+    let plain = match current {
+        Compression::None => std::borrow::Cow::Borrowed(batch.rest),
+        codec => std::borrow::Cow::Owned(
+            compression::decompress(codec, batch.rest, MAX_DECOMPRESSED_BATCH_BYTES).map_err(
+                |e| match e {
+                    DecompressError::TooLarge(_) => AppendError::MessageTooLarge(e.to_string()),
+                    DecompressError::Invalid { .. } => AppendError::CorruptMessage(e.to_string()),
+                },
+            )?,
+        ),
+    };
+    let body = match target {
+        Compression::None => plain.into_owned(),
+        codec => compression::compress(codec, &plain).map_err(AppendError::Storage)?,
+    };
+    let mut header = batch.header;
+    let attributes = i16::from_be_bytes([header[ATTRIBUTES_OFFSET], header[ATTRIBUTES_OFFSET + 1]]);
+    let attributes = (attributes & !0x07) | i16::from(target.id());
+    header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    // The length field counts from partitionLeaderEpoch (byte 12) to the end.
+    let length = i32::try_from(HEADER_LEN - 12 + body.len())
+        .map_err(|_| AppendError::MessageTooLarge("recompressed batch too large".to_string()))?;
+    header[8..12].copy_from_slice(&length.to_be_bytes());
+    let crc = batch_crc(&header, &body);
+    header[17..21].copy_from_slice(&crc.to_be_bytes());
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&body);
+    Ok(Some(out))
+}
+
 /// A produced batch that passed validation: a header copy to patch and the untouched rest.
 #[derive(Debug, Clone)]
 pub struct ValidatedBatch<'a> {

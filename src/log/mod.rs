@@ -33,7 +33,7 @@ mod segment;
 mod time_index;
 
 pub use batch::{
-    BatchHeader, BatchOptions, NewRecord, ValidatedBatch, build_batch, validate_produce,
+    BatchHeader, BatchOptions, NewRecord, ValidatedBatch, build_batch, recompress, validate_produce,
 };
 pub use cleaner::{CleanError, CleanStats, clean_log};
 pub use compression::Compression;
