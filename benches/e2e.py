@@ -350,9 +350,11 @@ class Client:
         self.perf = perf
         self.workdir = workdir
         self.timeout_s = timeout_s
+        self.runs = 0
 
     def run(self, args: list[str]) -> tuple[str, float]:
-        """Runs rdkafka_performance; returns its stdout and its CPU-seconds."""
+        """Runs rdkafka_performance; returns its output and its CPU-seconds. The output is also
+        kept in the work directory (client-<n>.txt) for when a run goes wrong."""
         before = os.times()
         p = subprocess.run(
             [str(self.perf), *args], capture_output=True, text=True, timeout=self.timeout_s
@@ -361,7 +363,12 @@ class Client:
         cpu = (after.children_user - before.children_user) + (
             after.children_system - before.children_system
         )
-        return p.stdout + p.stderr, cpu
+        self.runs += 1
+        out = p.stdout + p.stderr
+        (self.workdir / f"client-{self.runs}.txt").write_text(
+            " ".join(args) + f"\nexit {p.returncode}\n" + out
+        )
+        return out, cpu
 
     def spawn(self, args: list[str]) -> subprocess.Popen:
         return subprocess.Popen(
@@ -485,6 +492,23 @@ def machine_busy_fraction(interval_s: float = 0.5) -> float:
     return 1.0 - (i2 - i1) / max(1, t2 - t1)
 
 
+def fresh_page_cost_us(mib: int = 32) -> float:
+    """Microseconds to first-touch one 4 KiB page of free memory right now. On this VM the
+    hypervisor backs guest memory lazily and takes freed pages back (virtio-balloon free page
+    reporting), so this swings between ~0.3 and ~20 µs and decides what page-cache writes cost."""
+    import mmap
+
+    n = mib << 20
+    m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    view = memoryview(m)
+    t0 = time.perf_counter()
+    view[::PAGE_SIZE] = b"\1" * (n // PAGE_SIZE)
+    spent = time.perf_counter() - t0
+    view.release()
+    m.close()
+    return spent / (n // PAGE_SIZE) * 1e6
+
+
 def wait_until_quiet(max_wait_s: float, threshold: float = 0.25) -> float:
     """Waits (bounded) for other load on the machine to fade; returns the busy fraction seen."""
     deadline = time.monotonic() + max_wait_s
@@ -536,7 +560,10 @@ class Runner:
     def run_one(self, broker: Broker, case: Case, rep: int) -> dict:
         topic = self.fresh_topic(broker, case.partitions)
         busy = wait_until_quiet(self.args.quiet_wait)
-        result: dict = {"rep": rep, "topic": topic, "machine_busy_before": round(busy, 3)}
+        result: dict = {
+            "rep": rep, "topic": topic, "machine_busy_before": round(busy, 3),
+            "fresh_page_us": round(fresh_page_cost_us(), 2),
+        }
         if case.kind == "produce":
             cpu0 = broker.cpu_seconds()
             out, client_cpu = self.client.run(self.produce_args(broker, topic, case, case.records))
@@ -623,7 +650,13 @@ class Runner:
         return {"case": case.__dict__, "runs": runs}
 
     def startup(self) -> dict:
-        out = {}
+        # What spawning any process costs this runner (fork/exec from Python, until it exits).
+        spawn = []
+        for _ in range(self.args.startup_reps):
+            t0 = time.perf_counter()
+            subprocess.run(["true"], check=True)
+            spawn.append((time.perf_counter() - t0) * 1e3)
+        out: dict = {"_spawn_true_ms": statistics.median(spawn)}
         for b in self.brokers(None):
             if isinstance(b, External):
                 continue
@@ -697,6 +730,8 @@ def measure_footprint(b: Broker, partitions_total: int, connections: int) -> dic
     failed = {t: e for t, e in errors.items() if e != 0}
     time.sleep(2.0)
     with_parts = b.rss_kib()
+    open_fds = len(os.listdir(f"/proc/{b.pid}/fd"))
+    created = (len(topics) - len(failed)) * per_topic
     return {
         "idle_rss_kib": idle,
         "connections": connections,
@@ -706,8 +741,19 @@ def measure_footprint(b: Broker, partitions_total: int, connections: int) -> dic
         "partition_create_s": create_s,
         "partition_create_errors": len(failed),
         "rss_with_partitions_kib": with_parts,
-        "kib_per_partition": (with_parts - before_parts) / partitions_total,
+        "partitions_created": created,
+        "kib_per_partition": (with_parts - before_parts) / max(1, created),
+        "open_fds": open_fds,
+        "fd_limit": fd_limit(b.pid),
     }
+
+
+def fd_limit(pid: int) -> int:
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    return 0
 
 
 def machine_ceilings(workdir: Path, mib: int) -> dict:
@@ -715,10 +761,21 @@ def machine_ceilings(workdir: Path, mib: int) -> dict:
     buf = b"\0" * (1 << 20)
     path = workdir / "ceiling.bin"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    c0 = os.times()
     t0 = time.perf_counter()
     for _ in range(mib):
         os.write(fd, buf)
     write_s = time.perf_counter() - t0
+    c1 = os.times()
+    write_cpu_s = (c1.user - c0.user) + (c1.system - c0.system)
+    # fdatasync of 1 MiB appends, as acks=all with flush.messages=1 does for a ~1 MB batch.
+    syncs = 64
+    os.fdatasync(fd)  # the 1 GiB above must not count against the first measured sync
+    t0 = time.perf_counter()
+    for _ in range(syncs):
+        os.write(fd, buf)
+        os.fdatasync(fd)
+    sync_ms = (time.perf_counter() - t0) / syncs * 1e3
     os.close(fd)
     os.unlink(path)
     import mmap
@@ -734,6 +791,8 @@ def machine_ceilings(workdir: Path, mib: int) -> dict:
     m.close()
     return {
         "page_cache_write_mb_per_s": n / MB / write_s,
+        "page_cache_write_cpu_s_per_gb": write_cpu_s / (n / 1e9),
+        "write_and_fdatasync_1mib_ms": sync_ms,
         "first_touch_mb_per_s": n / MB / touch_s,
         "first_touch_us_per_page": touch_s / (n // PAGE_SIZE) * 1e6,
         "mib": mib,
@@ -750,7 +809,8 @@ def summary_of(case: Case, r: dict) -> str:
     flag = "" if r.get("ok") else " (INCOMPLETE)"
     if case.kind in ("produce", "consume"):
         return (f"{r['mb_per_s']:.1f} MB/s {r['msgs_per_s']} msg/s, broker {r['broker_cpu_s']:.2f} "
-                f"CPU-s, {r['mb_per_broker_cpu_s']:.0f} MB/CPU-s, busy {r['machine_busy_before']}{flag}")
+                f"CPU-s, {r['mb_per_broker_cpu_s']:.0f} MB/CPU-s, busy {r['machine_busy_before']}, "
+                f"fresh page {r['fresh_page_us']} µs{flag}")
     return f"p50 {r['p50_ms']:.3f} ms p99 {r['p99_ms']:.3f} ms ({r['samples']} samples){flag}"
 
 
@@ -838,32 +898,41 @@ def report(results: dict) -> str:
         lines.append("| start-up (median of runs) | exec → port accepting | exec → first Metadata answered | own ready line | idle RSS |")
         lines.append("|---|---|---|---|---|")
         for name, samples in results["startup"].items():
+            if name.startswith("_"):
+                continue
             acc = statistics.median(s["accept_ms"] for s in samples)
             meta = statistics.median(s["metadata_ms"] for s in samples)
             ready = [s["ready_ms"] for s in samples if s.get("ready_ms") is not None]
             rss = statistics.median(s["idle_rss_kib"] for s in samples)
             lines.append(f"| {name} | {acc:.2f} ms | {meta:.2f} ms | "
                          f"{(f'{statistics.median(ready):.2f} ms' if ready else 'n/a')} | {rss / 1024:.1f} MiB |")
+    if results.get("startup", {}).get("_spawn_true_ms") is not None:
+        lines.append(f"\nFor scale: spawning `true` and waiting for it takes "
+                     f"{results['startup']['_spawn_true_ms']:.2f} ms from this runner; the ready line is "
+                     f"the broker's own clock from main() to listening.")
     if results.get("footprint"):
         lines.append("")
-        lines.append("| memory | idle RSS | with idle connections | per connection | with partitions | per partition | time to create them |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("| memory | idle RSS | with idle connections | per connection | with partitions | per partition | time to create them | open fds with them |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for name, f in results["footprint"].items():
             if "error" in f:
-                lines.append(f"| {name} | error: {f['error'][:80]} | | | | | |")
+                lines.append(f"| {name} | error: {f['error'][:80]} | | | | | | |")
                 continue
             lines.append(
                 f"| {name} | {f['idle_rss_kib'] / 1024:.1f} MiB | {f['connections']}: "
                 f"{f['rss_with_connections_kib'] / 1024:.1f} MiB | {f['kib_per_connection']:.1f} KiB | "
                 f"{f['partitions']}: {f['rss_with_partitions_kib'] / 1024:.1f} MiB | "
                 f"{f['kib_per_partition']:.1f} KiB | {f['partition_create_s']:.2f} s"
-                + (f" ({f['partition_create_errors']} topics failed)" if f["partition_create_errors"] else "")
-                + " |")
+                + (f" (only {f['partitions_created']} created: {f['partition_create_errors']} "
+                   f"CreateTopics errors)" if f["partition_create_errors"] else "")
+                + f" | {f['open_fds']} (limit {f['fd_limit']}) |")
     if results.get("machine"):
         m = results["machine"]
         lines.append("")
         lines.append(f"Machine ceilings (same run, {m['mib']} MiB): fresh page-cache write "
-                     f"{m['page_cache_write_mb_per_s']:.0f} MB/s; first touch of anonymous memory "
+                     f"{m['page_cache_write_mb_per_s']:.0f} MB/s costing "
+                     f"{m['page_cache_write_cpu_s_per_gb']:.2f} CPU-s per GB; 1 MiB write + fdatasync "
+                     f"{m['write_and_fdatasync_1mib_ms']:.2f} ms; first touch of anonymous memory "
                      f"{m['first_touch_mb_per_s']:.0f} MB/s ({m['first_touch_us_per_page']:.1f} µs per 4 KiB page).")
     return "\n".join(lines)
 
@@ -906,11 +975,12 @@ def targets(results: dict) -> str:
         row(f"consume 1 KiB ≥ 2× {peer}", f"{a:.0f} vs {b:.0f} MB/s" if a and b else "n/a",
             (a / b >= 2) if a and b else None)
     p50 = med("ack latency 100B @1000/s linger=0", "p50_ms")
-    row("ack latency p50 < 0.2 ms", f"{p50:.3f} ms" if p50 else "n/a", p50 is not None and p50 < 0.2)
+    row("ack latency p50 < 0.2 ms", f"{p50:.3f} ms" if p50 else "n/a", None if p50 is None else p50 < 0.2)
     e50 = med("e2e latency 100B @5000/s linger=5", "p50_ms")
     e99 = med("e2e latency 100B @5000/s linger=5", "p99_ms")
     row("end-to-end p50 ≤ 7 ms, p99 ≤ 15 ms",
-        f"p50 {e50:.2f} ms, p99 {e99:.2f} ms" if e50 else "n/a", e50 is not None and e50 <= 7 and e99 <= 15)
+        f"p50 {e50:.2f} ms, p99 {e99:.2f} ms" if e50 else "n/a",
+        None if e50 is None or e99 is None else e50 <= 7 and e99 <= 15)
     fs = med("produce 1KiB acks=all fsync/ack p=1", "mb_per_s")
     row("acks=all + fsync per ack ≥ 150 MB/s", f"{fs:.0f} MB/s" if fs else "n/a", fs and fs >= 150)
     st = results.get("startup", {}).get(main)
@@ -925,8 +995,12 @@ def targets(results: dict) -> str:
         row("idle RSS < 15 MB", f"{rss:.1f} MiB", rss * 1.048576 < 15)
     fp = results.get("footprint", {}).get(main)
     if fp and "error" not in fp:
-        row("memory per idle partition / per idle connection reported",
-            f"{fp['kib_per_partition']:.1f} KiB / {fp['kib_per_connection']:.1f} KiB", True)
+        short = fp["partitions_created"] < fp["partitions"]
+        row(f"RSS with {fp['partitions']} partitions and per idle partition / connection reported",
+            f"{fp['kib_per_partition']:.1f} KiB / {fp['kib_per_connection']:.1f} KiB"
+            + (f" (only {fp['partitions_created']} partitions could be created: "
+               f"{fp['open_fds']} fds open, limit {fp['fd_limit']})" if short else ""),
+            not short)
     return "| target | this run | verdict |\n|---|---|---|\n" + "\n".join(rows)
 
 
@@ -934,8 +1008,8 @@ def targets(results: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--vltava", type=Path, required=True, help="the vltava binary (release build)")
-    ap.add_argument("--perf", type=Path, required=True, help="rdkafka_performance")
+    ap.add_argument("--vltava", type=Path, help="the vltava binary (release build)")
+    ap.add_argument("--perf", type=Path, help="rdkafka_performance")
     ap.add_argument("--tansu", type=Path, help="the Tansu binary: run side by side with it")
     ap.add_argument("--peer-bootstrap", help="side by side with an already running broker host:port")
     ap.add_argument("--no-vltava", action="store_true", help="measure only the peer")
@@ -952,8 +1026,16 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per client run")
     ap.add_argument("--workdir", type=Path, help="scratch directory (default: a temp dir)")
     ap.add_argument("--json", type=Path, help="write all raw results here")
+    ap.add_argument("--report", type=Path, metavar="RESULTS_JSON",
+                    help="print the tables of an earlier run's results.json and exit")
     args = ap.parse_args()
 
+    if args.report:
+        print(report_text(json.loads(args.report.read_text())))
+        return 0
+
+    if args.perf is None or (args.vltava is None and not args.no_vltava):
+        ap.error("--perf and --vltava (or --no-vltava) are required to run")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="vltava-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     runner = Runner(args, workdir)
@@ -987,14 +1069,18 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))
-    h = results["host"]
-    print(f"Machine: {h['nproc']} CPUs ({h['cpu']}), Linux {h['kernel']}; Vltava "
-          f"{results['vltava_version']}; run {results['started']} – {results['finished']}, "
-          f"{args.reps} repetitions per case.\n")
-    print(report(results))
-    print()
-    print(targets(results))
+    print(report_text(results))
     return 0
+
+
+def report_text(results: dict) -> str:
+    h = results["host"]
+    return (
+        f"Machine: {h['nproc']} CPUs ({h['cpu']}), Linux {h['kernel']}; Vltava "
+        f"{results.get('vltava_version', '?')}; run {results['started']} – {results['finished']}, "
+        f"{results['args'].get('reps')} repetitions per case.\n\n"
+        + report(results) + "\n\n" + targets(results)
+    )
 
 
 def git_describe() -> str:

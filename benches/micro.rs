@@ -11,7 +11,7 @@
 //! - `fetch_encode/*`: FetchResponse assembly as memory + file-region chunks, beside
 //!   kafka-protocol's contiguous encoding of the same response with the records in memory.
 //!
-//! Run with `cargo bench --bench micro` (a few minutes); `cargo bench --bench micro -- append`
+//! Run with `cargo bench --bench micro` (~100 s once built); `cargo bench --bench micro -- append`
 //! runs one group. Timing is never a pass/fail test. See BENCHMARKS.md for how to read them.
 //!
 //! On this VM, memory the process (or the page cache) touches for the first time is expensive
