@@ -267,8 +267,19 @@ impl Broker {
             return Ok(None);
         }
         let id = random_uuid();
-        let topic = open_topic(&effective, name, id, partitions, configs.clone(), now_ms())
-            .map_err(CreateTopicError::Storage)?;
+        let topic = match open_topic(&effective, name, id, partitions, configs.clone(), now_ms()) {
+            Ok(t) => t,
+            Err(e) => {
+                // Typically out of file descriptors: say so, and leave nothing half-created.
+                tracing::error!(topic = name, partitions, "cannot create topic: {e}");
+                if !self.config.in_memory {
+                    for index in 0..partitions {
+                        let _ = std::fs::remove_dir_all(partition_dir(&self.config, name, index));
+                    }
+                }
+                return Err(CreateTopicError::Storage(e));
+            }
+        };
         let record = MetadataRecord::Topic {
             name: name.to_string(),
             id,

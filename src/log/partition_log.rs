@@ -99,7 +99,6 @@ pub struct PartitionLog {
     /// Other files to fsync (the directory after creating files, snapshots), tagged with the
     /// smallest `up_to_offset` of a flush job that covers them.
     pub(super) pending_sync: Vec<(i64, Arc<File>)>,
-    pub(super) dir_handle: Option<Arc<File>>,
     /// Set by a failed write or by `close`: appends are refused from then on (Kafka takes the
     /// log directory offline on an I/O error).
     pub(super) offline: Option<String>,
@@ -118,13 +117,7 @@ impl PartitionLog {
             Storage::Memory => {
                 let place = Place::Memory;
                 let segment = Segment::create(&place, 0, now_ms)?;
-                Ok(PartitionLog::assemble(
-                    place,
-                    config,
-                    vec![segment],
-                    0,
-                    None,
-                ))
+                Ok(PartitionLog::assemble(place, config, vec![segment], 0))
             }
             Storage::Dir(dir) => Self::open_dir(dir, config, now_ms),
         }
@@ -135,7 +128,6 @@ impl PartitionLog {
         config: LogConfig,
         segments: Vec<Segment>,
         log_start_offset: i64,
-        dir_handle: Option<Arc<File>>,
     ) -> PartitionLog {
         let leo = segments.last().map_or(0, |s| s.next_offset);
         PartitionLog {
@@ -151,7 +143,6 @@ impl PartitionLog {
             unflushed_messages: 0,
             oldest_unflushed_append_ms: None,
             pending_sync: Vec::new(),
-            dir_handle,
             offline: None,
             cleaner: CleanerState::default(),
         }
@@ -159,7 +150,6 @@ impl PartitionLog {
 
     fn open_dir(dir: PathBuf, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
         std::fs::create_dir_all(&dir)?;
-        let dir_handle = Arc::new(File::open(&dir)?);
         let place = Place::Dir(dir.clone());
         let clean = dir.join(CLEAN_SHUTDOWN_FILE).exists();
         cleaner::complete_interrupted_swaps(&dir)?;
@@ -222,8 +212,7 @@ impl PartitionLog {
             .max(first_base)
             .min(leo);
 
-        let mut log =
-            PartitionLog::assemble(place, config, segments, log_start_offset, Some(dir_handle));
+        let mut log = PartitionLog::assemble(place, config, segments, log_start_offset);
         log.load_leader_epochs(&dir, recovered_epochs)?;
         log.load_producer_state(&dir, &listing.snapshots)?;
         log.cleaner = CleanerState::load(&dir);
@@ -499,9 +488,13 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Queues the directory for an fsync (new or renamed files). The directory is opened only
+    /// now, not held for the partition's lifetime: idle partitions cost fewer descriptors.
     pub(super) fn register_pending_dir(&mut self, tag: i64) {
-        if let Some(dir) = &self.dir_handle {
-            self.pending_sync.push((tag, dir.clone()));
+        if let Some(dir) = self.place.dir()
+            && let Ok(handle) = File::open(dir)
+        {
+            self.pending_sync.push((tag, Arc::new(handle)));
         }
     }
 
