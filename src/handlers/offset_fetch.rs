@@ -20,6 +20,7 @@ use kafka_protocol::messages::{
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::group::coordinator::FetchedOffsets;
 use crate::group::error;
+use crate::group::records::OffsetCommitValue;
 use crate::group::runtime::FetchQuery;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -87,6 +88,14 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
     Reply::message(ResponseKind::OffsetFetch(response))
 }
 
+/// (offset, leader epoch, metadata) of a committed offset, or Kafka's "nothing committed" values.
+fn committed_or_none(v: Option<OffsetCommitValue>) -> (i64, i32, String) {
+    match v {
+        Some(v) => (v.offset, v.leader_epoch, v.metadata),
+        None => (-1, -1, String::new()),
+    }
+}
+
 fn group_v8(group_id: &str, offsets: FetchedOffsets, code: i16) -> OffsetFetchResponseGroup {
     let topics = offsets
         .into_iter()
@@ -97,10 +106,7 @@ fn group_v8(group_id: &str, offsets: FetchedOffsets, code: i16) -> OffsetFetchRe
                     partitions
                         .into_iter()
                         .map(|(p, v)| {
-                            let (offset, epoch, metadata) = match v {
-                                Some(v) => (v.offset, v.leader_epoch, v.metadata),
-                                None => (-1, -1, String::new()),
-                            };
+                            let (offset, epoch, metadata) = committed_or_none(v);
                             OffsetFetchResponsePartitions::default()
                                 .with_partition_index(p)
                                 .with_committed_offset(offset)
@@ -127,10 +133,7 @@ fn single_group(offsets: FetchedOffsets, code: i16, version: i16) -> OffsetFetch
                     partitions
                         .into_iter()
                         .map(|(p, v)| {
-                            let (offset, epoch, metadata) = match v {
-                                Some(v) => (v.offset, v.leader_epoch, v.metadata),
-                                None => (-1, -1, String::new()),
-                            };
+                            let (offset, epoch, metadata) = committed_or_none(v);
                             OffsetFetchResponsePartition::default()
                                 .with_partition_index(p)
                                 .with_committed_offset(offset)
