@@ -14,19 +14,19 @@
 //!    with per-record errors; a client batch flagged LogAppendTime is INVALID_TIMESTAMP;
 //! 5. a batch larger than `segment.bytes` is RECORD_LIST_TOO_LARGE.
 //!
-//! Deliberate differences, for speed (appends must run at GB/s):
-//! - Uncompressed batches are not walked record by record. Timestamps are checked on the header's
-//!   baseTimestamp and maxTimestamp (clients set them to the first and the largest record
-//!   timestamp); only when those fail are the records walked, to report exact record indices.
-//!   A record older than the batch's baseTimestamp therefore escapes the "before" bound, and the
-//!   header's maxTimestamp is trusted where Kafka recomputes it.
-//! - Compressed batches are decompressed (bounded, see `MAX_DECOMPRESSED_BATCH_BYTES`) and walked
-//!   like Kafka does: exact record count, inner offset deltas, per-record timestamps; the true
-//!   maximum timestamp replaces the header's (with a new CRC) when they differ. Kafka rewrites
-//!   batches whose inner offsets are not 0..n-1 (old clients); this engine rejects them
-//!   (INVALID_RECORD) instead of recompressing.
-//! - Records without keys are rejected on compacted topics (INVALID_RECORD), which for
-//!   uncompressed batches costs a record walk on those topics only.
+//! Every record of every batch is walked, compressed or not (Kafka's `DefaultRecordBatch`
+//! iterator and `LogValidator`): the batch must hold exactly `recordsCount` records ending
+//! exactly where the batch ends ("Incorrect declared batch size"), each record must fill its
+//! declared length, CreateTime timestamps are checked record by record, and the true maximum
+//! timestamp replaces the header's (with a new CRC) when they differ. The walk reads varints and
+//! skips keys, values and headers; it allocates nothing for uncompressed batches.
+//!
+//! Deliberate differences:
+//! - Record offset deltas must be 0..n-1 (INVALID_RECORD otherwise). Kafka rewrites compressed
+//!   batches with other inner offsets (only very old clients produce them) and stores
+//!   uncompressed ones as sent, which leaves consumers reading impossible offsets.
+//! - Compressed batches are decompressed with a bound (`MAX_DECOMPRESSED_BATCH_BYTES`);
+//!   Kafka has none.
 //! - Compression ids 5-7 get UNSUPPORTED_COMPRESSION_TYPE (Kafka fails with an unknown server error).
 //!
 //! Everything here is pure (no I/O, time passed in), so handlers can validate outside the
@@ -333,16 +333,14 @@ pub fn validate_produce<'a>(
     let mut header = header_bytes;
     let mut fields = h;
     let mut max_timestamp = h.max_timestamp;
-    if codec != Compression::None {
-        let true_max = check_compressed_records(&h, rest, codec, config, now_ms)?;
-        if config.timestamp_type == TimestampType::CreateTime && true_max != h.max_timestamp {
-            max_timestamp = true_max;
-        }
+    let true_max = if codec == Compression::None {
+        check_records(&h, rest, config, now_ms)?
     } else {
-        check_header_timestamps(&h, rest, config, now_ms)?;
-        if config.cleanup_compact {
-            check_keys(rest, &h)?;
-        }
+        let plain = decompress_for_validation(codec, rest)?;
+        check_records(&h, &plain, config, now_ms)?
+    };
+    if config.timestamp_type == TimestampType::CreateTime && true_max != h.max_timestamp {
+        max_timestamp = true_max;
     }
     let mut log_append_time_ms = -1;
     if config.timestamp_type == TimestampType::LogAppendTime {
@@ -444,13 +442,6 @@ fn check_batch_fields(h: &BatchHeader) -> Result<(), AppendError> {
     Ok(())
 }
 
-/// Kafka's `recordHasInvalidTimestamp`, overflow-safe.
-fn timestamp_out_of_bounds(ts: i64, now_ms: i64, config: &LogConfig) -> bool {
-    let diff = i128::from(now_ms) - i128::from(ts);
-    diff > i128::from(config.timestamp_before_max_ms)
-        || -diff > i128::from(config.timestamp_after_max_ms)
-}
-
 fn timestamp_error(ts: i64, index: i32, now_ms: i64, config: &LogConfig) -> RecordError {
     RecordError {
         batch_index: index,
@@ -479,93 +470,41 @@ fn log_append_time_from_client(count: i32) -> AppendError {
     invalid_timestamp(record_errors)
 }
 
-/// Header-only timestamp checks for uncompressed batches; walks the records only to report
-/// which ones failed.
-fn check_header_timestamps(
-    h: &BatchHeader,
-    rest: &[u8],
-    config: &LogConfig,
-    now_ms: i64,
-) -> Result<(), AppendError> {
-    let batch_log_append = h.timestamp_type() == TimestampType::LogAppendTime;
-    if config.timestamp_type == TimestampType::LogAppendTime {
-        return if batch_log_append {
-            Err(log_append_time_from_client(h.records_count))
-        } else {
-            Ok(())
-        };
-    }
-    if batch_log_append {
-        // Kafka reads every record's timestamp as the batch maxTimestamp here.
-        if h.max_timestamp == -1 {
-            return Err(log_append_time_from_client(h.records_count));
-        }
-        if timestamp_out_of_bounds(h.max_timestamp, now_ms, config) {
-            return Err(invalid_timestamp(vec![timestamp_error(
-                h.max_timestamp,
-                0,
-                now_ms,
-                config,
-            )]));
-        }
-        return Ok(());
-    }
-    let header_bad = [h.base_timestamp, h.max_timestamp]
-        .iter()
-        .any(|&ts| ts != -1 && timestamp_out_of_bounds(ts, now_ms, config));
-    if !header_bad {
-        return Ok(());
-    }
-    let mut errors = Vec::new();
-    let walk = record::for_each_record(rest, h.records_count, |index, r| {
-        let ts = h.base_timestamp.wrapping_add(r.timestamp_delta);
-        if ts != -1 && timestamp_out_of_bounds(ts, now_ms, config) {
-            errors.push(timestamp_error(ts, index, now_ms, config));
-        }
-        true
-    });
-    if let Err(e) = walk {
-        return Err(AppendError::InvalidRecord {
-            message: format!("Record {} is malformed: {}", e.index, e.reason),
-            record_errors: vec![RecordError {
-                batch_index: e.index,
-                message: e.reason.into(),
-            }],
-        });
-    }
-    if errors.is_empty() {
-        // The header disagreed with its records; report it against the first record.
-        errors.push(timestamp_error(h.max_timestamp, 0, now_ms, config));
-    }
-    Err(invalid_timestamp(errors))
+/// Bounded decompression of a produced batch's records.
+fn decompress_for_validation(codec: Compression, rest: &[u8]) -> Result<Vec<u8>, AppendError> {
+    compression::decompress(codec, rest, MAX_DECOMPRESSED_BATCH_BYTES).map_err(|e| match e {
+        DecompressError::TooLarge(_) => AppendError::MessageTooLarge(e.to_string()),
+        DecompressError::Invalid { .. } => AppendError::CorruptMessage(e.to_string()),
+    })
 }
 
-/// Decompresses and walks a compressed batch's records as Kafka's LogValidator does.
-/// Returns the largest record timestamp.
-fn check_compressed_records(
+/// Walks every record of a batch (`plain`: the records, decompressed) as Kafka's
+/// `LogValidator` does: the framing must hold exactly `recordsCount` records ending exactly
+/// where the batch does, each record's offset delta must be its index (0..n-1), compacted
+/// topics need keys, CreateTime timestamps must be within bounds. Returns the largest record
+/// timestamp. The walk reads varints and skips over keys, values and headers: no allocation.
+fn check_records(
     h: &BatchHeader,
-    rest: &[u8],
-    codec: Compression,
+    plain: &[u8],
     config: &LogConfig,
     now_ms: i64,
 ) -> Result<i64, AppendError> {
-    let plain = compression::decompress(codec, rest, MAX_DECOMPRESSED_BATCH_BYTES).map_err(
-        |e| match e {
-            DecompressError::TooLarge(_) => AppendError::MessageTooLarge(e.to_string()),
-            DecompressError::Invalid { .. } => AppendError::CorruptMessage(e.to_string()),
-        },
-    )?;
     let batch_log_append = h.timestamp_type() == TimestampType::LogAppendTime;
     if batch_log_append
         && (config.timestamp_type == TimestampType::LogAppendTime || h.max_timestamp == -1)
     {
         return Err(log_append_time_from_client(h.records_count));
     }
+    let check_timestamps = config.timestamp_type == TimestampType::CreateTime;
+    // Kafka's `recordHasInvalidTimestamp` as a range, computed once (saturating: a bound of
+    // i64::MAX means none).
+    let earliest = now_ms.saturating_sub(config.timestamp_before_max_ms);
+    let latest = now_ms.saturating_add(config.timestamp_after_max_ms);
     let mut max_timestamp = -1i64;
     let mut timestamp_errors = Vec::new();
     let mut offset_error = None;
     let mut keyless = Vec::new();
-    let walk = record::for_each_record(&plain, h.records_count, |index, r| {
+    let walk = record::for_each_record(plain, h.records_count, |index, r| {
         if r.offset_delta != index {
             offset_error = Some(index);
             return false;
@@ -579,31 +518,22 @@ fn check_compressed_records(
             h.base_timestamp.wrapping_add(r.timestamp_delta)
         };
         max_timestamp = max_timestamp.max(ts);
-        if config.timestamp_type == TimestampType::CreateTime
-            && ts != -1
-            && timestamp_out_of_bounds(ts, now_ms, config)
-        {
+        if check_timestamps && ts != -1 && (ts < earliest || ts > latest) {
             timestamp_errors.push(timestamp_error(ts, index, now_ms, config));
         }
         true
     });
     if let Some(index) = offset_error {
-        return Err(AppendError::InvalidRecord {
-            message: format!("Record {index} has an inner offset delta that is not {index}"),
-            record_errors: vec![RecordError {
-                batch_index: index,
-                message: "unexpected offset delta".into(),
-            }],
-        });
+        return Err(AppendError::invalid(format!(
+            "Record {index} in the batch has offset delta {}, expected {index}",
+            offset_delta_at(plain, index)
+        )));
     }
     if let Err(e) = walk {
-        return Err(AppendError::InvalidRecord {
-            message: format!("Record {} is malformed: {}", e.index, e.reason),
-            record_errors: vec![RecordError {
-                batch_index: e.index,
-                message: e.reason.into(),
-            }],
-        });
+        return Err(AppendError::invalid(record_walk_message(
+            &e,
+            h.records_count,
+        )));
     }
     if !keyless.is_empty() {
         return Err(keyless_records(&keyless));
@@ -614,29 +544,38 @@ fn check_compressed_records(
     Ok(max_timestamp)
 }
 
-/// Kafka's `validateKey`: a compacted topic only accepts records with keys.
-fn check_keys(records: &[u8], h: &BatchHeader) -> Result<(), AppendError> {
-    let mut keyless = Vec::new();
-    let walk = record::for_each_record(records, h.records_count, |index, r| {
-        if r.key.is_none() {
-            keyless.push(index);
+/// Kafka's messages for a batch whose records do not match its declared count.
+fn record_walk_message(e: &record::RecordParseError, declared: i32) -> String {
+    match e.reason {
+        record::ParseFailure::TrailingBytes => {
+            "Incorrect declared batch size, records still remaining in file".to_string()
+        }
+        record::ParseFailure::Truncated | record::ParseFailure::LengthExceedsBatch
+            if e.index < declared =>
+        {
+            format!(
+                "Incorrect declared batch size, premature EOF reached (record {} of {declared})",
+                e.index
+            )
+        }
+        _ => format!(
+            "Found invalid record structure in record {}: {}",
+            e.index, e.reason
+        ),
+    }
+}
+
+/// The offset delta of record `index` (for an error message only).
+fn offset_delta_at(plain: &[u8], index: i32) -> i32 {
+    let mut found = -1;
+    let _ = record::for_each_record(plain, index.saturating_add(1), |i, r| {
+        if i == index {
+            found = r.offset_delta;
+            return false;
         }
         true
     });
-    if let Err(e) = walk {
-        return Err(AppendError::InvalidRecord {
-            message: format!("Record {} is malformed: {}", e.index, e.reason),
-            record_errors: vec![RecordError {
-                batch_index: e.index,
-                message: e.reason.into(),
-            }],
-        });
-    }
-    if keyless.is_empty() {
-        Ok(())
-    } else {
-        Err(keyless_records(&keyless))
-    }
+    found
 }
 
 fn keyless_records(indexes: &[i32]) -> AppendError {
@@ -828,6 +767,94 @@ mod tests {
             .unwrap();
             assert_eq!(seen, 20);
         }
+    }
+
+    /// Issue 8: a batch whose declared record count (and lastOffsetDelta) does not match its
+    /// records is refused whatever the codec; at 2264378 uncompressed ones were appended.
+    #[test]
+    fn record_count_lies_are_invalid_record() {
+        let config = LogConfig::default();
+        for codec in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let options = BatchOptions {
+                compression: codec,
+                ..BatchOptions::default()
+            };
+            // Three real records declared as one.
+            let three = batch(3, options);
+            let fewer = patch(&three, |h| {
+                h.records_count = 1;
+                h.last_offset_delta = 0;
+            });
+            let e = validate_produce(&fewer, &config, NOW).unwrap_err();
+            assert_eq!(e.error_code(), 87, "{codec:?}: {e}");
+            assert!(e.to_string().contains("records still remaining"), "{e}");
+            // One real record declared as a thousand.
+            let one = batch(1, options);
+            let more = patch(&one, |h| {
+                h.records_count = 1000;
+                h.last_offset_delta = 999;
+            });
+            let e = validate_produce(&more, &config, NOW).unwrap_err();
+            assert_eq!(e.error_code(), 87, "{codec:?}: {e}");
+            assert!(e.to_string().contains("premature EOF"), "{e}");
+        }
+    }
+
+    /// Offset deltas must be 0..n-1 and the records must end exactly where the batch does.
+    #[test]
+    fn record_framing_is_walked_for_uncompressed_batches() {
+        let config = LogConfig::default();
+        let mut plain = Vec::new();
+        for (i, delta) in [0, 1, 1].iter().enumerate() {
+            record::encode_record(&mut plain, i as i64, *delta, Some(b"k"), Some(b"v"), &[]);
+        }
+        let good = batch(3, BatchOptions::default());
+        let with_body = |body: &[u8]| {
+            let mut h = BatchHeader::parse(&good).unwrap();
+            h.length = (HEADER_LEN - LOG_OVERHEAD + body.len()) as i32;
+            let mut out = h.to_bytes().to_vec();
+            out.extend_from_slice(body);
+            patch(&out, |_| {})
+        };
+        let e = validate_produce(&with_body(&plain), &config, NOW).unwrap_err();
+        assert_eq!(e.error_code(), 87);
+        assert!(e.to_string().contains("offset delta 1, expected 2"), "{e}");
+        // A stray byte after the last record.
+        let mut trailing = good[HEADER_LEN..].to_vec();
+        trailing.push(0);
+        let e = validate_produce(&with_body(&trailing), &config, NOW).unwrap_err();
+        assert_eq!(e.error_code(), 87, "{e}");
+        // A record whose length runs past the batch.
+        let mut cut = good[HEADER_LEN..].to_vec();
+        cut.pop();
+        assert_eq!(code(&with_body(&cut), &config), 87);
+    }
+
+    /// Every record's timestamp is checked (at 2264378 only the header's were), and the true
+    /// maximum replaces a header that understates it.
+    #[test]
+    fn uncompressed_record_timestamps_are_checked_one_by_one() {
+        let config = LogConfig {
+            timestamp_before_max_ms: 60_000,
+            ..LogConfig::default()
+        };
+        let mut rs = records(3, NOW - 100);
+        rs[1].timestamp_ms = NOW - 3_600_000;
+        let bytes = build_batch(&rs, &BatchOptions::default()).unwrap();
+        // The header's base and max timestamps are both within bounds.
+        let h = BatchHeader::parse(&bytes).unwrap();
+        assert!(NOW - h.base_timestamp < 60_000 && NOW - h.max_timestamp < 60_000);
+        let e = validate_produce(&bytes, &config, NOW).unwrap_err();
+        assert_eq!(e.error_code(), 32);
+        assert_eq!(e.record_errors().len(), 1);
+        assert_eq!(e.record_errors()[0].batch_index, 1);
+        let low_max = patch(&batch(3, BatchOptions::default()), |h| {
+            h.max_timestamp = NOW - 100
+        });
+        let v = validate_produce(&low_max, &LogConfig::default(), NOW).unwrap();
+        assert_eq!(v.max_timestamp, NOW - 100 + 2);
+        assert_eq!(v.fields.max_timestamp, NOW - 100 + 2);
+        assert_eq!(v.fields.crc, batch_crc(&v.header, v.rest));
     }
 
     #[test]

@@ -3,8 +3,7 @@
 //!
 //! Mirrors Kafka's `DefaultRecord.readFrom`: every length is bounds-checked, a record must
 //! consume exactly its declared length, and the batch must hold exactly `recordsCount` records.
-//! Only the rare paths walk records (compressed produce validation, ListOffsets by timestamp,
-//! error reporting); appends of uncompressed batches never do.
+//! Produce validation walks every batch's records; so do ListOffsets by timestamp and the cleaner.
 
 /// A record as found in a batch; borrowed from the (decompressed) records bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +18,33 @@ pub struct RecordView<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordParseError {
     pub index: i32,
-    pub reason: &'static str,
+    pub reason: ParseFailure,
+}
+
+/// What was wrong with the record bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseFailure {
+    /// The bytes ended before the declared number of records (or inside a length prefix).
+    Truncated,
+    NegativeLength,
+    /// A record's length reaches past the end of the batch.
+    LengthExceedsBatch,
+    /// A record's fields do not fill exactly its declared length.
+    Malformed,
+    /// Bytes remain after the declared number of records.
+    TrailingBytes,
+}
+
+impl std::fmt::Display for ParseFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ParseFailure::Truncated => "truncated record length",
+            ParseFailure::NegativeLength => "negative record length",
+            ParseFailure::LengthExceedsBatch => "record length exceeds batch",
+            ParseFailure::Malformed => "malformed record",
+            ParseFailure::TrailingBytes => "bytes left after the declared record count",
+        })
+    }
 }
 
 struct Cursor<'a> {
@@ -34,30 +59,42 @@ impl<'a> Cursor<'a> {
         Some(b)
     }
 
-    fn varlong(&mut self) -> Option<i64> {
-        let mut raw: u64 = 0;
-        for shift in (0..70).step_by(7) {
-            let b = self.byte()?;
+    /// Unsigned LEB128 of at most `max_bytes` bytes. One-byte values (most lengths and deltas
+    /// of small records) take the first branch: the produce path walks every record.
+    #[inline(always)]
+    fn uvarint(&mut self, max_bytes: usize) -> Option<u64> {
+        let first = *self.buf.get(self.pos)?;
+        if first < 0x80 {
+            self.pos += 1;
+            return Some(u64::from(first));
+        }
+        let mut raw = u64::from(first & 0x7f);
+        let mut shift = 7;
+        for i in 1..max_bytes {
+            let b = *self.buf.get(self.pos + i)?;
             raw |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some(((raw >> 1) as i64) ^ -((raw & 1) as i64));
+            if b < 0x80 {
+                self.pos += i + 1;
+                return Some(raw);
             }
+            shift += 7;
         }
         None
     }
 
+    #[inline(always)]
+    fn varlong(&mut self) -> Option<i64> {
+        let raw = self.uvarint(10)?;
+        Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+    }
+
+    #[inline(always)]
     fn varint(&mut self) -> Option<i32> {
-        let mut raw: u32 = 0;
-        for shift in (0..35).step_by(7) {
-            let b = self.byte()?;
-            raw |= u32::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some(((raw >> 1) as i32) ^ -((raw & 1) as i32));
-            }
-        }
-        None
+        let raw = self.uvarint(5)? as u32;
+        Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
     }
 
+    #[inline(always)]
     fn bytes(&mut self, len: usize) -> Option<&'a [u8]> {
         let out = self.buf.get(self.pos..self.pos.checked_add(len)?)?;
         self.pos += len;
@@ -65,6 +102,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A varint length followed by that many bytes; length -1 is null.
+    #[inline(always)]
     fn nullable_bytes(&mut self) -> Option<Option<&'a [u8]>> {
         match self.varint()? {
             -1 => Some(None),
@@ -88,14 +126,14 @@ pub fn for_each_record<'a>(
     };
     for index in 0..count.max(0) {
         let err = |reason| RecordParseError { index, reason };
-        let length = cursor.varint().ok_or(err("truncated record length"))?;
+        let length = cursor.varint().ok_or(err(ParseFailure::Truncated))?;
         if length < 0 {
-            return Err(err("negative record length"));
+            return Err(err(ParseFailure::NegativeLength));
         }
         let body = cursor
             .bytes(length as usize)
-            .ok_or(err("record length exceeds batch"))?;
-        let record = parse_body(body).ok_or(err("malformed record"))?;
+            .ok_or(err(ParseFailure::LengthExceedsBatch))?;
+        let record = parse_body(body).ok_or(err(ParseFailure::Malformed))?;
         if !visit(index, record) {
             return Ok(());
         }
@@ -103,7 +141,7 @@ pub fn for_each_record<'a>(
     if cursor.pos != records.len() {
         return Err(RecordParseError {
             index: count,
-            reason: "bytes left after the declared record count",
+            reason: ParseFailure::TrailingBytes,
         });
     }
     Ok(())
@@ -137,18 +175,18 @@ pub(crate) fn for_each_raw_record<'a>(
     for index in 0..count.max(0) {
         let err = |reason| RecordParseError { index, reason };
         let start = cursor.pos;
-        let length = cursor.varint().ok_or(err("truncated record length"))?;
+        let length = cursor.varint().ok_or(err(ParseFailure::Truncated))?;
         if length < 0 {
-            return Err(err("negative record length"));
+            return Err(err(ParseFailure::NegativeLength));
         }
         let body = cursor
             .bytes(length as usize)
-            .ok_or(err("record length exceeds batch"))?;
-        let view = parse_body(body).ok_or(err("malformed record"))?;
+            .ok_or(err(ParseFailure::LengthExceedsBatch))?;
+        let view = parse_body(body).ok_or(err(ParseFailure::Malformed))?;
         let mut c = Cursor { buf: body, pos: 0 };
-        let attributes = c.byte().ok_or(err("malformed record"))?;
-        c.varlong().ok_or(err("malformed record"))?;
-        c.varint().ok_or(err("malformed record"))?;
+        let attributes = c.byte().ok_or(err(ParseFailure::Malformed))?;
+        c.varlong().ok_or(err(ParseFailure::Malformed))?;
+        c.varint().ok_or(err(ParseFailure::Malformed))?;
         let raw = RawRecord {
             attributes,
             timestamp_delta: view.timestamp_delta,
@@ -165,7 +203,7 @@ pub(crate) fn for_each_raw_record<'a>(
     if cursor.pos != records.len() {
         return Err(RecordParseError {
             index: count,
-            reason: "bytes left after the declared record count",
+            reason: ParseFailure::TrailingBytes,
         });
     }
     Ok(())
@@ -189,6 +227,7 @@ pub(crate) fn encode_raw_record(
     out.extend_from_slice(tail);
 }
 
+#[inline(always)]
 fn parse_body(body: &[u8]) -> Option<RecordView<'_>> {
     let mut c = Cursor { buf: body, pos: 0 };
     let _attributes = c.byte()?;
