@@ -4,8 +4,8 @@
 //! `allocate_producer_id`, which serialise through one async mutex, journal the change as a
 //! `MetadataRecord`, and only then update the live image.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::dynamic_config::DynamicConfigs;
-use crate::log::{PartitionLog, Storage};
+use crate::log::{PartitionLog, Storage, dirs};
 use crate::log_manager::LogManager;
 use crate::metadata::{MetadataJournal, MetadataRecord, random_uuid, uuid_to_base64};
 use crate::topic_config;
@@ -73,6 +73,8 @@ pub(crate) struct MetadataState {
     next_producer_id: i64,
     /// Ids below this are covered by a journaled block.
     producer_id_block_end: i64,
+    /// Ids of deleted topics: their leftover directories may be removed (see `log::dirs`).
+    pub(crate) removed_topic_ids: HashSet<Uuid>,
 }
 
 /// Request bytes held in memory, reserved from the broker-wide budget until the response is
@@ -110,7 +112,6 @@ impl Broker {
             let cluster_id = load_or_create_meta_properties(&config)?;
             let (journal, records) =
                 MetadataJournal::open(&config.log_dir).map_err(|e| e.to_string())?;
-            remove_deleted_dirs(&config.log_dir);
             (journal, records, cluster_id)
         };
 
@@ -118,6 +119,7 @@ impl Broker {
         let mut image: BTreeMap<String, (Uuid, i32, BTreeMap<String, String>)> = BTreeMap::new();
         let mut producer_id_block_end = 0;
         let mut dynamic = DynamicConfigs::default();
+        let mut removed_topic_ids = HashSet::new();
         for r in records {
             match r {
                 MetadataRecord::Topic {
@@ -128,7 +130,10 @@ impl Broker {
                 } => {
                     image.insert(name, (id, partitions, configs));
                 }
-                MetadataRecord::RemoveTopic { id } => image.retain(|_, (tid, _, _)| *tid != id),
+                MetadataRecord::RemoveTopic { id } => {
+                    image.retain(|_, (tid, _, _)| *tid != id);
+                    removed_topic_ids.insert(id);
+                }
                 MetadataRecord::ProducerIds { next } => producer_id_block_end = next,
                 MetadataRecord::TopicConfigs { id, configs } => {
                     if let Some(t) = image.values_mut().find(|(tid, _, _)| *tid == id) {
@@ -155,11 +160,29 @@ impl Broker {
             }
         }
         let effective = dynamic.effective(&config);
+        if !config.in_memory {
+            let live = |topic: &str, index: i32| {
+                image
+                    .get(topic)
+                    .filter(|(_, partitions, _)| index < *partitions)
+                    .map(|(id, _, _)| *id)
+            };
+            crate::log::dirs::sweep(&config.log_dir, &live, &|id| removed_topic_ids.contains(id))
+                .map_err(|e| format!("cannot sweep {}: {e}", config.log_dir.display()))?;
+        }
         let topics = Arc::new(TopicRegistry::default());
         let now = now_ms();
         for (name, (id, partitions, configs)) in image {
-            let topic = open_topic(&effective, &name, id, partitions, configs, now)
-                .map_err(|e| format!("cannot open topic {name}: {e}"))?;
+            let topic = open_topic(
+                &effective,
+                &name,
+                id,
+                partitions,
+                configs,
+                now,
+                Existing(&removed_topic_ids),
+            )
+            .map_err(|e| format!("cannot open topic {name}: {e}"))?;
             topics.insert(Arc::new(topic));
         }
         let groups = crate::group::runtime::open(&config, &topics, now)?;
@@ -178,6 +201,7 @@ impl Broker {
                 journal,
                 next_producer_id: producer_id_block_end,
                 producer_id_block_end,
+                removed_topic_ids,
             }),
             flusher,
             groups,
@@ -267,7 +291,16 @@ impl Broker {
             return Ok(None);
         }
         let id = random_uuid();
-        let topic = match open_topic(&effective, name, id, partitions, configs.clone(), now_ms()) {
+        let opened = open_topic(
+            &effective,
+            name,
+            id,
+            partitions,
+            configs.clone(),
+            now_ms(),
+            New(&meta.removed_topic_ids),
+        );
+        let topic = match opened {
             Ok(t) => t,
             Err(e) => {
                 // Typically out of file descriptors: say so, and leave nothing half-created.
@@ -305,6 +338,7 @@ impl Broker {
         meta.journal
             .append(&MetadataRecord::RemoveTopic { id: topic.id })
             .map_err(|e| e.to_string())?;
+        meta.removed_topic_ids.insert(topic.id);
         self.topics.remove(name);
         for p in &topic.partitions {
             p.mark_deleted();
@@ -360,8 +394,17 @@ fn non_empty(s: &str) -> Option<String> {
 }
 
 pub(crate) fn partition_dir(config: &BrokerConfig, topic: &str, index: i32) -> PathBuf {
-    config.log_dir.join(format!("{topic}-{index}"))
+    config.log_dir.join(dirs::partition_dir_name(topic, index))
 }
+
+/// Whether the partitions being opened exist in metadata (their directories hold their data)
+/// or are being created (nothing there can be theirs). Either way, the ids of deleted topics.
+#[derive(Clone, Copy)]
+pub(crate) enum Opening<'a> {
+    Existing(&'a HashSet<Uuid>),
+    New(&'a HashSet<Uuid>),
+}
+use Opening::{Existing, New};
 
 fn open_topic(
     config: &BrokerConfig,
@@ -370,12 +413,21 @@ fn open_topic(
     partitions: i32,
     configs: BTreeMap<String, String>,
     now: i64,
+    opening: Opening<'_>,
 ) -> Result<Topic, String> {
     let log_config = topic_config::log_config(&configs, config);
     let name: Arc<str> = Arc::from(name);
     let mut parts = Vec::with_capacity(partitions.max(0) as usize);
     for index in 0..partitions {
-        parts.push(open_partition(config, &name, &id, index, &log_config, now)?);
+        parts.push(open_partition(
+            config,
+            &name,
+            &id,
+            index,
+            &log_config,
+            now,
+            opening,
+        )?);
     }
     Ok(Topic {
         internal: crate::group::is_internal_topic(&name),
@@ -386,7 +438,8 @@ fn open_topic(
     })
 }
 
-/// Opens (creating if needed) one partition's log.
+/// Opens (creating if needed) one partition's log. A directory already there that is not this
+/// partition's is settled first (`log::dirs::settle`): removed when accountable, else set aside.
 pub(crate) fn open_partition(
     config: &BrokerConfig,
     name: &Arc<str>,
@@ -394,44 +447,23 @@ pub(crate) fn open_partition(
     index: i32,
     log_config: &crate::log::LogConfig,
     now: i64,
+    opening: Opening<'_>,
 ) -> Result<Arc<Partition>, String> {
     let storage = if config.in_memory {
         Storage::Memory
     } else {
         let dir = partition_dir(config, name, index);
-        remove_if_stale(&dir, id).map_err(|e| e.to_string())?;
+        let (ours, removed) = match opening {
+            Existing(removed) => (Some(*id), removed),
+            New(removed) => (None, removed),
+        };
+        dirs::settle(&dir, ours, &|x| removed.contains(x)).map_err(|e| e.to_string())?;
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        write_partition_metadata(&dir, id).map_err(|e| e.to_string())?;
+        dirs::write_partition_metadata(&dir, id).map_err(|e| e.to_string())?;
         Storage::Dir(dir)
     };
     let log = PartitionLog::open(storage, log_config.clone(), now).map_err(|e| e.to_string())?;
     Ok(Arc::new(Partition::new(name.clone(), index, 0, log)))
-}
-
-/// A directory left by another incarnation of the topic (a crash between creating the
-/// directory and journaling the topic, or before a deletion finished) holds data that must not
-/// reappear under the new topic id: remove it.
-fn remove_if_stale(dir: &Path, id: &Uuid) -> std::io::Result<()> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    let expected = format!("topic_id: {}", uuid_to_base64(id));
-    let current = std::fs::read_to_string(dir.join("partition.metadata")).unwrap_or_default();
-    if !current.lines().any(|l| l.trim() == expected) {
-        tracing::warn!(dir = %dir.display(), "removing partition data of an older topic incarnation");
-        std::fs::remove_dir_all(dir)?;
-    }
-    Ok(())
-}
-
-/// Kafka writes the topic id into each partition directory; its tools read it from there.
-fn write_partition_metadata(dir: &Path, id: &Uuid) -> std::io::Result<()> {
-    let path = dir.join("partition.metadata");
-    let text = format!("version: 0\ntopic_id: {}\n", uuid_to_base64(id));
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-        std::fs::write(path, text)?;
-    }
-    Ok(())
 }
 
 /// Renames a deleted topic's partition directories out of the way and removes them in the
@@ -443,14 +475,11 @@ fn delete_topic_files(config: &BrokerConfig, topic: &Topic) {
     let mut doomed = Vec::new();
     for p in &topic.partitions {
         let dir = partition_dir(config, &topic.name, p.index);
-        let target = config.log_dir.join(format!(
-            "{}-{}.{}-delete",
-            topic.name,
-            p.index,
-            topic.id.simple()
-        ));
-        if std::fs::rename(&dir, &target).is_ok() {
-            doomed.push(target);
+        match dirs::mark_deleted(&dir, &topic.id) {
+            Ok(target) => doomed.push(target),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), "cannot rename a deleted partition: {e}")
+            }
         }
     }
     std::thread::spawn(move || {
@@ -460,40 +489,72 @@ fn delete_topic_files(config: &BrokerConfig, topic: &Topic) {
     });
 }
 
-/// Finishes deletions interrupted by a crash.
-fn remove_deleted_dirs(log_dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(log_dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().ends_with("-delete") {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-}
-
 /// Kafka's `meta.properties`: the cluster id and node id this data directory belongs to.
 fn load_or_create_meta_properties(config: &BrokerConfig) -> Result<String, String> {
     let path = config.log_dir.join("meta.properties");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let props = crate::config::parse_properties(&text);
-        if let Some(id) = props.get("cluster.id") {
-            if let Some(wanted) = non_empty(&config.cluster_id)
-                && &wanted != id
-            {
-                return Err(format!(
-                    "cluster.id {wanted} does not match {id} in {}",
-                    path.display()
-                ));
-            }
-            return Ok(id.clone());
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return write_meta_properties(config, &path);
         }
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    // Like Kafka, refuse a data directory whose identity cannot be read rather than give it a
+    // new cluster id: the data in it belongs to some cluster.
+    let refuse = |why: String| {
+        format!(
+            "{} is not a valid meta.properties ({why}); refusing to start on a data directory \
+             of unknown identity. Restore the file, or move the directory aside to start afresh",
+            path.display()
+        )
+    };
+    let text = String::from_utf8(text).map_err(|_| refuse("not text".into()))?;
+    let props = crate::config::parse_properties(&text);
+    match props.get("version").map(String::as_str) {
+        Some("0" | "1") => {}
+        other => return Err(refuse(format!("version {other:?}, expected 0 or 1"))),
     }
+    let id = props
+        .get("cluster.id")
+        .and_then(|id| non_empty(id))
+        .ok_or_else(|| refuse("no cluster.id".into()))?;
+    if let Some(stored) = props.get("node.id").or_else(|| props.get("broker.id"))
+        && stored.trim() != config.node_id.to_string()
+    {
+        return Err(format!(
+            "stored node id {stored} in {} does not match node.id {}",
+            path.display(),
+            config.node_id
+        ));
+    }
+    if let Some(wanted) = non_empty(&config.cluster_id)
+        && wanted != id
+    {
+        return Err(format!(
+            "cluster.id {wanted} does not match {id} in {}",
+            path.display()
+        ));
+    }
+    Ok(id)
+}
+
+/// Writes a new `meta.properties` atomically (temp file, fsync, rename, directory fsync), so a
+/// crash never leaves a half-written one that the next start would refuse.
+fn write_meta_properties(config: &BrokerConfig, path: &std::path::Path) -> Result<String, String> {
     let id = non_empty(&config.cluster_id).unwrap_or_else(|| uuid_to_base64(&random_uuid()));
     let text = format!(
         "#\n#Written by vltava\nnode.id={}\nversion=1\ncluster.id={}\n",
         config.node_id, id
     );
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let tmp = path.with_extension("properties.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(&config.log_dir)?.sync_all()
+    };
+    write().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(id)
 }
 

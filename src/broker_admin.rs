@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::broker::{Broker, MAX_PARTITIONS_PER_REQUEST, now_ms, open_partition, partition_dir};
+use crate::broker::{
+    Broker, MAX_PARTITIONS_PER_REQUEST, Opening, now_ms, open_partition, partition_dir,
+};
 use crate::dynamic_config::{DynamicConfigs, validate_broker_configs};
 use crate::handlers::error;
 use crate::metadata::MetadataRecord;
@@ -93,14 +95,17 @@ impl Broker {
         let now = now_ms();
         let mut partitions = topic.partitions.clone();
         for index in current..count {
-            if !config.in_memory {
-                // Not in the journaled image, so anything there is left over from a crash.
-                let dir = partition_dir(&config, name, index);
-                if dir.exists() {
-                    std::fs::remove_dir_all(&dir).map_err(storage)?;
-                }
-            }
-            match open_partition(&config, &topic.name, &topic.id, index, &log_config, now) {
+            // Not in the journaled image: anything already there is left over from a crash.
+            let opened = open_partition(
+                &config,
+                &topic.name,
+                &topic.id,
+                index,
+                &log_config,
+                now,
+                Opening::New(&meta.removed_topic_ids),
+            );
+            match opened {
                 Ok(p) => partitions.push(p),
                 Err(e) => {
                     self.remove_partition_dirs(name, current..index);

@@ -50,8 +50,18 @@ pub enum MetadataRecord {
 pub enum JournalError {
     #[error("metadata journal I/O: {0}")]
     Io(#[from] std::io::Error),
-    #[error("metadata journal corrupt at line {0}")]
-    Corrupt(usize),
+    #[error(
+        "metadata journal {path} is damaged at line {line} (byte {offset}): {reason}. \
+         Refusing to start: starting without these records would lose topics and their data. \
+         Restore the file from a backup; or, accepting the loss of every change from this line \
+         on, cut it with `truncate -s {offset} {path}`"
+    )]
+    Corrupt {
+        path: String,
+        line: usize,
+        offset: usize,
+        reason: &'static str,
+    },
 }
 
 /// The durable, append-only record of metadata changes.
@@ -61,6 +71,18 @@ pub struct MetadataJournal {
 }
 
 const JOURNAL_NAME: &str = "__cluster_metadata.journal";
+/// Lines written since the length field was added start with this tag:
+/// `V2 <body length> <crc32c hex> <body>\n`. Older lines are `<crc32c hex> <body>\n`.
+const V2_TAG: &str = "V2 ";
+
+/// What one journal line turned out to be.
+enum Line {
+    Record(MetadataRecord),
+    /// The final bytes of the file are the beginning of a record whose write never finished
+    /// (shorter than its declared length, no terminating newline): a crash mid-append.
+    Torn,
+    Corrupt(&'static str),
+}
 
 impl MetadataJournal {
     /// A journal that keeps nothing (for `--memory`).
@@ -69,6 +91,11 @@ impl MetadataJournal {
     }
 
     /// Opens (or creates) the journal in `dir` and returns the records it holds, in order.
+    ///
+    /// A torn tail (an append cut short by a crash: fewer bytes than its length field declares
+    /// and no newline) is cut off with a warning: it was never acknowledged. A complete record
+    /// that fails its checksum, or whose length or terminator is wrong, is corruption wherever
+    /// it is, the last line included: start-up stops with an error naming the line.
     pub fn open(dir: &Path) -> Result<(MetadataJournal, Vec<MetadataRecord>), JournalError> {
         let path: PathBuf = dir.join(JOURNAL_NAME);
         let mut file = OpenOptions::new()
@@ -79,25 +106,38 @@ impl MetadataJournal {
         let mut text = Vec::new();
         file.read_to_end(&mut text)?;
         let mut records = Vec::new();
-        let mut good_len = 0usize;
-        let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
-        for (i, line) in lines.iter().enumerate() {
-            let is_last = i + 1 == lines.len();
-            match decode_line(line) {
-                Some(record) if line.ends_with(b"\n") => {
-                    records.push(record);
-                    good_len += line.len();
+        let mut pos = 0usize;
+        let mut line_no = 0usize;
+        while pos < text.len() {
+            line_no += 1;
+            let rest = &text[pos..];
+            let (line, used) = match rest.iter().position(|b| *b == b'\n') {
+                Some(nl) => (classify_line(&rest[..=nl]), nl + 1),
+                None => (classify_unterminated(rest), rest.len()),
+            };
+            match line {
+                Line::Record(r) => {
+                    records.push(r);
+                    pos += used;
                 }
-                _ if is_last => break, // torn tail from a crash: drop it
-                _ => return Err(JournalError::Corrupt(i + 1)),
+                Line::Torn => break,
+                Line::Corrupt(reason) => {
+                    return Err(JournalError::Corrupt {
+                        path: path.display().to_string(),
+                        line: line_no,
+                        offset: pos,
+                        reason,
+                    });
+                }
             }
         }
-        if good_len != text.len() {
+        if pos != text.len() {
             tracing::warn!(
-                "cut {} torn bytes from the metadata journal",
-                text.len() - good_len
+                journal = %path.display(),
+                "cut {} bytes of an append interrupted by a crash from the end of the metadata journal",
+                text.len() - pos
             );
-            file.set_len(good_len as u64)?;
+            file.set_len(pos as u64)?;
             file.sync_data()?;
         }
         Ok((MetadataJournal { file: Some(file) }, records))
@@ -110,6 +150,55 @@ impl MetadataJournal {
             file.sync_data()?;
         }
         Ok(())
+    }
+}
+
+/// A newline-terminated line: a whole record was written, so anything wrong is corruption.
+fn classify_line(line: &[u8]) -> Line {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Line::Corrupt("not UTF-8");
+    };
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let (crc, body) = if let Some(v2) = text.strip_prefix(V2_TAG) {
+        let mut parts = v2.splitn(3, ' ');
+        let (Some(len), Some(crc), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+            return Line::Corrupt("malformed record header");
+        };
+        if len.parse::<usize>().ok() != Some(body.len()) {
+            return Line::Corrupt("record length does not match its length field");
+        }
+        (crc, body)
+    } else {
+        match text.split_once(' ') {
+            Some(pair) => pair,
+            None => return Line::Corrupt("malformed record header"),
+        }
+    };
+    if u32::from_str_radix(crc, 16).ok() != Some(crc32c::crc32c(body.as_bytes())) {
+        return Line::Corrupt("checksum mismatch");
+    }
+    match decode_body(body) {
+        Some(r) => Line::Record(r),
+        None => Line::Corrupt("unknown or malformed record (written by a newer version?)"),
+    }
+}
+
+/// The bytes after the last newline: a torn append if they are shorter than the record they
+/// declare (or too short to declare one); a complete record with a damaged terminator otherwise.
+fn classify_unterminated(rest: &[u8]) -> Line {
+    let header_len = |s: &[u8]| -> Option<(usize, usize)> {
+        // "V2 <len> <crc8> " -> (header bytes, declared body length)
+        let s = s.strip_prefix(V2_TAG.as_bytes())?;
+        let space = s.iter().position(|b| *b == b' ')?;
+        let len: usize = std::str::from_utf8(&s[..space]).ok()?.parse().ok()?;
+        let after_len = V2_TAG.len() + space + 1;
+        Some((after_len + 9, len))
+    };
+    match header_len(rest) {
+        Some((header, len)) if rest.len() > header + len => {
+            Line::Corrupt("record is complete but its terminating newline is damaged")
+        }
+        _ => Line::Torn,
     }
 }
 
@@ -175,15 +264,15 @@ fn encode_line(record: &MetadataRecord) -> String {
             encode_configs(configs)
         ),
     };
-    format!("{:08x} {}\n", crc32c::crc32c(body.as_bytes()), body)
+    format!(
+        "{V2_TAG}{} {:08x} {}\n",
+        body.len(),
+        crc32c::crc32c(body.as_bytes()),
+        body
+    )
 }
 
-fn decode_line(line: &[u8]) -> Option<MetadataRecord> {
-    let line = std::str::from_utf8(line).ok()?.strip_suffix('\n')?;
-    let (crc, body) = line.split_once(' ')?;
-    if u32::from_str_radix(crc, 16).ok()? != crc32c::crc32c(body.as_bytes()) {
-        return None;
-    }
+fn decode_body(body: &str) -> Option<MetadataRecord> {
     let fields: Vec<&str> = body.split('\t').collect();
     match fields.as_slice() {
         ["TOPIC", name, id, partitions, configs] => {
@@ -265,26 +354,7 @@ fn fill_random(buf: &mut [u8]) {
     }
 }
 
-/// Kafka's textual form of an id (URL-safe base64, no padding), as shown by its tools.
-pub fn uuid_to_base64(id: &Uuid) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = id.as_bytes();
-    let mut out = String::with_capacity(22);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for b in bytes {
-        acc = (acc << 8) | u32::from(*b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
-    }
-    out
-}
+pub use crate::log::dirs::uuid_to_base64;
 
 #[cfg(test)]
 mod tests {
@@ -347,6 +417,101 @@ mod tests {
         assert_eq!(replayed, records);
         let (_, again) = MetadataJournal::open(&dir).unwrap();
         assert_eq!(again, records);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn journal_with(records: &[MetadataRecord]) -> (PathBuf, Vec<u8>) {
+        let dir = std::env::temp_dir().join(format!("vltava-journal-{}", random_uuid()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (mut j, _) = MetadataJournal::open(&dir).unwrap();
+        for r in records {
+            j.append(r).unwrap();
+        }
+        let bytes = std::fs::read(dir.join(JOURNAL_NAME)).unwrap();
+        (dir, bytes)
+    }
+
+    /// Issue 8, item 3: one flipped byte in the last complete line used to be cut as a "torn
+    /// tail", losing the topic it described (and then its data). It is corruption now.
+    #[test]
+    fn a_flipped_byte_in_the_last_line_stops_start_up() {
+        let records = sample();
+        let (dir, bytes) = journal_with(&records);
+        let last_line_start = bytes[..bytes.len() - 1]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .unwrap()
+            + 1;
+        for at in [last_line_start + 30, last_line_start + 3, bytes.len() - 1] {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x01;
+            std::fs::write(dir.join(JOURNAL_NAME), &damaged).unwrap();
+            let err = MetadataJournal::open(&dir).err().expect("refused");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("line {}", records.len())),
+                "{at}: {text}"
+            );
+            assert!(text.contains("truncate -s"), "{text}");
+            // Nothing was cut: the damaged file is left for the operator.
+            assert_eq!(std::fs::read(dir.join(JOURNAL_NAME)).unwrap(), damaged);
+        }
+        // Corruption in the middle is refused too.
+        let mut damaged = bytes.clone();
+        damaged[40] ^= 0x20;
+        std::fs::write(dir.join(JOURNAL_NAME), &damaged).unwrap();
+        assert!(matches!(
+            MetadataJournal::open(&dir),
+            Err(JournalError::Corrupt { line: 1, .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Every prefix of a final append is a torn tail (cut), never corruption.
+    #[test]
+    fn every_prefix_of_the_last_append_is_a_torn_tail() {
+        let records = sample();
+        let (dir, bytes) = journal_with(&records);
+        let last_line_start = bytes[..bytes.len() - 1]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .unwrap()
+            + 1;
+        for cut in last_line_start..bytes.len() {
+            std::fs::write(dir.join(JOURNAL_NAME), &bytes[..cut]).unwrap();
+            let (_, replayed) = MetadataJournal::open(&dir).unwrap();
+            assert_eq!(replayed, records[..records.len() - 1], "cut at {cut}");
+            assert_eq!(
+                std::fs::read(dir.join(JOURNAL_NAME)).unwrap(),
+                &bytes[..last_line_start]
+            );
+        }
+        // A zero-filled tail (a crash after the file grew) is torn too.
+        let mut zeros = bytes.clone();
+        zeros.extend_from_slice(&[0u8; 100]);
+        std::fs::write(dir.join(JOURNAL_NAME), &zeros).unwrap();
+        assert_eq!(MetadataJournal::open(&dir).unwrap().1, records);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Journals written before the length field was added still open.
+    #[test]
+    fn lines_without_a_length_field_still_replay() {
+        let records = sample();
+        let dir = std::env::temp_dir().join(format!("vltava-journal-{}", random_uuid()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut old = String::new();
+        for r in &records {
+            let line = encode_line(r);
+            let (_, rest) = line.strip_prefix(V2_TAG).unwrap().split_once(' ').unwrap();
+            old.push_str(rest);
+        }
+        std::fs::write(dir.join(JOURNAL_NAME), &old).unwrap();
+        let (mut j, replayed) = MetadataJournal::open(&dir).unwrap();
+        assert_eq!(replayed, records);
+        j.append(&MetadataRecord::ProducerIds { next: 9 }).unwrap();
+        let (_, again) = MetadataJournal::open(&dir).unwrap();
+        assert_eq!(again.len(), records.len() + 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

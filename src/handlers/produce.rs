@@ -38,9 +38,6 @@ pub const SPEC: ApiSpec = ApiSpec {
 };
 
 const INVALID_TXN_STATE: i16 = 48;
-/// Byte 22 holds the low half of the batch attributes; bit 4 marks a transactional batch.
-const ATTRIBUTES_LOW_BYTE: usize = 22;
-const TRANSACTIONAL_BIT: u8 = 0x10;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply {
     let acks = request.acks;
@@ -131,16 +128,6 @@ async fn append(
     let Some(records) = records.filter(|r| !r.is_empty()) else {
         return failed(index, error::INVALID_RECORD, Some("no records".into()));
     };
-    if records
-        .get(ATTRIBUTES_LOW_BYTE)
-        .is_some_and(|b| b & TRANSACTIONAL_BIT != 0)
-    {
-        return failed(
-            index,
-            INVALID_TXN_STATE,
-            Some("transactions are not supported yet".into()),
-        );
-    }
     // Validate (CRC32C over the whole batch, bounded decompression for compressed ones) outside
     // the partition lock; only producer-state checks and the write happen under it. A topic
     // whose `compression.type` names a codec gets its batches recompressed, as in Kafka.
@@ -150,6 +137,14 @@ async fn append(
     let recompressed;
     let outcome = match crate::log::validate_produce(&records, &config, now) {
         Err(e) => Err(e),
+        // Validated first, so garbage gets Kafka's CORRUPT_MESSAGE / INVALID_RECORD.
+        Ok(batch) if batch.fields.is_transactional() => {
+            return failed(
+                index,
+                INVALID_TXN_STATE,
+                Some("transactions are not supported yet".into()),
+            );
+        }
         Ok(batch) => match target
             .map(|t| crate::log::recompress(&batch, t))
             .transpose()

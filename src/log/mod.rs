@@ -12,7 +12,9 @@
 //!   look-ups, group-commit flush jobs, recovery at open, clean close;
 //! - `retention`: deleting old segments (`retention.ms`, `retention.bytes`, log start offset);
 //! - `cleaner`: log compaction (offset map, cleaned segments built aside, swapped under the lock);
-//! - `file`: directory or memfd files, vectored positional writes, atomic small-file replace.
+//! - `file`: directory or memfd files, vectored positional writes, atomic small-file replace;
+//! - `dirs`: the log directory: partition directory names, `partition.metadata`, and what
+//!   happens to directories no topic claims (removed when accountable, set aside otherwise).
 //!
 //! See NOTES.md for what is deliberately different from Kafka.
 
@@ -21,6 +23,7 @@ use std::sync::Arc;
 pub mod batch;
 pub mod cleaner;
 pub mod compression;
+pub mod dirs;
 pub mod error;
 mod file;
 mod index;

@@ -13,9 +13,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{CreateTopicsRequest, FetchRequest, ProduceRequest, TopicName};
+use kafka_protocol::records::RecordBatchDecoder;
 use vltava::broker::Broker;
 use vltava::config::BrokerConfig;
 use vltava::connection::FileTransfer;
+use vltava::log::{BatchOptions, NewRecord, build_batch};
 
 /// A broker running inside the test process.
 pub struct TestBroker {
@@ -219,4 +225,123 @@ pub fn api_versions_request() -> kafka_protocol::messages::ApiVersionsRequest {
     kafka_protocol::messages::ApiVersionsRequest::default()
         .with_client_software_name(StrBytes::from_static_str("vltava-test"))
         .with_client_software_version(StrBytes::from_static_str("1.0"))
+}
+
+// ---- Produce, Fetch and CreateTopics in their simplest forms ----
+
+pub fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+pub fn batch(values: &[&str], producer: Option<(i64, i16, i32)>) -> Bytes {
+    let records: Vec<NewRecord> = values
+        .iter()
+        .map(|v| NewRecord {
+            key: None,
+            value: Some(v.as_bytes().to_vec()),
+            headers: vec![],
+            timestamp_ms: vltava::broker::now_ms(),
+        })
+        .collect();
+    let mut options = BatchOptions::default();
+    if let Some((id, epoch, seq)) = producer {
+        options.producer_id = id;
+        options.producer_epoch = epoch;
+        options.base_sequence = seq;
+    }
+    Bytes::from(build_batch(&records, &options).unwrap())
+}
+
+pub fn produce_request(topic: &str, acks: i16, records: Bytes) -> RequestKind {
+    RequestKind::Produce(
+        ProduceRequest::default()
+            .with_acks(acks)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(name(topic))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(records)),
+                    ]),
+            ]),
+    )
+}
+
+/// (error code, base offset, log append time)
+pub async fn produce(c: &mut Client, topic: &str, records: Bytes) -> (i16, i64, i64) {
+    let ResponseKind::Produce(r) = c.call(9, produce_request(topic, -1, records)).await else {
+        panic!()
+    };
+    let p = &r.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset, p.log_append_time_ms)
+}
+
+pub fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32) -> RequestKind {
+    RequestKind::Fetch(
+        FetchRequest::default()
+            .with_max_wait_ms(max_wait_ms)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_session_epoch(-1)
+            .with_topics(vec![
+                FetchTopic::default()
+                    .with_topic(name(topic))
+                    .with_partitions(vec![
+                        FetchPartition::default()
+                            .with_fetch_offset(offset)
+                            .with_partition_max_bytes(1 << 20),
+                    ]),
+            ]),
+    )
+}
+
+/// (error code, high watermark, values with offsets)
+pub async fn fetch(
+    c: &mut Client,
+    topic: &str,
+    offset: i64,
+    max_wait_ms: i32,
+) -> (i16, i64, Vec<(i64, String)>) {
+    let ResponseKind::Fetch(r) = c.call(12, fetch_request(topic, offset, max_wait_ms)).await else {
+        panic!()
+    };
+    let p = &r.responses[0].partitions[0];
+    let mut records = p.records.clone().unwrap_or_default();
+    let values = RecordBatchDecoder::decode_all(&mut records)
+        .unwrap()
+        .into_iter()
+        .flat_map(|b| b.records)
+        .map(|r| {
+            (
+                r.offset,
+                String::from_utf8(r.value.unwrap().to_vec()).unwrap(),
+            )
+        })
+        .collect();
+    (p.error_code, p.high_watermark, values)
+}
+
+pub async fn create(c: &mut Client, topic: &str, configs: &[(&str, &str)]) {
+    let req = CreateTopicsRequest::default().with_topics(vec![
+        CreatableTopic::default()
+            .with_name(name(topic))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(StrBytes::from_string(k.to_string()))
+                            .with_value(Some(StrBytes::from_string(v.to_string())))
+                    })
+                    .collect(),
+            ),
+    ]);
+    let ResponseKind::CreateTopics(r) = c.call(7, RequestKind::CreateTopics(req)).await else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].error_code, 0);
 }

@@ -1,0 +1,280 @@
+//! Issue 8: the holes a hostile client or a bad disk could use at 2264378, each reproduced.
+//! Every test here failed on that commit's behaviour.
+
+mod common;
+
+use std::path::Path;
+
+use bytes::Bytes;
+use common::{Client, TestBroker, batch, create, fetch, produce, produce_request};
+use kafka_protocol::messages::{ProduceResponse, ResponseKind};
+use vltava::broker::Broker;
+use vltava::config::BrokerConfig;
+use vltava::log::BatchHeader;
+use vltava::log::batch::{HEADER_LEN, batch_crc};
+
+/// Rewrites header fields of a built batch and fixes its CRC, so only the lie remains.
+fn lie(bytes: &[u8], f: impl FnOnce(&mut BatchHeader)) -> Bytes {
+    let mut h = BatchHeader::parse(bytes).unwrap();
+    f(&mut h);
+    let mut out = h.to_bytes().to_vec();
+    out.extend_from_slice(&bytes[HEADER_LEN..]);
+    let header: [u8; HEADER_LEN] = out[..HEADER_LEN].try_into().unwrap();
+    h.crc = batch_crc(&header, &out[HEADER_LEN..]);
+    out[..HEADER_LEN].copy_from_slice(&h.to_bytes());
+    Bytes::from(out)
+}
+
+async fn produce_v8(c: &mut Client, topic: &str, records: Bytes) -> (i16, Option<String>) {
+    let ResponseKind::Produce(ProduceResponse { responses, .. }) =
+        c.call(8, produce_request(topic, -1, records)).await
+    else {
+        panic!("not a produce response")
+    };
+    let p = &responses[0].partition_responses[0];
+    (
+        p.error_code,
+        p.error_message.as_ref().map(|m| m.to_string()),
+    )
+}
+
+/// Item 2: batches whose record count is a lie are INVALID_RECORD and nothing is appended;
+/// consumers keep reading exactly the real offsets.
+#[tokio::test]
+async fn record_count_lies_are_refused_and_nothing_is_appended() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "lies", &[]).await;
+    assert_eq!(produce(&mut c, "lies", batch(&["a"], None)).await.0, 0);
+
+    let three = batch(&["x", "y", "z"], None);
+    let declared_one = lie(&three, |h| {
+        h.records_count = 1;
+        h.last_offset_delta = 0;
+    });
+    let (code, message) = produce_v8(&mut c, "lies", declared_one).await;
+    assert_eq!(code, 87, "INVALID_RECORD");
+    assert!(message.unwrap().contains("Incorrect declared batch size"));
+
+    let one = batch(&["x"], None);
+    let declared_thousand = lie(&one, |h| {
+        h.records_count = 1000;
+        h.last_offset_delta = 999;
+    });
+    assert_eq!(produce_v8(&mut c, "lies", declared_thousand).await.0, 87);
+
+    assert_eq!(
+        produce(&mut c, "lies", batch(&["b"], None)).await,
+        (0, 1, -1)
+    );
+    let (code, hw, values) = fetch(&mut c, "lies", 0, 0).await;
+    assert_eq!((code, hw), (0, 2));
+    assert_eq!(values, vec![(0, "a".to_string()), (1, "b".to_string())]);
+    broker.stop().await;
+}
+
+/// Item 7: a magic v1 message set is INVALID_RECORD and random bytes CORRUPT_MESSAGE or
+/// INVALID_RECORD, as in Kafka — not "transactions are not supported" (48).
+#[tokio::test]
+async fn old_magic_and_random_bytes_get_kafkas_errors() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "garbage", &[]).await;
+    let mut v1 = batch(&["a"], None).to_vec();
+    v1[16] = 1; // magic
+    v1[22] |= 0x10; // and the bit that marks a v2 batch transactional
+    assert_eq!(produce_v8(&mut c, "garbage", Bytes::from(v1)).await.0, 87);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20 {
+        let random: Vec<u8> = (0..200)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let code = produce_v8(&mut c, "garbage", Bytes::from(random)).await.0;
+        assert!(code == 2 || code == 87, "code {code}");
+    }
+    assert_eq!(
+        fetch(&mut c, "garbage", 0, 0).await.1,
+        0,
+        "nothing appended"
+    );
+    broker.stop().await;
+}
+
+fn config_for(dir: &Path) -> BrokerConfig {
+    let mut map = std::collections::BTreeMap::new();
+    map.insert("log.dirs".to_string(), dir.display().to_string());
+    map.insert(
+        "listeners".to_string(),
+        "PLAINTEXT://127.0.0.1:0".to_string(),
+    );
+    BrokerConfig::from_map(map).unwrap()
+}
+
+fn open_error(dir: &Path) -> String {
+    match Broker::open(config_for(dir)) {
+        Ok(_) => panic!("the broker started"),
+        Err(e) => e,
+    }
+}
+
+fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn log_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+/// Item 3: one flipped byte in the journal's last complete line used to be cut as a torn tail,
+/// and the next auto-create deleted the topic's acked records. Now start-up refuses, says
+/// where, and leaves every byte of data in place.
+#[tokio::test]
+async fn a_flipped_journal_byte_stops_start_up_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "corr", &[]).await;
+    for i in 0..100 {
+        let values: Vec<String> = (0..10).map(|j| format!("v{}", i * 10 + j)).collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        assert_eq!(produce(&mut c, "corr", batch(&refs, None)).await.0, 0);
+    }
+    broker.stop().await;
+    let partition = dir.path().join("corr-0");
+    let data = log_bytes(&partition);
+    assert!(data > 0);
+
+    let journal = dir.path().join("__cluster_metadata.journal");
+    let original = std::fs::read(&journal).unwrap();
+    let last_line = original[..original.len() - 1]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |p| p + 1);
+    let mut damaged = original.clone();
+    damaged[last_line + 30] ^= 0x04;
+    std::fs::write(&journal, &damaged).unwrap();
+
+    let error = open_error(dir.path());
+    assert!(error.contains("damaged"), "{error}");
+    assert!(error.contains("truncate -s"), "{error}");
+    assert_eq!(
+        std::fs::read(&journal).unwrap(),
+        damaged,
+        "journal untouched"
+    );
+    assert_eq!(log_bytes(&partition), data, "partition data untouched");
+
+    // Repaired, the broker comes back with every record.
+    std::fs::write(&journal, &original).unwrap();
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    let mut c = Client::connect(broker.addr).await;
+    let (code, hw, values) = fetch(&mut c, "corr", 990, 0).await;
+    assert_eq!((code, hw), (0, 1000));
+    assert_eq!(values.last().unwrap(), &(999, "v999".to_string()));
+    broker.stop().await;
+}
+
+/// Item 3 (the rule behind it): data of a topic metadata does not know is moved aside, never
+/// deleted — even when a new topic of the same name takes its place.
+#[tokio::test]
+async fn unknown_partition_data_is_set_aside_not_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "kept", &[]).await;
+    assert_eq!(
+        produce(&mut c, "kept", batch(&["precious"], None)).await.0,
+        0
+    );
+    broker.stop().await;
+    let data = log_bytes(&dir.path().join("kept-0"));
+    // Metadata forgets the topic (a journal from elsewhere, say): the data is now unaccounted.
+    std::fs::write(dir.path().join("__cluster_metadata.journal"), b"").unwrap();
+
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    let names = dir_names(dir.path());
+    let stray = names
+        .iter()
+        .find(|n| n.starts_with("kept-0.") && n.ends_with("-stray"))
+        .unwrap_or_else(|| panic!("set aside: {names:?}"));
+    assert_eq!(log_bytes(&dir.path().join(stray)), data);
+    // A new topic of the same name starts empty beside it.
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "kept", &[]).await;
+    assert_eq!(fetch(&mut c, "kept", 0, 0).await.1, 0);
+    broker.stop().await;
+    assert_eq!(log_bytes(&dir.path().join(stray)), data);
+}
+
+/// Item 7: a crash in the middle of CreateTopics left empty partition directories that no
+/// metadata record names; start-up removes them (they hold no data) and says so.
+#[tokio::test]
+async fn empty_orphan_partition_directories_are_removed_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    broker.stop().await;
+    for i in 0..5 {
+        let orphan = dir.path().join(format!("half-created-{i}"));
+        std::fs::create_dir_all(&orphan).unwrap();
+        std::fs::write(orphan.join("00000000000000000000.log"), b"").unwrap();
+        std::fs::write(orphan.join("00000000000000000000.index"), b"").unwrap();
+        std::fs::write(
+            orphan.join("partition.metadata"),
+            b"version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAQ\n",
+        )
+        .unwrap();
+    }
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    assert!(
+        !dir_names(dir.path())
+            .iter()
+            .any(|n| n.starts_with("half-created")),
+        "{:?}",
+        dir_names(dir.path())
+    );
+    broker.stop().await;
+}
+
+/// Item 7: garbage in meta.properties refuses start-up (Kafka does too) instead of quietly
+/// giving the directory a new cluster id.
+#[tokio::test]
+async fn garbage_meta_properties_refuses_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    broker.stop().await;
+    let path = dir.path().join("meta.properties");
+    let good = std::fs::read(&path).unwrap();
+    for garbage in [
+        &b"\x00\x01\x02garbage\xff"[..],
+        b"",
+        b"version=1\nnode.id=1\n",
+    ] {
+        std::fs::write(&path, garbage).unwrap();
+        let error = open_error(dir.path());
+        assert!(error.contains("meta.properties"), "{error}");
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    }
+    std::fs::write(&path, &good).unwrap();
+    let other_node = String::from_utf8(good.clone())
+        .unwrap()
+        .replace("node.id=1", "node.id=7");
+    std::fs::write(&path, other_node).unwrap();
+    assert!(open_error(dir.path()).contains("node id"));
+    std::fs::write(&path, &good).unwrap();
+    Broker::open(config_for(dir.path())).unwrap().close();
+}
