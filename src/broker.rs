@@ -77,9 +77,20 @@ pub(crate) struct MetadataState {
     pub(crate) removed_topic_ids: HashSet<Uuid>,
 }
 
-/// Request bytes held in memory, reserved from the broker-wide budget until the response is
-/// written.
-pub type RequestMemory = Option<tokio::sync::OwnedSemaphorePermit>;
+/// Request bytes held in memory, reserved from the broker-wide budget as they arrive and
+/// released when the response has been written (dropped).
+#[derive(Default)]
+pub struct RequestMemory {
+    permits: Vec<tokio::sync::OwnedSemaphorePermit>,
+    kib: u32,
+}
+
+impl RequestMemory {
+    /// KiB reserved so far.
+    pub fn kib(&self) -> u32 {
+        self.kib
+    }
+}
 
 pub struct Broker {
     pub config: BrokerConfig,
@@ -219,17 +230,38 @@ impl Broker {
             .clone()
     }
 
-    /// Waits until `bytes` of request memory are free and reserves them.
-    pub async fn reserve_request_memory(&self, bytes: usize) -> RequestMemory {
-        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
-        // A frame never exceeds socket.request.max.bytes; a budget smaller than that would
-        // deadlock, so the request then takes the whole budget.
-        let available = self.request_memory_total_kib();
-        self.request_memory
-            .clone()
-            .acquire_many_owned(kib.min(available))
-            .await
-            .ok()
+    /// Waits until `bytes` more of request memory are free and adds them to `memory`. A frame
+    /// reserves as its bytes arrive, so a size prefix alone holds nothing and small requests
+    /// never queue behind large frames that are still waiting for their bytes. A frame larger
+    /// than the whole budget holds at most the whole budget (otherwise it would wait forever).
+    pub async fn reserve_request_memory(&self, memory: &mut RequestMemory, bytes: usize) {
+        let total = self.request_memory_total_kib();
+        let wanted = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let kib = wanted.min(total.saturating_sub(memory.kib));
+        if kib == 0 {
+            return;
+        }
+        if let Ok(permit) = self.request_memory.clone().acquire_many_owned(kib).await {
+            memory.permits.push(permit);
+            memory.kib += kib;
+        }
+    }
+
+    /// How long a frame of `len` bytes may take to arrive once its size prefix has:
+    /// `vltava.request.read.timeout.ms` plus the time at the minimum rate.
+    pub fn frame_read_allowance(&self, len: usize) -> std::time::Duration {
+        let rate = self.config.request_read_min_bytes_per_sec.max(1);
+        let ms = self
+            .config
+            .request_read_timeout_ms
+            .saturating_add((len as u64).saturating_mul(1000) / rate);
+        std::time::Duration::from_millis(ms)
+    }
+
+    /// Request memory reserved right now, in KiB.
+    pub fn request_memory_in_use_kib(&self) -> u32 {
+        let free = u32::try_from(self.request_memory.available_permits()).unwrap_or(u32::MAX);
+        self.request_memory_total_kib().saturating_sub(free)
     }
 
     fn request_memory_total_kib(&self) -> u32 {

@@ -82,6 +82,10 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     key("connections.max.idle.ms", "600000"),
     // Kafka's default is unlimited (-1); request bytes held at once are bounded here.
     key("queued.max.request.bytes", "536870912"),
+    // Vltava's own (Kafka has none): once a request's size prefix has arrived, the rest must
+    // arrive within this time plus one second per `vltava.request.read.min.bytes.per.sec`.
+    key("vltava.request.read.timeout.ms", "10000"),
+    key("vltava.request.read.min.bytes.per.sec", "1048576"),
     key("offsets.topic.num.partitions", "50"),
     key("offsets.topic.segment.bytes", "104857600"),
     key("offsets.retention.minutes", "10080"),
@@ -161,6 +165,10 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     pub connections_max_idle_ms: u64,
     pub queued_max_request_bytes: usize,
+    /// `vltava.request.read.timeout.ms`: time for a started frame, beyond the rate allowance.
+    pub request_read_timeout_ms: u64,
+    /// `vltava.request.read.min.bytes.per.sec`: slowest accepted arrival rate of a frame.
+    pub request_read_min_bytes_per_sec: u64,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub groups: crate::group::GroupConfig,
     /// Every value that was set explicitly (file, env, flags), by Kafka key.
@@ -336,6 +344,15 @@ impl BrokerConfig {
                 "queued.max.request.bytes",
                 get("queued.max.request.bytes"),
             )?,
+            request_read_timeout_ms: num(
+                "vltava.request.read.timeout.ms",
+                get("vltava.request.read.timeout.ms"),
+            )?,
+            request_read_min_bytes_per_sec: num::<u64>(
+                "vltava.request.read.min.bytes.per.sec",
+                get("vltava.request.read.min.bytes.per.sec"),
+            )?
+            .max(1),
             overrides,
         })
     }

@@ -36,7 +36,14 @@ pub enum ConnectionError {
     Encode(String),
     #[error("closing after a failed acks=0 produce")]
     Closed,
+    #[error("a frame of {0} bytes did not arrive within {1:?}")]
+    SlowFrame(usize, Duration),
 }
+
+/// Request memory a frame reserves before its first bytes are read; each next reservation is
+/// as large as what has arrived (doubling), up to `MAX_CHUNK`.
+const FIRST_CHUNK: usize = 16 * 1024;
+const MAX_CHUNK: usize = 1024 * 1024;
 
 /// How file regions reach the socket. Plain TCP uses sendfile; TLS (later) must copy through
 /// user space because the bytes have to be encrypted.
@@ -88,10 +95,12 @@ impl Connection {
         }
     }
 
-    /// Reads one size-prefixed frame; `None` on a clean end of stream. The frame's bytes are
-    /// reserved from the broker-wide request memory budget (`queued.max.request.bytes`) before
-    /// they are read, and the buffer grows only as bytes actually arrive, so a size prefix alone
-    /// costs nothing.
+    /// Reads one size-prefixed frame; `None` on a clean end of stream. Request memory
+    /// (`queued.max.request.bytes`) is reserved chunk by chunk as the bytes arrive — the first
+    /// chunk small, each next one as large as what has arrived so far — so a size prefix alone
+    /// holds almost nothing. Once the prefix is in, the whole frame must arrive within
+    /// [`Broker::frame_read_allowance`]; a frame that trickles in is dropped with its
+    /// connection.
     async fn read_frame(&mut self) -> Result<Option<(Bytes, RequestMemory)>, ConnectionError> {
         let mut size = [0u8; 4];
         match self.stream.read_exact(&mut size).await {
@@ -105,21 +114,30 @@ impl Connection {
             .ok()
             .filter(|n| *n <= max)
             .ok_or(ConnectionError::FrameSize(size, max))?;
-        let memory = self.broker.reserve_request_memory(len).await;
-        const READ_CHUNK: usize = 256 * 1024;
-        let mut buf = BytesMut::with_capacity(len.min(READ_CHUNK));
-        while buf.len() < len {
-            let want = (len - buf.len()).min(READ_CHUNK);
-            buf.reserve(want);
-            let n = (&mut self.stream)
-                .take(want as u64)
-                .read_buf(&mut buf)
-                .await?;
-            if n == 0 {
-                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        let allowance = self.broker.frame_read_allowance(len);
+        let broker = &self.broker;
+        let stream = &mut self.stream;
+        let read = async move {
+            let mut memory = RequestMemory::default();
+            let mut buf = BytesMut::new();
+            while buf.len() < len {
+                let chunk = (len - buf.len()).min(buf.len().clamp(FIRST_CHUNK, MAX_CHUNK));
+                broker.reserve_request_memory(&mut memory, chunk).await;
+                buf.reserve(chunk);
+                let chunk_end = buf.len() + chunk;
+                while buf.len() < chunk_end {
+                    let want = (chunk_end - buf.len()) as u64;
+                    if (&mut *stream).take(want).read_buf(&mut buf).await? == 0 {
+                        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+                    }
+                }
             }
+            Ok::<_, ConnectionError>((buf.freeze(), memory))
+        };
+        match tokio::time::timeout(allowance, read).await {
+            Ok(frame) => frame.map(Some),
+            Err(_) => Err(ConnectionError::SlowFrame(len, allowance)),
         }
-        Ok(Some((buf.freeze(), memory)))
     }
 
     async fn serve(&mut self, mut frame: Bytes) -> Result<(), ConnectionError> {

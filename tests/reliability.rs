@@ -7,7 +7,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use common::{Client, TestBroker, batch, create, fetch, produce, produce_request};
-use kafka_protocol::messages::{ProduceResponse, ResponseKind};
+use kafka_protocol::messages::{ProduceResponse, RequestKind, ResponseKind};
 use vltava::broker::Broker;
 use vltava::config::BrokerConfig;
 use vltava::log::BatchHeader;
@@ -36,6 +36,60 @@ async fn produce_v8(c: &mut Client, topic: &str, records: Bytes) -> (i16, Option
         p.error_code,
         p.error_message.as_ref().map(|m| m.to_string()),
     )
+}
+
+/// Item 1: six connections that each send only the size prefix of a 100 MB frame used to
+/// reserve the whole request-memory budget, and every later request — even a 20-byte
+/// ApiVersions from a new client — queued behind them for `connections.max.idle.ms`.
+#[tokio::test]
+async fn size_prefixes_alone_do_not_freeze_other_clients() {
+    let broker = TestBroker::start(&[]).await;
+    let mut holders = Vec::new();
+    for _ in 0..6 {
+        let mut c = Client::connect(broker.addr).await;
+        c.send_raw(&100_000_000i32.to_be_bytes()).await.unwrap();
+        holders.push(c);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Each holds at most its first chunk (16 KiB), not 100 MB.
+    let in_use = broker.broker.request_memory_in_use_kib();
+    assert!(
+        in_use <= 6 * 16,
+        "{in_use} KiB reserved by six size prefixes"
+    );
+    let mut fresh = Client::connect(broker.addr).await;
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        fresh.call(3, RequestKind::ApiVersions(common::api_versions_request())),
+    )
+    .await
+    .expect("a new client is answered while the prefixes wait");
+    let ResponseKind::ApiVersions(r) = answer else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    drop(holders);
+    broker.stop().await;
+}
+
+/// Item 1: a started frame that does not arrive at the minimum rate is dropped, long before
+/// `connections.max.idle.ms`, and its memory comes back.
+#[tokio::test]
+async fn a_frame_that_trickles_in_is_dropped() {
+    let broker = TestBroker::start(&[
+        ("vltava.request.read.timeout.ms", "300"),
+        ("vltava.request.read.min.bytes.per.sec", "1000000000"),
+    ])
+    .await;
+    let mut slow = Client::connect(broker.addr).await;
+    slow.send_raw(&1_000_000i32.to_be_bytes()).await.unwrap();
+    slow.send_raw(&[0u8; 10]).await.unwrap();
+    assert!(slow.is_closed_by_broker().await, "dropped");
+    assert_eq!(broker.broker.request_memory_in_use_kib(), 0);
+    // A healthy client is unaffected.
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "after", &[]).await;
+    broker.stop().await;
 }
 
 /// Item 2: batches whose record count is a lie are INVALID_RECORD and nothing is appended;
