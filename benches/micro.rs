@@ -379,7 +379,7 @@ fn filled_log(batches: usize) -> (PartitionLog, i64, i64) {
 fn lookup(c: &mut Criterion) {
     let mut g = c.benchmark_group("lookup");
     let batches = 50_000;
-    let (log, first_ts, end) = filled_log(batches);
+    let (mut log, first_ts, end) = filled_log(batches);
     // A fixed pseudo-random walk over the log, so every iteration does the same work.
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move |bound: i64| {

@@ -71,7 +71,7 @@ struct Rec {
 
 /// Reads the whole log from its start as Fetch would, checking every batch's CRC, and decodes
 /// the records.
-fn read_records(log: &PartitionLog) -> Vec<Rec> {
+fn read_records(log: &mut PartitionLog) -> Vec<Rec> {
     let mut out = Vec::new();
     let mut offset = log.log_start_offset();
     while let Some(region) = log.read(offset, 1 << 20, true).unwrap() {
@@ -172,7 +172,7 @@ fn retention_ms_deletes_old_segments_and_moves_the_log_start() {
         log.read(start - 1, 1000, true).is_err(),
         "below the log start is out of range"
     );
-    let first = read_records(&log);
+    let first = read_records(&mut log);
     assert_eq!(first.first().unwrap().offset, start);
     // Old segment files are renamed away, then unlinked outside the lock.
     assert!(log_files(dir.path(), ".deleted") > 0);
@@ -214,7 +214,7 @@ fn expiring_everything_rolls_first_and_keeps_the_log_end() {
     assert_eq!(log.segment_count(), 1);
     assert_eq!(log.log_start_offset(), 5);
     assert_eq!(log.log_end_offset(), 5);
-    assert!(read_records(&log).is_empty());
+    assert!(read_records(&mut log).is_empty());
     // Appends continue at the old log end.
     let out = log
         .append(
@@ -301,7 +301,7 @@ fn fill(log: &mut PartitionLog, keys: usize, rounds: usize) -> BTreeMap<String, 
 }
 
 /// Latest value per key and the offsets, as a consumer reading from the start sees them.
-fn view(log: &PartitionLog) -> (BTreeMap<String, Option<String>>, Vec<i64>) {
+fn view(log: &mut PartitionLog) -> (BTreeMap<String, Option<String>>, Vec<i64>) {
     let recs = read_records(log);
     let offsets: Vec<i64> = recs.iter().map(|r| r.offset).collect();
     let mut map = BTreeMap::new();
@@ -331,7 +331,7 @@ fn compaction_keeps_the_latest_record_per_key() {
         "{} vs {size_before}",
         log.size_in_bytes()
     );
-    let (seen, offsets) = view(&log);
+    let (seen, offsets) = view(&mut log);
     // Every key's latest value is there; offsets strictly increase (gaps, never reordering).
     let want: BTreeMap<String, Option<String>> = latest
         .iter()
@@ -368,8 +368,8 @@ fn compaction_keeps_the_latest_record_per_key() {
     .unwrap();
     log.close().unwrap();
     drop(log);
-    let log = open(dir.path(), compact_config(8 * 1024), NOW);
-    let (seen, _) = view(&log);
+    let mut log = open(dir.path(), compact_config(8 * 1024), NOW);
+    let (seen, _) = view(&mut log);
     assert_eq!(seen["key-1"].as_deref(), Some("new"));
     assert_eq!(seen["key-2"], want["key-2"]);
     assert_eq!(log.first_dirty_offset(), clean_up_to);
@@ -409,8 +409,8 @@ fn tombstones_vanish_after_the_delete_horizon() {
     let log = Mutex::new(log);
     run_clean(&log, NOW).expect("cleaned");
     {
-        let log = log.lock().unwrap();
-        let (seen, _) = view(&log);
+        let mut log = log.lock().unwrap();
+        let (seen, _) = view(&mut log);
         // The tombstones are still readable until the horizon, so consumers learn of the deletes.
         for k in 0..5 {
             assert_eq!(seen.get(&format!("key-{k}")), Some(&None), "key-{k}");
@@ -422,8 +422,8 @@ fn tombstones_vanish_after_the_delete_horizon() {
     }
     // After the horizon a pass runs without new data, and the tombstoned keys vanish.
     run_clean(&log, NOW + HOUR + 1).expect("horizon pass");
-    let log = log.into_inner().unwrap();
-    let (seen, offsets) = view(&log);
+    let mut log = log.into_inner().unwrap();
+    let (seen, offsets) = view(&mut log);
     for k in 0..5 {
         assert!(
             !seen.contains_key(&format!("key-{k}")),
@@ -464,7 +464,7 @@ fn delete_horizon_is_written_into_cleaned_batches() {
     }
     let log = Mutex::new(log);
     run_clean(&log, NOW).unwrap();
-    let log = log.into_inner().unwrap();
+    let mut log = log.into_inner().unwrap();
     let region = log.read(0, 1 << 20, true).unwrap().unwrap();
     let mut bytes = vec![0u8; region.len as usize];
     region
@@ -476,7 +476,7 @@ fn delete_horizon_is_written_into_cleaned_batches() {
     assert_eq!(h.base_offset, 1);
     assert_ne!(h.attributes & ATTR_DELETE_HORIZON, 0);
     assert_eq!(h.base_timestamp, NOW + HOUR);
-    let recs = read_records(&log);
+    let recs = read_records(&mut log);
     assert_eq!(recs[0].offset, 1);
     assert_eq!(recs[0].key.as_deref(), Some(&b"a"[..]));
     assert_eq!(recs[0].value, None);
@@ -503,7 +503,7 @@ fn an_interrupted_swap_is_finished_at_open() {
         stats.groups, 1,
         "one group, so its segment is the whole clean part"
     );
-    let cleaned_view = view(&log.lock().unwrap());
+    let cleaned_view = view(&mut log.lock().unwrap());
     log.into_inner().unwrap().close().unwrap();
     // A crash right after the commit point: the old segments are all still there, plus the
     // cleaned log under its swap name, and a stray .cleaned index.
@@ -521,13 +521,13 @@ fn an_interrupted_swap_is_finished_at_open() {
     std::fs::remove_file(before.path().join(".clean-shutdown")).ok();
     let segments_before = log_files(before.path(), ".log");
     assert!(segments_before >= 3, "{segments_before}");
-    let log = open(before.path(), compact_config(8 * 1024), NOW);
+    let mut log = open(before.path(), compact_config(8 * 1024), NOW);
     assert_eq!(
         log_files(before.path(), ".log"),
         2,
         "the swap replaced every old segment"
     );
-    let recovered = view(&log);
+    let recovered = view(&mut log);
     assert_eq!(recovered, cleaned_view);
     let want: BTreeMap<String, Option<String>> = latest
         .iter()
@@ -648,8 +648,8 @@ fn readers_only_ever_see_valid_batches_while_cleaning() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(reader.join().unwrap() > 0);
-    let log = log.lock().unwrap();
-    let (seen, _) = view(&log);
+    let mut log = log.lock().unwrap();
+    let (seen, _) = view(&mut log);
     assert_eq!(seen.len(), latest.len());
     assert_eq!(seen["key-3"].as_deref(), Some("key-3:r4"));
 }
@@ -670,8 +670,8 @@ fn a_small_offset_map_cleans_in_several_passes() {
         assert!(passes < 100);
     }
     assert!(passes > 1, "{passes}");
-    let log = log.into_inner().unwrap();
-    let (seen, _) = view(&log);
+    let mut log = log.into_inner().unwrap();
+    let (seen, _) = view(&mut log);
     let want: BTreeMap<String, Option<String>> = latest
         .iter()
         .map(|(k, v)| (k.clone(), Some(v.clone())))

@@ -8,7 +8,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use vltava::log::batch::{HEADER_LEN, batch_crc};
 use vltava::log::{
-    AppendError, BatchHeader, BatchOptions, Compression, FileRegion, LogConfig, NewRecord,
+    AppendError, BatchHeader, BatchOptions, Compression, FileRegion, LogConfig, NewRecord, Offline,
     PartitionLog, Storage, TimestampType, build_batch,
 };
 
@@ -72,12 +72,12 @@ fn batches_in(bytes: &[u8]) -> Vec<(BatchHeader, Vec<u8>)> {
 }
 
 /// Reads the whole log from its start with Fetch-sized reads; checks CRCs and offsets.
-fn read_all(log: &PartitionLog, max_bytes: u32) -> Vec<(BatchHeader, Vec<u8>)> {
+fn read_all(log: &mut PartitionLog, max_bytes: u32) -> Vec<(BatchHeader, Vec<u8>)> {
     read_all_checked(log, max_bytes, true)
 }
 
 fn read_all_checked(
-    log: &PartitionLog,
+    log: &mut PartitionLog,
     max_bytes: u32,
     check_crc: bool,
 ) -> Vec<(BatchHeader, Vec<u8>)> {
@@ -250,7 +250,7 @@ fn log_append_time_is_stamped_with_a_valid_crc() {
         let out = log.append(&batch, 0, now).unwrap();
         assert_eq!(out.log_append_time_ms, now);
     }
-    let stored = read_all(&log, 1 << 20);
+    let stored = read_all(&mut log, 1 << 20);
     assert_eq!(stored.len(), 2);
     for (i, (h, bytes)) in stored.iter().enumerate() {
         assert_eq!(h.max_timestamp, NOW + i as i64);
@@ -492,7 +492,7 @@ fn segment_ms_rolls_by_record_timestamps() {
     log.append(&plain_batch(1, 1, NOW - 59_000), 0, NOW)
         .unwrap();
     assert_eq!(log.segment_count(), 2);
-    assert_eq!(read_all(&log, 1 << 20).len(), 3);
+    assert_eq!(read_all(&mut log, 1 << 20).len(), 3);
 }
 
 #[test]
@@ -512,7 +512,7 @@ fn memory_mode_serves_sendfile() {
     let mut copied = vec![0u8; sent];
     out.read_exact_at(&mut copied, 0).unwrap();
     assert_eq!(copied, region_bytes(&region));
-    assert_eq!(read_all(&log, 500).len(), 20);
+    assert_eq!(read_all(&mut log, 500).len(), 20);
     log.close().unwrap();
 }
 
@@ -601,15 +601,38 @@ fn hostile_files_never_panic() {
             config(1 << 20, 100),
             NOW,
         ) {
-            // A clean-shutdown marker means the data is trusted, as in Kafka: no CRC assertion.
-            let stored = read_all_checked(&log, 4096, false);
-            assert_eq!(
-                stored.len() as i64,
-                log.log_end_offset() - log.log_start_offset()
-            );
+            // Damage found at start-up or by a read takes the log offline: every read and append
+            // then fails with KAFKA_STORAGE_ERROR, nothing panics, nothing is skipped.
+            let mut offset = log.log_start_offset();
+            let mut stored = 0i64;
+            let complete = loop {
+                match log.read(offset, 4096, true) {
+                    Ok(Some(region)) => {
+                        let batches = batches_in(&region_bytes(&region));
+                        stored += batches
+                            .iter()
+                            .map(|(h, _)| h.last_offset_delta as i64 + 1)
+                            .sum::<i64>();
+                        offset = batches.last().unwrap().0.next_offset();
+                    }
+                    Ok(None) => break true,
+                    Err(e) => {
+                        assert_eq!(e.error_code(), 56, "{e}");
+                        break false;
+                    }
+                }
+            };
             let _ = log.offset_for_timestamp(NOW);
             let _ = log.max_timestamp_and_offset();
-            log.append(&plain_batch(1, 1, NOW), 0, NOW).unwrap();
+            if complete && log.offline().is_none() {
+                // Trusted after a clean shutdown, as in Kafka: no CRC assertion.
+                assert_eq!(stored, log.log_end_offset() - log.log_start_offset());
+                log.append(&plain_batch(1, 1, NOW), 0, NOW).unwrap();
+            } else {
+                assert!(matches!(log.offline(), Some(Offline::Corrupt(_))));
+                let e = log.append(&plain_batch(1, 1, NOW), 0, NOW).unwrap_err();
+                assert_eq!(e.error_code(), 56);
+            }
         }
     }
 }
@@ -640,7 +663,7 @@ proptest! {
             expected.push((next, batch[HEADER_LEN..].to_vec()));
             next += n as i64;
         }
-        let check = |log: &PartitionLog| -> Result<(), TestCaseError> {
+        let check = |log: &mut PartitionLog| -> Result<(), TestCaseError> {
             let stored = read_all(log, read_max);
             prop_assert_eq!(stored.len(), expected.len());
             for ((h, bytes), (base, rest)) in stored.iter().zip(&expected) {
@@ -658,11 +681,11 @@ proptest! {
             }
             Ok(())
         };
-        check(&log)?;
+        check(&mut log)?;
         log.close().unwrap();
-        let log = open_dir(dir.path(), cfg);
+        let mut log = open_dir(dir.path(), cfg);
         prop_assert_eq!(log.log_end_offset(), next);
-        check(&log)?;
+        check(&mut log)?;
     }
 
     /// A crash that tears the active segment at any byte: the log comes back with exactly the
@@ -684,22 +707,33 @@ proptest! {
             pos += batch.len() as u64;
             ends.push((pos, out.last_offset + 1));
         }
-        log.flush().unwrap();
-        drop(log); // no clean close
+        drop(log); // no clean close, nothing flushed: everything may be a torn write
         let seg = &segment_files(dir.path(), ".log")[0];
         let cut = cut_at.index(pos as usize + 1) as u64;
         let file = std::fs::OpenOptions::new().read(true).write(true).open(seg).unwrap();
         let (survivors_end, expected_leo) = if flip && cut < pos {
-            // Corrupt one byte instead: the batch holding it and everything after goes.
-            // baseOffset and partitionLeaderEpoch are outside the CRC (as in Kafka): flip the
-            // stored CRC instead when the byte falls there.
+            // Corrupt one byte instead. baseOffset and partitionLeaderEpoch are outside the CRC
+            // (as in Kafka): flip the stored CRC instead when the byte falls there.
             let start = ends.iter().map(|(end, _)| *end).take_while(|end| *end <= cut).last().unwrap_or(0);
             let within = cut - start;
             let cut = if within < 8 || (12..16).contains(&within) { start + 17 } else { cut };
             let mut b = [0u8; 1];
             file.read_exact_at(&mut b, cut).unwrap();
             file.write_all_at(&[b[0] ^ 0x5a], cut).unwrap();
-            ends.iter().take_while(|(end, _)| *end <= cut).last().copied().unwrap_or((0, 0))
+            let survivors = ends.iter().take_while(|(end, _)| *end <= cut).last().copied().unwrap_or((0, 0));
+            let damaged_end = ends.iter().find(|(end, _)| *end > cut).unwrap().0;
+            if damaged_end < pos {
+                // Valid batches follow the damaged one: not a torn write. The partition opens
+                // offline and the file is left exactly as it is.
+                drop(file);
+                let mut log = open_dir(dir.path(), cfg.clone());
+                prop_assert!(matches!(log.offline(), Some(Offline::Corrupt(_))));
+                prop_assert_eq!(log.read(0, 1 << 20, true).unwrap_err().error_code(), 56);
+                prop_assert_eq!(std::fs::metadata(seg).unwrap().len(), pos);
+                return Ok(());
+            }
+            // The damaged batch is the last one: indistinguishable from a torn final append.
+            survivors
         } else {
             file.set_len(cut).unwrap();
             ends.iter().take_while(|(end, _)| *end <= cut).last().copied().unwrap_or((0, 0))
@@ -708,7 +742,7 @@ proptest! {
         let mut log = open_dir(dir.path(), cfg.clone());
         prop_assert_eq!(log.log_end_offset(), expected_leo);
         prop_assert_eq!(std::fs::metadata(seg).unwrap().len(), survivors_end);
-        let stored = read_all(&log, 1 << 20);
+        let stored = read_all(&mut log, 1 << 20);
         prop_assert_eq!(stored.last().map_or(0, |(h, _)| h.next_offset()), expected_leo);
         let out = log.append(&plain_batch(1, 5, NOW), 0, NOW).unwrap();
         prop_assert_eq!(out.base_offset, expected_leo);
@@ -755,8 +789,11 @@ fn append_throughput() {
     }
 }
 
+/// A sealed segment cut in the middle of a batch cannot be a torn write (later segments were
+/// written after it): Kafka's LogLoader would truncate it and delete every later segment; here
+/// the partition opens offline and every file stays as it was.
 #[test]
-fn torn_sealed_segment_drops_the_segments_after_it() {
+fn damage_in_a_sealed_segment_takes_the_partition_offline_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open_dir(dir.path(), config(1000, 100));
     while log.segment_count() < 4 {
@@ -774,12 +811,30 @@ fn torn_sealed_segment_drops_the_segments_after_it() {
         .unwrap()
         .set_len(keep as u64 + 7)
         .unwrap();
-    let log = open_dir(dir.path(), config(1000, 100));
-    assert_eq!(log.segment_count(), 1);
-    assert_eq!(log.log_end_offset(), whole[whole.len() - 2].0.next_offset());
-    assert_eq!(segment_files(dir.path(), ".log").len(), 1);
-    assert_eq!(segment_files(dir.path(), ".index").len(), 1);
-    assert_eq!(read_all(&log, 1 << 20).len(), whole.len() - 1);
+    let sizes: Vec<u64> = logs
+        .iter()
+        .map(|l| std::fs::metadata(l).unwrap().len())
+        .collect();
+    let mut log = open_dir(dir.path(), config(1000, 100));
+    assert!(
+        matches!(log.offline(), Some(Offline::Corrupt(why)) if why.contains("not valid batches")),
+        "{:?}",
+        log.offline()
+    );
+    let read = log.read(0, 1 << 20, true).unwrap_err();
+    assert_eq!(read.error_code(), 56);
+    assert_eq!(
+        log.append(&plain_batch(1, 10, NOW), 0, NOW)
+            .unwrap_err()
+            .error_code(),
+        56
+    );
+    log.close().unwrap();
+    assert_eq!(segment_files(dir.path(), ".log"), logs);
+    for (l, size) in logs.iter().zip(sizes) {
+        assert_eq!(std::fs::metadata(l).unwrap().len(), size, "{l:?} untouched");
+    }
+    assert!(!dir.path().join(".clean-shutdown").exists());
 }
 
 #[test]
@@ -804,7 +859,7 @@ fn recovery_point_limits_recovery_to_unflushed_segments() {
     let good_index = std::fs::read(&indexes[0]).unwrap();
     std::fs::write(&indexes[0], [&good_index[..], &[0xff; 8]].concat()).unwrap();
     std::fs::remove_file(&segment_files(dir.path(), ".timeindex")[1]).unwrap();
-    let log = open_dir(dir.path(), config(1000, 100));
+    let mut log = open_dir(dir.path(), config(1000, 100));
     assert_eq!(log.log_end_offset(), leo);
     assert_eq!(std::fs::read(&indexes[0]).unwrap(), good_index);
     let rebuilt = std::fs::metadata(&segment_files(dir.path(), ".timeindex")[1])
@@ -814,14 +869,17 @@ fn recovery_point_limits_recovery_to_unflushed_segments() {
         rebuilt >= 12 && rebuilt.is_multiple_of(12),
         "missing time index rebuilt: {rebuilt} bytes"
     );
-    assert_eq!(read_all(&log, 700).len() as i64, leo / 2);
+    assert_eq!(read_all(&mut log, 700).len() as i64, leo / 2);
     assert_eq!(
         log.offset_for_timestamp(NOW + 1).unwrap(),
         Some((1, NOW + 1, 0))
     );
     drop(log);
     // Below the recovery point data is trusted (as in Kafka): a flipped record byte in the first
-    // segment is not noticed, while the same damage in the active segment truncates it.
+    // segment is not noticed at start-up. The active segment holds one unflushed batch: damage
+    // there with nothing after it is indistinguishable from a torn final append, and is cut.
+    // (Damage followed by valid batches takes the partition offline instead: see
+    // `recovery_keeps_exactly_the_whole_batches` and the sealed-segment test.)
     let logs = segment_files(dir.path(), ".log");
     let flip = |path: &Path, at: u64| {
         let f = std::fs::OpenOptions::new()
@@ -835,11 +893,12 @@ fn recovery_point_limits_recovery_to_unflushed_segments() {
     };
     flip(&logs[0], 100);
     flip(&logs[4], 100);
-    let log = open_dir(dir.path(), config(1000, 100));
+    let mut log = open_dir(dir.path(), config(1000, 100));
+    assert!(log.offline().is_none());
     assert_eq!(log.segment_count(), 5);
     assert_eq!(log.log_end_offset(), segment_base(&logs[4]));
     assert_eq!(
-        read_all_checked(&log, 1 << 20, false).len() as i64,
+        read_all_checked(&mut log, 1 << 20, false).len() as i64,
         log.log_end_offset() / 2
     );
 }

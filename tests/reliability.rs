@@ -332,3 +332,141 @@ async fn garbage_meta_properties_refuses_start_up() {
     std::fs::write(&path, &good).unwrap();
     Broker::open(config_for(dir.path())).unwrap().close();
 }
+
+/// Batch headers of a segment file: (position, base offset, length field).
+fn batches_of(path: &Path) -> Vec<(usize, i64, i32)> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + HEADER_LEN <= bytes.len() {
+        let h = BatchHeader::parse(&bytes[pos..]).unwrap();
+        out.push((pos, h.base_offset, h.length));
+        pos += h.length as usize + 12;
+    }
+    out
+}
+
+fn segments_of(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    logs
+}
+
+fn poke(path: &Path, at: usize, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all_at(bytes, at as u64).unwrap();
+}
+
+/// Reads a partition from offset 0 the way a consumer does, following the records it gets.
+/// Returns the offsets read in order and the error code that stopped it (0: reached the end).
+async fn consume_all(c: &mut Client, topic: &str) -> (Vec<i64>, i16) {
+    let mut offsets = Vec::new();
+    let mut next = 0;
+    for _ in 0..10_000 {
+        let (code, hw, values) = fetch(c, topic, next, 0).await;
+        if code != 0 {
+            return (offsets, code);
+        }
+        let fresh: Vec<i64> = values
+            .iter()
+            .map(|(o, _)| *o)
+            .filter(|o| *o >= next)
+            .collect();
+        if fresh.is_empty() {
+            assert_eq!(next, hw, "an empty answer below the high watermark: a hang");
+            return (offsets, 0);
+        }
+        offsets.extend(&fresh);
+        next = *fresh.last().unwrap() + 1;
+    }
+    panic!("the consumer never reached the end")
+}
+
+/// A broker with 1 MiB segments and an index entry every other batch, 300 single-record
+/// batches of 10 KB in `dmg` (three segments and a bit) and 10 in `healthy`, stopped cleanly.
+async fn damaged_layout(dir: &Path) {
+    let settings = [
+        ("log.segment.bytes", "1048576"),
+        ("log.index.interval.bytes", "20000"),
+    ];
+    let broker = TestBroker::start_with(&settings, false, Some(dir)).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "dmg", &[]).await;
+    create(&mut c, "healthy", &[]).await;
+    for i in 0..300 {
+        let v = format!("value-{i:04}-{}", "x".repeat(10_000));
+        assert_eq!(produce(&mut c, "dmg", batch(&[&v], None)).await.0, 0);
+    }
+    for i in 0..10 {
+        assert_eq!(
+            produce(&mut c, "healthy", batch(&[&format!("h{i}")], None))
+                .await
+                .0,
+            0
+        );
+    }
+    broker.stop().await;
+}
+
+/// Item 4: one batch's length set to 2^31-1 after a clean stop, in the active segment (where
+/// consumers used to stop forever with no error) and in an older one (where they silently
+/// jumped to the next segment), and a base offset overwritten with an earlier value (which
+/// skipped records). Each now gives KAFKA_STORAGE_ERROR for that partition, after exactly the
+/// records before the damage; other partitions keep serving.
+#[tokio::test]
+async fn damaged_batch_headers_are_storage_errors_never_hangs_or_skips() {
+    let settings = [
+        ("log.segment.bytes", "1048576"),
+        ("log.index.interval.bytes", "20000"),
+    ];
+    for case in ["active length", "older length", "earlier base offset"] {
+        let dir = tempfile::tempdir().unwrap();
+        damaged_layout(dir.path()).await;
+        let segments = segments_of(&dir.path().join("dmg-0"));
+        assert!(segments.len() >= 3, "{segments:?}");
+        let (segment, index) = match case {
+            "older length" => (&segments[1], 10),
+            _ => (segments.last().unwrap(), 10),
+        };
+        let batches = batches_of(segment);
+        let (position, damaged_offset, _) = batches[index];
+        match case {
+            "earlier base offset" => {
+                let earlier = batches[index - 5].1;
+                poke(segment, position, &earlier.to_be_bytes());
+            }
+            _ => poke(segment, position + 8, &i32::MAX.to_be_bytes()),
+        }
+        let broker = TestBroker::start_with(&settings, false, Some(dir.path())).await;
+        let mut c = Client::connect(broker.addr).await;
+        let (offsets, code) = consume_all(&mut c, "dmg").await;
+        assert_eq!(code, 56, "{case}: KAFKA_STORAGE_ERROR");
+        // Every record before the damage was read, in order, and nothing after it.
+        assert!(
+            offsets.len() as i64 <= damaged_offset,
+            "{case}: {offsets:?}"
+        );
+        assert!(
+            offsets.iter().enumerate().all(|(i, o)| *o == i as i64),
+            "{case}: skipped records"
+        );
+        // The partition stays offline: new appends are refused, reads too.
+        assert_eq!(produce(&mut c, "dmg", batch(&["after"], None)).await.0, 56);
+        assert_eq!(fetch(&mut c, "dmg", 0, 0).await.0, 56);
+        // Other partitions keep serving.
+        let (code, hw, values) = fetch(&mut c, "healthy", 0, 0).await;
+        assert_eq!((code, hw, values.len()), (0, 10, 10), "{case}");
+        assert_eq!(
+            produce(&mut c, "healthy", batch(&["more"], None)).await,
+            (0, 10, -1)
+        );
+        broker.stop().await;
+        // Nothing was cut or deleted.
+        assert_eq!(segments_of(&dir.path().join("dmg-0")), segments, "{case}");
+    }
+}

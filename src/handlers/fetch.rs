@@ -188,7 +188,7 @@ fn read_once(
                 Ok(p) if p.is_deleted() => r.error_code = error::UNKNOWN_TOPIC_OR_PARTITION,
                 Ok(p) => {
                     let epoch_error = check_leader_epoch(w.current_leader_epoch, p.leader_epoch);
-                    let log = p.log();
+                    let mut log = p.log();
                     r.high_watermark = log.high_watermark();
                     r.last_stable_offset = r.high_watermark;
                     r.log_start_offset = log.log_start_offset();

@@ -103,6 +103,9 @@ fn lookup(
     }
     let epoch = partition.leader_epoch;
     let log = partition.log();
+    if let Err(e) = log.check_readable() {
+        return base.with_error_code(e.error_code());
+    }
     let found = |offset: i64| {
         base.clone()
             .with_offset(offset)

@@ -396,7 +396,11 @@ impl PartitionLog {
                 .and_then(|()| std::fs::rename(&swap_log, dir.join(name(LOG_SUFFIX))));
             if let Err(e) = finish {
                 tracing::error!(error = %e, "cannot finish a segment swap; partition log goes offline");
-                self.offline = Some(e.to_string());
+                self.offline = Some(super::partition_log::Offline::WriteFailed {
+                    error: e.to_string(),
+                    retry_at_ms: None,
+                    retries: 0,
+                });
                 return Err(e.into());
             }
         }

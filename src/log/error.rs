@@ -116,13 +116,16 @@ pub enum ReadError {
     },
     #[error("storage error: {0}")]
     Storage(#[from] io::Error),
+    /// Stored bytes failed a check (the partition is now offline), or it already was.
+    #[error("corrupt log data: {0}")]
+    Corrupt(String),
 }
 
 impl ReadError {
     pub fn error_code(&self) -> i16 {
         match self {
             ReadError::OffsetOutOfRange { .. } => codes::OFFSET_OUT_OF_RANGE,
-            ReadError::Storage(_) => codes::KAFKA_STORAGE_ERROR,
+            ReadError::Storage(_) | ReadError::Corrupt(_) => codes::KAFKA_STORAGE_ERROR,
         }
     }
 

@@ -89,6 +89,17 @@ impl OffsetIndex {
         Ok(())
     }
 
+    /// Drops entries for offsets above `offset` (an append being undone) and cuts the file to
+    /// match, so a partial entry write never stays behind.
+    pub(crate) fn truncate_after(&mut self, offset: i64) {
+        let rel = offset - self.base_offset;
+        let keep = self.entries.partition_point(|&(r, _)| i64::from(r) <= rel);
+        self.entries.truncate(keep);
+        let _ = self
+            .file
+            .set_len((self.entries.len() * OFFSET_ENTRY_LEN) as u64);
+    }
+
     /// The entry with the largest offset <= `target`, or (base offset, 0).
     pub(crate) fn lookup(&self, target: i64) -> (i64, u32) {
         let rel = target - self.base_offset;

@@ -41,7 +41,7 @@ pub use batch::{
 pub use cleaner::{CleanError, CleanStats, clean_log};
 pub use compression::Compression;
 pub use error::{AppendError, LogError, ReadError, RecordError};
-pub use partition_log::{AppendOutcome, FlushJob, PartitionLog};
+pub use partition_log::{AppendOutcome, FlushJob, Offline, PartitionLog};
 pub use retention::DeletedFiles;
 
 /// How a partition's files are kept.

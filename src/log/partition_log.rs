@@ -18,8 +18,10 @@
 //!   lives one level up, per log directory).
 //!
 //! Recovery at open (unclean): segments from the one holding the recovery point onwards are
-//! checked batch by batch (CRC32C) with indexes rebuilt and any torn tail truncated; a segment
-//! truncated in the middle of the log drops the segments after it, as Kafka's `LogLoader` does.
+//! checked batch by batch (CRC32C) with indexes rebuilt and a torn final append truncated.
+//! Unlike Kafka's `LogLoader`, invalid bytes anywhere else (valid batches after them, a segment
+//! that is not the last, data written before a clean shutdown) are never cut: the partition
+//! opens offline with its files untouched (see `Offline::Corrupt`).
 //! Older segments (and all of them after a clean shutdown) get their indexes checked and are
 //! recovered only if an index or the tail after the last index entry looks wrong.
 //!
@@ -79,6 +81,44 @@ pub struct FlushJob {
     pub up_to_offset: i64,
 }
 
+/// Why a log is offline. Kafka takes a whole log directory offline on an I/O error; here only
+/// the partition that failed is, and a full disk heals by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offline {
+    /// `close` ran (shutdown): appends are refused.
+    Closed,
+    /// Stored bytes failed a check. Nothing is read or written until an operator repairs the
+    /// partition (`vltava verify` names the damage); other partitions are unaffected.
+    Corrupt(String),
+    /// A write failed. When the disk was full (`ENOSPC`, `EDQUOT`) the next append after
+    /// `retry_at_ms` tries again and brings the log back if it succeeds; any other error keeps
+    /// the log offline until a restart.
+    WriteFailed {
+        error: String,
+        retry_at_ms: Option<i64>,
+        /// Failed retries so far (the back-off doubles with each, up to 30 s).
+        retries: u32,
+    },
+}
+
+impl std::fmt::Display for Offline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Offline::Closed => f.write_str("the log is closed"),
+            Offline::Corrupt(why) => write!(f, "the log is corrupt: {why}"),
+            Offline::WriteFailed { error, .. } => write!(f, "a write failed: {error}"),
+        }
+    }
+}
+
+/// First wait before a write is retried on a full disk; it doubles up to `DISK_FULL_RETRY_MAX_MS`.
+const DISK_FULL_RETRY_MS: i64 = 500;
+const DISK_FULL_RETRY_MAX_MS: i64 = 30_000;
+
+fn is_disk_full(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
 /// One partition's log. See the module documentation.
 #[derive(Debug)]
 pub struct PartitionLog {
@@ -99,9 +139,10 @@ pub struct PartitionLog {
     /// Other files to fsync (the directory after creating files, snapshots), tagged with the
     /// smallest `up_to_offset` of a flush job that covers them.
     pub(super) pending_sync: Vec<(i64, Arc<File>)>,
-    /// Set by a failed write or by `close`: appends are refused from then on (Kafka takes the
-    /// log directory offline on an I/O error).
-    pub(super) offline: Option<String>,
+    /// Why the log refuses appends (and, when corrupt, reads): see [`Offline`].
+    pub(super) offline: Option<Offline>,
+    /// Names the partition in log lines ("orders-3").
+    pub(super) label: String,
     /// Compaction progress (see cleaner.rs).
     pub(super) cleaner: CleanerState,
 }
@@ -144,11 +185,51 @@ impl PartitionLog {
             oldest_unflushed_append_ms: None,
             pending_sync: Vec::new(),
             offline: None,
+            label: String::new(),
             cleaner: CleanerState::default(),
         }
     }
 
+    /// Opens a directory's log. Damage found on the way (bytes that are neither valid batches
+    /// nor a torn final append, overlapping segments) does not stop the broker: the log opens
+    /// offline (`Offline::Corrupt`, KAFKA_STORAGE_ERROR to clients) with nothing on disk
+    /// changed, and the error is logged loudly.
     fn open_dir(dir: PathBuf, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
+        let why = match Self::load_dir(dir.clone(), config.clone(), now_ms) {
+            Err(LogError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => e.to_string(),
+            Err(LogError::Corrupt(why)) => why,
+            other => return other,
+        };
+        let mut log = Self::offline_placeholder(dir.clone(), config, now_ms)?;
+        log.set_label(
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let _ = log.go_corrupt(why);
+        Ok(log)
+    }
+
+    /// A log that only holds the damaged directory's files open, read-only, for a partition that
+    /// serves nothing until it is repaired.
+    fn offline_placeholder(
+        dir: PathBuf,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<PartitionLog, LogError> {
+        let place = Place::Dir(dir.clone());
+        let mut segments = Vec::new();
+        for base in DirListing::read(&dir)?.log_bases {
+            segments.push(Segment::open_untouched(&place, base)?);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(&Place::Memory, 0, now_ms)?);
+        }
+        let start = segments[0].base_offset;
+        Ok(PartitionLog::assemble(place, config, segments, start))
+    }
+
+    fn load_dir(dir: PathBuf, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
         std::fs::create_dir_all(&dir)?;
         let place = Place::Dir(dir.clone());
         let clean = dir.join(CLEAN_SHUTDOWN_FILE).exists();
@@ -167,12 +248,16 @@ impl PartitionLog {
         for (i, &base) in listing.log_bases.iter().enumerate() {
             let next_base = listing.log_bases.get(i + 1).copied();
             let recover = !clean && next_base.is_none_or(|next| next > recovery_point);
+            // Only the log end, above the recovery point, can hold a torn append (a crash in
+            // the middle of a write).
+            let torn_tail_from = (recover && next_base.is_none()).then_some(recovery_point);
             let mut on_batch =
                 |h: &BatchHeader| recovered_epochs.push((h.partition_leader_epoch, h.base_offset));
             let (segment, truncated) = Segment::open(
                 &place,
                 base,
                 recover,
+                torn_tail_from,
                 config.index_interval_bytes,
                 now_ms,
                 &mut on_batch,
@@ -187,15 +272,6 @@ impl PartitionLog {
             }
             recovered_any |= recover || truncated > 0;
             segments.push(segment);
-            if truncated > 0 && next_base.is_some() {
-                // Kafka's LogLoader: corruption in the middle of the log drops everything after it.
-                for &later in &listing.log_bases[i + 1..] {
-                    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
-                        place.remove(&file::offset_file_name(later, suffix))?;
-                    }
-                }
-                break;
-            }
         }
         if segments.is_empty() {
             segments.push(Segment::create(
@@ -387,11 +463,19 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendOutcome, AppendError> {
-        if let Some(reason) = &self.offline {
-            return Err(AppendError::Storage(io::Error::other(format!(
-                "log is offline: {reason}"
-            ))));
-        }
+        let probing = match &self.offline {
+            None => false,
+            Some(Offline::WriteFailed {
+                retry_at_ms: Some(at),
+                ..
+            }) if now_ms >= *at => true,
+            Some(reason) => {
+                return Err(AppendError::Storage(io::Error::other(format!(
+                    "partition log {} is offline: {reason}",
+                    self.label
+                ))));
+            }
+        };
         let h = &batch.fields;
         if h.has_producer_id() {
             if let Some(dup) = self.producers.find_duplicate(h) {
@@ -428,13 +512,13 @@ impl PartitionLog {
                 now_ms,
             )
         {
-            self.roll(now_ms).map_err(|e| self.go_offline(e))?;
+            self.roll(now_ms).map_err(|e| self.go_offline(e, now_ms))?;
             rolled = true;
         }
         if self.epochs.assign(leader_epoch, base_offset) {
             self.epochs
                 .write_checkpoint()
-                .map_err(|e| self.go_offline(e))?;
+                .map_err(|e| self.go_offline(e, now_ms))?;
         }
         let mut header = batch.header;
         header[0..8].copy_from_slice(&base_offset.to_be_bytes());
@@ -448,7 +532,14 @@ impl PartitionLog {
             batch.max_timestamp,
             interval,
         );
-        written.map_err(|e| self.go_offline(e))?;
+        written.map_err(|e| self.go_offline(e, now_ms))?;
+        if probing {
+            tracing::warn!(
+                partition = %self.label,
+                "a write succeeded again after the disk was full; the partition is back online"
+            );
+            self.offline = None;
+        }
         self.producers.update(h, base_offset, batch.max_timestamp);
         self.high_watermark = self.log_end_offset();
         self.unflushed_messages += batch.record_count();
@@ -466,10 +557,69 @@ impl PartitionLog {
         })
     }
 
-    fn go_offline(&mut self, e: io::Error) -> AppendError {
-        tracing::error!(error = %e, "write failed; partition log goes offline");
-        self.offline = Some(e.to_string());
+    /// A write failed: offline until a retry succeeds (disk full) or for good (anything else).
+    fn go_offline(&mut self, e: io::Error, now_ms: i64) -> AppendError {
+        let retries = match &self.offline {
+            Some(Offline::WriteFailed { retries, .. }) => retries + 1,
+            _ => 0,
+        };
+        let retry_at_ms = is_disk_full(&e).then(|| {
+            let wait = DISK_FULL_RETRY_MS
+                .saturating_mul(1i64 << retries.min(16))
+                .min(DISK_FULL_RETRY_MAX_MS);
+            now_ms.saturating_add(wait)
+        });
+        if retries == 0 {
+            match retry_at_ms {
+                Some(_) => tracing::error!(
+                    partition = %self.label, error = %e,
+                    "the disk is full: appends to this partition fail until space is freed \
+                     (retried with a back-off; reads continue)"
+                ),
+                None => tracing::error!(
+                    partition = %self.label, error = %e,
+                    "write failed; the partition is offline until a restart"
+                ),
+            }
+        }
+        self.offline = Some(Offline::WriteFailed {
+            error: e.to_string(),
+            retry_at_ms,
+            retries,
+        });
         AppendError::Storage(e)
+    }
+
+    /// Stored bytes failed a check on the read path: the partition goes offline, loudly, so no
+    /// reader is sent past the damage or left waiting in front of it.
+    pub(super) fn go_corrupt(&mut self, why: String) -> ReadError {
+        if !matches!(self.offline, Some(Offline::Corrupt(_))) {
+            tracing::error!(
+                partition = %self.label,
+                "CORRUPT DATA: {why}; the partition is offline (KAFKA_STORAGE_ERROR) until it is \
+                 repaired; run `vltava verify` on its directory for a full report"
+            );
+            self.offline = Some(Offline::Corrupt(why.clone()));
+        }
+        ReadError::Corrupt(why)
+    }
+
+    /// Err when the log's data is damaged: nothing may be read from it (offsets included).
+    pub fn check_readable(&self) -> Result<(), LogError> {
+        match &self.offline {
+            Some(Offline::Corrupt(why)) => Err(LogError::Corrupt(why.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Why the log is offline, if it is.
+    pub fn offline(&self) -> Option<&Offline> {
+        self.offline.as_ref()
+    }
+
+    /// Names the partition in this log's messages.
+    pub fn set_label(&mut self, label: impl Into<String>) {
+        self.label = label.into();
     }
 
     /// Seals the active segment and starts a new one at the log end; takes a producer snapshot
@@ -526,12 +676,43 @@ impl PartitionLog {
     /// cut the last batch; clients handle that) but the whole first batch when `min_one_batch`
     /// (KIP-74), never past the high watermark, never across segments. `Ok(None)` when there is
     /// nothing to send (at the high watermark, or `max_bytes` 0 without `min_one_batch`).
+    ///
+    /// Damage found on the way (see `Segment::find_batch`) takes the partition offline
+    /// (`Offline::Corrupt`) and answers KAFKA_STORAGE_ERROR from then on.
     pub fn read(
-        &self,
+        &mut self,
         fetch_offset: i64,
         max_bytes: u32,
         min_one_batch: bool,
     ) -> Result<Option<FileRegion>, ReadError> {
+        if let Some(Offline::Corrupt(why)) = &self.offline {
+            return Err(ReadError::Corrupt(why.clone()));
+        }
+        let found = self
+            .find_region(fetch_offset, max_bytes, min_one_batch)
+            .and_then(|found| {
+                // Every batch header the region carries is checked once before it is served.
+                if let Some((i, region, first)) = &found {
+                    self.segments[*i].verify_region(region.position, first, region.len)?;
+                }
+                Ok(found)
+            });
+        match found {
+            Ok(found) => Ok(found.map(|(_, region, _)| region)),
+            Err(ReadError::Storage(e)) if e.kind() == io::ErrorKind::InvalidData => {
+                Err(self.go_corrupt(e.to_string()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The region a fetch gets (see `read`), with the index of its segment and its first batch.
+    fn find_region(
+        &self,
+        fetch_offset: i64,
+        max_bytes: u32,
+        min_one_batch: bool,
+    ) -> Result<Option<(usize, FileRegion, BatchHeader)>, ReadError> {
         if fetch_offset < self.log_start_offset || fetch_offset > self.high_watermark {
             return Err(ReadError::OffsetOutOfRange {
                 offset: fetch_offset,
@@ -546,7 +727,7 @@ impl PartitionLog {
             .segments
             .partition_point(|s| s.base_offset <= fetch_offset)
             .saturating_sub(1);
-        for segment in &self.segments[first..] {
+        for (i, segment) in self.segments.iter().enumerate().skip(first) {
             let Some((position, header)) = segment.find_batch(fetch_offset)? else {
                 continue;
             };
@@ -570,11 +751,12 @@ impl PartitionLog {
             if len == 0 {
                 return Ok(None);
             }
-            return Ok(Some(FileRegion {
+            let region = FileRegion {
                 file: segment.log.clone(),
                 position,
                 len,
-            }));
+            };
+            return Ok(Some((i, region, header)));
         }
         Ok(None)
     }
@@ -584,6 +766,7 @@ impl PartitionLog {
     /// whose largest timestamp is >= `ts` via its time index; records of the found batch are
     /// decoded (decompression bounded). Results at or past the high watermark are not returned.
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64, i32)>, LogError> {
+        self.check_readable()?;
         let Some(segment) = self.segments.iter().find(|s| s.max_timestamp >= ts) else {
             return Ok(None);
         };
@@ -618,6 +801,7 @@ impl PartitionLog {
     /// record carrying that timestamp (record-level offset; for LogAppendTime batches the first
     /// record). Returns (offset, timestamp, leader epoch), `None` on an empty log.
     pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64, i32)>, LogError> {
+        self.check_readable()?;
         let mut best: Option<&Segment> = None;
         for segment in self.segments.iter().filter(|s| s.size > 0) {
             if best.is_none_or(|b| segment.max_timestamp > b.max_timestamp) {
@@ -733,8 +917,14 @@ impl PartitionLog {
     /// Clean close: final time-index entry, flush, producer snapshot, recovery point and the
     /// clean-shutdown marker. Appends fail afterwards.
     pub fn close(&mut self) -> Result<(), LogError> {
-        if self.offline.as_deref() == Some("closed") {
-            return Ok(());
+        match &self.offline {
+            Some(Offline::Closed) => return Ok(()),
+            // Writing a clean-shutdown marker would make the next start trust damaged data.
+            Some(Offline::Corrupt(_)) => {
+                self.offline = Some(Offline::Closed);
+                return Ok(());
+            }
+            _ => {}
         }
         self.active_mut().seal()?;
         self.flush()?;
@@ -746,7 +936,7 @@ impl PartitionLog {
             file::replace_file(&dir, CLEAN_SHUTDOWN_FILE, b"", true)?;
             file::sync_dir(&dir)?;
         }
-        self.offline = Some("closed".into());
+        self.offline = Some(Offline::Closed);
         Ok(())
     }
 

@@ -103,7 +103,15 @@ impl PartitionLog {
     /// `remove()` the returned files after releasing it. Does nothing on an offline log.
     pub fn delete_old_segments(&mut self, now_ms: i64) -> Result<DeletedFiles, LogError> {
         let mut deleted = DeletedFiles::default();
-        if self.offline.is_some() {
+        // A full disk is exactly when retention must still run: it frees the space.
+        let disk_full = matches!(
+            self.offline,
+            Some(super::partition_log::Offline::WriteFailed {
+                retry_at_ms: Some(_),
+                ..
+            })
+        );
+        if self.offline.is_some() && !disk_full {
             return Ok(deleted);
         }
         let start = self.log_start_offset;
@@ -167,7 +175,11 @@ impl PartitionLog {
             && let Err(e) = self.roll(now_ms)
         {
             tracing::error!(error = %e, "roll before retention failed; partition log goes offline");
-            self.offline = Some(e.to_string());
+            self.offline = Some(super::partition_log::Offline::WriteFailed {
+                error: e.to_string(),
+                retry_at_ms: None,
+                retries: 0,
+            });
             return Err(LogError::Io(e));
         }
         let removed: Vec<Segment> = self.segments.drain(..count).collect();

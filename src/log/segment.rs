@@ -43,6 +43,11 @@ pub(crate) struct Segment {
     /// maxTimestamp of the first batch: `segment.ms` counts from it (Kafka's rollingBasedTimestamp).
     pub(crate) first_batch_timestamp: Option<i64>,
     created_ms: i64,
+    /// Bytes `[0, verified_upto)` hold a checked chain of batch headers ending before offset
+    /// `verified_next_offset`: written by this process, recovered, or walked by a read. Reads
+    /// inside it are served without walking headers again (see `verify_region`).
+    verified_upto: u64,
+    verified_next_offset: i64,
 }
 
 /// What walking a segment's batch headers found at a position.
@@ -146,6 +151,55 @@ fn crc_of_range(
     Ok(Some(crc))
 }
 
+/// How far past damaged bytes recovery looks for a valid batch (more than any batch).
+const FOLLOWING_BATCH_WINDOW: u64 = 64 << 20;
+
+/// True when a whole, CRC-valid v2 batch starts somewhere after `from` (within
+/// `FOLLOWING_BATCH_WINDOW`): the bytes at `from` are then damage in the middle of the log,
+/// not a torn final append.
+fn valid_batch_follows(file: &File, from: u64, file_len: u64) -> io::Result<bool> {
+    const CHUNK: usize = 1 << 20;
+    let end = file_len.min(from.saturating_add(FOLLOWING_BATCH_WINDOW));
+    let mut buf = vec![0u8; CHUNK + HEADER_LEN];
+    let mut scratch = Vec::new();
+    let mut chunk_start = from + 1;
+    while chunk_start + HEADER_LEN as u64 <= end {
+        let want = ((end - chunk_start) as usize).min(buf.len());
+        let got = read_up_to_at(file, &mut buf[..want], chunk_start)?;
+        if got < HEADER_LEN {
+            break;
+        }
+        for at in 0..=(got - HEADER_LEN) {
+            if buf[at + 16] != 2 {
+                continue;
+            }
+            let Some(h) = BatchHeader::parse(&buf[at..]) else {
+                continue;
+            };
+            let position = chunk_start + at as u64;
+            let fits = h.length >= (HEADER_LEN - LOG_OVERHEAD) as i32
+                && h.last_offset_delta >= 0
+                && h.total_size().is_some_and(|t| t <= file_len - position);
+            if !fits {
+                continue;
+            }
+            let total = h.total_size().unwrap_or(0);
+            let crc_start = position + ATTRIBUTES_OFFSET as u64;
+            if crc_of_range(
+                file,
+                crc_start,
+                total - ATTRIBUTES_OFFSET as u64,
+                &mut scratch,
+            )? == Some(h.crc)
+            {
+                return Ok(true);
+            }
+        }
+        chunk_start += (got - HEADER_LEN + 1) as u64;
+    }
+    Ok(false)
+}
+
 impl Segment {
     /// A new, empty segment (files created or truncated).
     pub(crate) fn create(place: &Place, base_offset: i64, now_ms: i64) -> io::Result<Segment> {
@@ -182,16 +236,23 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             first_batch_timestamp: None,
             created_ms: now_ms,
+            verified_upto: 0,
+            verified_next_offset: base_offset,
         })
     }
 
     /// Opens an existing segment. Without `recover`, the indexes are loaded and checked and the
     /// tail after the last index entry is walked; if anything is off the segment is recovered
-    /// anyway. Returns the segment and the number of bytes recovery truncated.
+    /// anyway. Returns the segment and the number of bytes recovery truncated, which is only
+    /// ever a torn final append: allowed when `torn_tail_from` is set (the segment holds the log
+    /// end after an unclean shutdown) and the invalid bytes start at or after that offset (the
+    /// recovery point: everything below it was fsynced). Anything else invalid is an
+    /// `InvalidData` error: the bytes are left as they are.
     pub(crate) fn open(
         place: &Place,
         base_offset: i64,
         recover: bool,
+        torn_tail_from: Option<i64>,
         index_interval_bytes: u32,
         now_ms: i64,
         on_recovered_batch: &mut dyn FnMut(&BatchHeader),
@@ -225,9 +286,37 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             first_batch_timestamp: None,
             created_ms: now_ms,
+            verified_upto: 0,
+            verified_next_offset: base_offset,
         };
-        let truncated = segment.recover(index_interval_bytes, on_recovered_batch)?;
+        let truncated =
+            segment.recover(index_interval_bytes, torn_tail_from, on_recovered_batch)?;
         Ok((segment, truncated))
+    }
+
+    /// A segment opened read-only without any check, for a partition that is offline because
+    /// its data is damaged: nothing is written, its indexes live in memory files.
+    pub(crate) fn open_untouched(place: &Place, base_offset: i64) -> io::Result<Segment> {
+        let log = match place.dir() {
+            Some(dir) => File::open(dir.join(offset_file_name(base_offset, LOG_SUFFIX)))?,
+            None => Place::Memory.open_rw("offline")?,
+        };
+        let size = log.metadata()?.len();
+        Ok(Segment {
+            base_offset,
+            log: Arc::new(log),
+            offset_index: OffsetIndex::empty(base_offset, Arc::new(Place::Memory.open_rw("i")?))?,
+            time_index: TimeIndex::empty(base_offset, Arc::new(Place::Memory.open_rw("t")?))?,
+            size,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            bytes_since_last_index_entry: 0,
+            first_batch_timestamp: None,
+            created_ms: 0,
+            verified_upto: 0,
+            verified_next_offset: base_offset,
+        })
     }
 
     fn open_trusted(
@@ -308,14 +397,23 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             first_batch_timestamp,
             created_ms: now_ms,
+            verified_upto: 0,
+            verified_next_offset: base_offset,
         }))
     }
 
     /// Kafka's `LogSegment.recover`: check every batch (structure, CRC32C, offsets), rebuild
     /// the indexes, truncate the log after the last valid batch. Returns bytes truncated.
+    ///
+    /// Unlike Kafka, invalid bytes are cut only when they can be a torn final append: the
+    /// caller allows it (`torn_tail_from`, the recovery point), they start at or after that
+    /// offset, and no valid batch follows them. Otherwise they are damage to data that was
+    /// acknowledged, and cutting would delete every batch after them: the segment is left alone
+    /// and an `InvalidData` error says where.
     pub(crate) fn recover(
         &mut self,
         index_interval_bytes: u32,
+        torn_tail_from: Option<i64>,
         on_batch: &mut dyn FnMut(&BatchHeader),
     ) -> io::Result<u64> {
         self.offset_index = OffsetIndex::empty(self.base_offset, self.offset_index.file.clone())?;
@@ -365,7 +463,26 @@ impl Segment {
             valid_bytes += total;
             next_offset = header.next_offset();
         }
-        let truncated = self.log.metadata()?.len() - valid_bytes;
+        let file_len = self.log.metadata()?.len();
+        let truncated = file_len - valid_bytes;
+        let may_cut_torn_tail = torn_tail_from.is_some_and(|from| next_offset >= from);
+        if truncated > 0
+            && (!may_cut_torn_tail || valid_batch_follows(&self.log, valid_bytes, file_len)?)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "segment {}: {truncated} bytes from byte {valid_bytes} are not valid batches, \
+                     and they are not a torn final append{}; they were left untouched",
+                    offset_file_name(self.base_offset, LOG_SUFFIX),
+                    if may_cut_torn_tail {
+                        " (valid batches follow them)"
+                    } else {
+                        " (this part of the log was flushed, or written before a clean shutdown)"
+                    }
+                ),
+            ));
+        }
         if truncated > 0 {
             tracing::warn!(
                 base_offset = self.base_offset,
@@ -379,6 +496,8 @@ impl Segment {
         self.size = valid_bytes;
         self.next_offset = next_offset;
         self.bytes_since_last_index_entry = valid_bytes - last_index_entry;
+        self.verified_upto = valid_bytes;
+        self.verified_next_offset = next_offset;
         Ok(truncated)
     }
 
@@ -408,7 +527,9 @@ impl Segment {
 
     /// Appends one batch (header copy + untouched rest) with one vectored write, then index
     /// entries per Kafka's rule: an entry (this append's last offset -> its start position)
-    /// once more than `index_interval_bytes` were appended since the previous entry.
+    /// once more than `index_interval_bytes` were appended since the previous entry. All or
+    /// nothing: if any write fails (a full disk), the log is cut back and nothing changes, so a
+    /// retried append cannot duplicate the batch.
     pub(crate) fn append(
         &mut self,
         header: &[u8; HEADER_LEN],
@@ -419,24 +540,44 @@ impl Segment {
     ) -> io::Result<()> {
         let position = self.size;
         let len = (HEADER_LEN + rest.len()) as u64;
-        if let Err(e) = write_all_vectored_at(&self.log, &[header, rest], position) {
+        let undo = |e: io::Error| {
             // Undo a partial write so the file keeps ending on a batch boundary.
             let _ = self.log.set_len(position);
-            return Err(e);
+            e
+        };
+        write_all_vectored_at(&self.log, &[header, rest], position).map_err(undo)?;
+        let (max_timestamp_now, offset_of_max_now) = if max_timestamp > self.max_timestamp {
+            (max_timestamp, last_offset)
+        } else {
+            (self.max_timestamp, self.offset_of_max_timestamp)
+        };
+        let index_due = self.bytes_since_last_index_entry > u64::from(index_interval_bytes);
+        if index_due {
+            let position32 = u32::try_from(position).map_err(io::Error::other);
+            position32
+                .and_then(|p| self.offset_index.append(last_offset, p))
+                .and_then(|()| {
+                    self.time_index
+                        .maybe_append(max_timestamp_now, offset_of_max_now)
+                })
+                .inspect_err(|_| {
+                    self.offset_index
+                        .truncate_after(last_offset.saturating_sub(1));
+                    let _ = self.log.set_len(position);
+                })?;
         }
         if position == 0 {
             self.first_batch_timestamp = Some(max_timestamp);
         }
+        if self.verified_upto == position {
+            self.verified_upto = position + len;
+            self.verified_next_offset = last_offset + 1;
+        }
         self.size += len;
         self.next_offset = last_offset + 1;
-        if max_timestamp > self.max_timestamp {
-            self.max_timestamp = max_timestamp;
-            self.offset_of_max_timestamp = last_offset;
-        }
-        if self.bytes_since_last_index_entry > u64::from(index_interval_bytes) {
-            self.offset_index.append(last_offset, position as u32)?;
-            self.time_index
-                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
+        self.max_timestamp = max_timestamp_now;
+        self.offset_of_max_timestamp = offset_of_max_now;
+        if index_due {
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += len;
@@ -451,15 +592,129 @@ impl Segment {
 
     /// The first batch whose last offset is >= `offset`, searching from the index entry at or
     /// below it (Kafka's `translateOffset`). `None` if the segment has no such batch.
+    ///
+    /// Every header walked is checked against what the segment promises, so damage is found
+    /// instead of followed: it must be a plausible v2 header lying wholly inside the segment,
+    /// offsets must increase from batch to batch and stay inside the segment's range, and the
+    /// batch at an index entry's position must hold that entry's offset (this engine indexes
+    /// single batches). A violation is an `InvalidData` error describing it.
     pub(crate) fn find_batch(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
-        let (_, start) = self.offset_index.lookup(offset);
+        let (entry_offset, start) = self.offset_index.lookup(offset);
+        let indexed = start > 0 || entry_offset > self.base_offset;
         let mut scanner = HeaderScanner::new(&self.log, u64::from(start), self.size);
-        while let Scan::Batch { position, header } = scanner.next()? {
+        let mut expected_at_least = self.base_offset;
+        let mut first = true;
+        loop {
+            let (position, header) = match scanner.next()? {
+                Scan::Batch { position, header } => (position, header),
+                Scan::End => {
+                    if expected_at_least < self.next_offset && offset < self.next_offset {
+                        return Err(self.corrupt(format!(
+                            "its batches end at offset {expected_at_least}, but it holds offsets up to {}",
+                            self.next_offset - 1
+                        )));
+                    }
+                    return Ok(None);
+                }
+                Scan::Invalid { position } => {
+                    return Err(self.corrupt(format!(
+                        "no valid batch header at byte {position} (a length or magic byte is \
+                         damaged, or the batch reaches past the segment's {} bytes)",
+                        self.size
+                    )));
+                }
+            };
+            if header.base_offset < expected_at_least || header.last_offset() >= self.next_offset {
+                return Err(self.corrupt(format!(
+                    "the batch at byte {position} claims offsets {}..={}, expected a batch from \
+                     offset {expected_at_least} inside the segment's offsets {}..{}",
+                    header.base_offset,
+                    header.last_offset(),
+                    self.base_offset,
+                    self.next_offset
+                )));
+            }
+            if first
+                && indexed
+                && !(header.base_offset..=header.last_offset()).contains(&entry_offset)
+            {
+                return Err(self.corrupt(format!(
+                    "the index maps offset {entry_offset} to byte {position}, but the batch \
+                     there holds offsets {}..={}",
+                    header.base_offset,
+                    header.last_offset()
+                )));
+            }
+            first = false;
+            expected_at_least = header.next_offset();
             if header.last_offset() >= offset {
                 return Ok(Some((position, header)));
             }
         }
-        Ok(None)
+    }
+
+    /// Checks the batch headers inside `[position, position + len)` before the region is sent:
+    /// each a plausible header lying wholly inside the segment, offsets increasing from
+    /// `first` (the batch found at `position`) and inside the segment's range. A batch cut by
+    /// the region's end is checked whole. Regions inside the verified prefix cost nothing; a
+    /// region that continues it extends it, so a consumer reading a segment from its start
+    /// walks each header once per process, whatever it re-reads.
+    pub(crate) fn verify_region(
+        &mut self,
+        position: u64,
+        first: &BatchHeader,
+        len: u32,
+    ) -> io::Result<()> {
+        let end = position + u64::from(len);
+        if end <= self.verified_upto {
+            return Ok(());
+        }
+        let (start, mut expected) = if position <= self.verified_upto {
+            (self.verified_upto, self.verified_next_offset)
+        } else {
+            (position, first.base_offset)
+        };
+        let mut scanner = HeaderScanner::new(&self.log, start, self.size);
+        let mut walked_to = (start, expected);
+        while scanner.pos < end {
+            let (at, header) = match scanner.next()? {
+                Scan::Batch { position, header } => (position, header),
+                Scan::End => break,
+                Scan::Invalid { position } => {
+                    return Err(self.corrupt(format!(
+                        "no valid batch header at byte {position} (a length or magic byte is \
+                         damaged, or the batch reaches past the segment's {} bytes)",
+                        self.size
+                    )));
+                }
+            };
+            if header.base_offset < expected || header.last_offset() >= self.next_offset {
+                return Err(self.corrupt(format!(
+                    "the batch at byte {at} claims offsets {}..={}, expected a batch from offset \
+                     {expected} inside the segment's offsets {}..{}",
+                    header.base_offset,
+                    header.last_offset(),
+                    self.base_offset,
+                    self.next_offset
+                )));
+            }
+            expected = header.next_offset();
+            walked_to = (scanner.pos, expected);
+        }
+        if start == self.verified_upto {
+            (self.verified_upto, self.verified_next_offset) = walked_to;
+        }
+        Ok(())
+    }
+
+    fn corrupt(&self, what: String) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "segment {}: {what}",
+                offset_file_name(self.base_offset, LOG_SUFFIX)
+            ),
+        )
     }
 
     /// Reads one whole batch.

@@ -87,11 +87,11 @@ impl TimeIndex {
         let mut entry = [0u8; TIME_ENTRY_LEN];
         entry[..8].copy_from_slice(&timestamp.to_be_bytes());
         entry[8..].copy_from_slice(&rel.to_be_bytes());
-        write_all_vectored_at(
-            &self.file,
-            &[&entry],
-            (self.entries.len() * TIME_ENTRY_LEN) as u64,
-        )?;
+        let at = (self.entries.len() * TIME_ENTRY_LEN) as u64;
+        if let Err(e) = write_all_vectored_at(&self.file, &[&entry], at) {
+            let _ = self.file.set_len(at);
+            return Err(e);
+        }
         self.entries.push((timestamp, rel));
         Ok(())
     }

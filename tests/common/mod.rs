@@ -308,7 +308,7 @@ pub async fn fetch(
         panic!()
     };
     let p = &r.responses[0].partitions[0];
-    let mut records = p.records.clone().unwrap_or_default();
+    let mut records = whole_batches(p.records.clone().unwrap_or_default());
     let values = RecordBatchDecoder::decode_all(&mut records)
         .unwrap()
         .into_iter()
@@ -344,4 +344,18 @@ pub async fn create(c: &mut Client, topic: &str, configs: &[(&str, &str)]) {
         panic!()
     };
     assert_eq!(r.topics[0].error_code, 0);
+}
+
+/// The whole batches at the front of a Fetch response's records (Kafka may cut the last one).
+pub fn whole_batches(records: Bytes) -> Bytes {
+    let mut end = 0;
+    while records.len() >= end + 12 {
+        let len = i32::from_be_bytes(records[end + 8..end + 12].try_into().unwrap());
+        let total = 12 + len.max(0) as usize;
+        if records.len() < end + total {
+            break;
+        }
+        end += total;
+    }
+    records.slice(..end)
 }
