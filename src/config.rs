@@ -86,6 +86,10 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     // arrive within this time plus one second per `vltava.request.read.min.bytes.per.sec`.
     key("vltava.request.read.timeout.ms", "10000"),
     key("vltava.request.read.min.bytes.per.sec", "1048576"),
+    // Vltava's own: a background check of every stored batch (CRC, header chain), rate-limited.
+    key("vltava.log.scrub.enable", "false"),
+    key("vltava.log.scrub.bytes.per.sec", "33554432"),
+    key("vltava.log.scrub.interval.ms", "3600000"),
     key("offsets.topic.num.partitions", "50"),
     key("offsets.topic.segment.bytes", "104857600"),
     key("offsets.retention.minutes", "10080"),

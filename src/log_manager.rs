@@ -74,6 +74,15 @@ impl LogManager {
         spawn("vltava-retention", move || {
             retention_loop(weak, signal, retention_ms.max(1))
         });
+        if setting(&config, "vltava.log.scrub.enable", false) {
+            let signal = self.signal.clone();
+            let weak = Arc::downgrade(broker);
+            let rate: u64 = setting(&config, "vltava.log.scrub.bytes.per.sec", 32 << 20);
+            let pause: u64 = setting(&config, "vltava.log.scrub.interval.ms", 3_600_000);
+            spawn("vltava-scrub", move || {
+                scrub_loop(weak, signal, rate.max(1), pause.max(1))
+            });
+        }
         if !setting(&config, "log.cleaner.enable", true) {
             return;
         }
@@ -139,6 +148,64 @@ fn retention_loop(broker: Weak<Broker>, signal: Arc<Signal>, interval_ms: u64) {
                     tracing::warn!(topic = %p.topic, partition = p.index, "retention failed: {e}")
                 }
             }
+        }
+    }
+}
+
+/// The scrub: walks every segment of every partition checking each batch's CRC and the header
+/// chain (`log::verify::check_segment`), outside the partition lock, at most `rate` bytes a
+/// second; then waits `pause_ms` and starts again. Damage takes the partition offline, as
+/// damage found by a read does.
+fn scrub_loop(broker: Weak<Broker>, signal: Arc<Signal>, rate: u64, pause_ms: u64) {
+    let mut seen = 0;
+    loop {
+        let Some(b) = broker.upgrade() else {
+            return;
+        };
+        let all = partitions(&b);
+        drop(b);
+        let started = std::time::Instant::now();
+        let (mut bytes, mut damaged) = (0u64, 0usize);
+        for p in all {
+            // Taken out first: the lock must not be held while the files are read.
+            let targets = p.log().scrub_targets();
+            for target in targets {
+                let mut pace = |n: u64| {
+                    bytes += n;
+                    let due = Duration::from_secs_f64(bytes as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        std::thread::sleep(wait.min(Duration::from_secs(1)));
+                    }
+                };
+                let checked = crate::log::verify::check_segment(
+                    &target.file,
+                    target.base_offset,
+                    target.size,
+                    target.expect_from,
+                    false,
+                    &mut pace,
+                );
+                match checked {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((position, what))) => {
+                        damaged += 1;
+                        p.log().scrub_found_damage(&target, position, &what);
+                    }
+                    Err(e) => tracing::warn!(topic = %p.topic, partition = p.index, "scrub: {e}"),
+                }
+                if signal.stop.load(Ordering::Acquire) {
+                    return;
+                }
+            }
+        }
+        tracing::info!(
+            bytes,
+            damaged,
+            secs = started.elapsed().as_secs(),
+            "scrub pass finished"
+        );
+        if !signal.sleep(&mut seen, Duration::from_millis(pause_ms)) {
+            return;
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - `retention`: deleting old segments (`retention.ms`, `retention.bytes`, log start offset);
 //! - `cleaner`: log compaction (offset map, cleaned segments built aside, swapped under the lock);
 //! - `file`: directory or memfd files, vectored positional writes, atomic small-file replace;
+//! - `verify`: full offline checks (`vltava verify`) and the online scrub's steps;
 //! - `dirs`: the log directory: partition directory names, `partition.metadata`, and what
 //!   happens to directories no topic claims (removed when accountable, set aside otherwise).
 //!
@@ -34,6 +35,7 @@ pub mod record;
 pub mod retention;
 mod segment;
 mod time_index;
+pub mod verify;
 
 pub use batch::{
     BatchHeader, BatchOptions, NewRecord, ValidatedBatch, build_batch, recompress, validate_produce,

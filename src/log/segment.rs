@@ -128,7 +128,7 @@ impl<'a> HeaderScanner<'a> {
 }
 
 /// CRC32C of `len` bytes of `file` from `start`, read in chunks into `scratch`.
-fn crc_of_range(
+pub(crate) fn crc_of_range(
     file: &File,
     start: u64,
     len: u64,
