@@ -535,3 +535,93 @@ async fn the_scrub_takes_a_damaged_partition_offline() {
     assert_eq!(fetch(&mut c, "healthy", 0, 0).await.0, 0);
     broker.stop().await;
 }
+
+/// A tmpfs of `mib` MiB mounted on a temporary directory for the test's life (root only).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(mib: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Item 5: a full disk makes appends fail with KAFKA_STORAGE_ERROR while reads go on; once
+/// space is freed (here by deleting another topic) the partition accepts writes again by
+/// itself — at 2264378 it refused every produce until a restart.
+#[tokio::test]
+async fn a_partition_comes_back_when_disk_space_returns() {
+    let Some(disk) = SmallDisk::mount(20) else {
+        eprintln!("SKIPPED: mounting a tmpfs needs root (CAP_SYS_ADMIN)");
+        return;
+    };
+    let broker = TestBroker::start_with(&[], false, Some(disk.path())).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "spare", &[]).await;
+    create(&mut c, "fill", &[]).await;
+    let value = "v".repeat(100_000);
+    for _ in 0..80 {
+        assert_eq!(produce(&mut c, "spare", batch(&[&value], None)).await.0, 0);
+    }
+    let mut acked = 0i64;
+    let code = loop {
+        let (code, offset, _) = produce(&mut c, "fill", batch(&[&value], None)).await;
+        if code != 0 {
+            break code;
+        }
+        assert_eq!(offset, acked);
+        acked += 1;
+        assert!(acked < 1000, "the disk never filled");
+    };
+    assert_eq!(code, 56, "KAFKA_STORAGE_ERROR on a full disk");
+    assert!(acked > 10);
+    // Reads go on, and every acknowledged record is intact.
+    let (code, hw, _) = fetch(&mut c, "fill", acked - 1, 0).await;
+    assert_eq!((code, hw), (0, acked));
+    // Free space: delete the other topic.
+    let req = kafka_protocol::messages::DeleteTopicsRequest::default()
+        .with_topic_names(vec![common::name("spare")])
+        .with_timeout_ms(5000);
+    let ResponseKind::DeleteTopics(r) = c.call(4, RequestKind::DeleteTopics(req)).await else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].error_code, 0);
+    let mut recovered_after = None;
+    for attempt in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (code, offset, _) = produce(&mut c, "fill", batch(&["after"], None)).await;
+        if code == 0 {
+            assert_eq!(offset, acked, "no record lost or duplicated");
+            recovered_after = Some(attempt);
+            break;
+        }
+        assert_eq!(code, 56);
+    }
+    assert!(recovered_after.is_some(), "writes never resumed");
+    let (code, hw, values) = fetch(&mut c, "fill", acked, 0).await;
+    assert_eq!((code, hw), (0, acked + 1));
+    assert_eq!(values, vec![(acked, "after".to_string())]);
+    broker.stop().await;
+    drop(disk);
+}
