@@ -108,6 +108,10 @@ pub struct Broker {
     pub(crate) log_manager: LogManager,
     /// The group coordinator (consumer groups and committed offsets).
     pub groups: crate::group::GroupCoordinatorHandle,
+    /// Bounds CPU-heavy request work (decompression, recompression) running at once on
+    /// tokio's blocking threads: one less than the cores, at least one.
+    heavy: Arc<tokio::sync::Semaphore>,
+    heavy_waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Broker {
@@ -216,6 +220,8 @@ impl Broker {
             }),
             flusher,
             groups,
+            heavy: Arc::new(tokio::sync::Semaphore::new(heavy_threads())),
+            heavy_waiting: std::sync::atomic::AtomicUsize::new(0),
         });
         broker.log_manager.start(&broker);
         broker.groups.start(&broker);
@@ -245,6 +251,31 @@ impl Broker {
             memory.permits.push(permit);
             memory.kib += kib;
         }
+    }
+
+    /// Runs CPU-heavy work off the threads that serve connections: on tokio's blocking pool,
+    /// at most `heavy_threads()` at once, so a client sending decompression bombs waits for
+    /// its own work while everybody else's small requests keep flowing. `None` if the runtime
+    /// is shutting down.
+    pub async fn run_heavy<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.heavy_waiting.fetch_add(1, Relaxed);
+        let result = async {
+            let _permit = self.heavy.clone().acquire_owned().await.ok()?;
+            tokio::task::spawn_blocking(work).await.ok()
+        }
+        .await;
+        self.heavy_waiting.fetch_sub(1, Relaxed);
+        result
+    }
+
+    /// Heavy work items running or waiting for the pool right now.
+    pub fn heavy_work_in_progress(&self) -> usize {
+        self.heavy_waiting
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How long a frame of `len` bytes may take to arrive once its size prefix has:
@@ -419,6 +450,14 @@ impl Broker {
             }
         }
     }
+}
+
+/// Threads for heavy request work: all cores but one, so one is always left for the async
+/// workers that serve connections.
+fn heavy_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
 }
 
 fn non_empty(s: &str) -> Option<String> {

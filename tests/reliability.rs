@@ -625,3 +625,94 @@ async fn a_partition_comes_back_when_disk_space_returns() {
     broker.stop().await;
     drop(disk);
 }
+
+/// Item 6: two connections sending produce requests whose batches decompress to megabytes
+/// each used to occupy the threads that serve every connection (another client's ApiVersions
+/// took seconds). Decompression now runs on a bounded pool of its own: a small request from a
+/// third client is answered while both heavy requests are still being worked on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decompression_does_not_stall_other_clients() {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use vltava::log::{BatchOptions, Compression, NewRecord, build_batch};
+    let partitions = 8;
+    let broker = TestBroker::start(&[("num.partitions", &partitions.to_string())]).await;
+    // The topics are auto-created by the first produce, with num.partitions partitions.
+    // One record of 32 MB of zeros: ~32 KB gzipped; each request decompresses 256 MB.
+    let bomb = Bytes::from(
+        build_batch(
+            &[NewRecord {
+                value: Some(vec![0u8; 32 << 20]),
+                timestamp_ms: vltava::broker::now_ms(),
+                ..NewRecord::default()
+            }],
+            &BatchOptions {
+                compression: Compression::Gzip,
+                ..BatchOptions::default()
+            },
+        )
+        .unwrap(),
+    );
+    let request = |topic: &str| {
+        RequestKind::Produce(
+            kafka_protocol::messages::ProduceRequest::default()
+                .with_acks(-1)
+                .with_timeout_ms(60_000)
+                .with_topic_data(vec![
+                    TopicProduceData::default()
+                        .with_name(common::name(topic))
+                        .with_partition_data(
+                            (0..partitions)
+                                .map(|p| {
+                                    PartitionProduceData::default()
+                                        .with_index(p)
+                                        .with_records(Some(bomb.clone()))
+                                })
+                                .collect(),
+                        ),
+                ]),
+        )
+    };
+    let mut heavy = Vec::new();
+    for topic in ["bombs-a", "bombs-b"] {
+        let mut c = Client::connect(broker.addr).await;
+        let r = request(topic);
+        c.send(kafka_protocol::messages::ApiKey::Produce, 9, &r)
+            .await;
+        heavy.push(c);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut small = Client::connect(broker.addr).await;
+    let ResponseKind::ApiVersions(v) = small
+        .call(3, RequestKind::ApiVersions(common::api_versions_request()))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(v.error_code, 0);
+    // Neither heavy request has been answered yet: the small one did not wait for them.
+    for c in &heavy {
+        let mut byte = [0u8; 1];
+        let pending = matches!(c.stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        assert!(
+            pending,
+            "a heavy request was answered first: the small one waited for it"
+        );
+    }
+    assert!(broker.broker.heavy_work_in_progress() > 0);
+    for mut c in heavy {
+        let ResponseKind::Produce(r) = c
+            .receive(kafka_protocol::messages::ApiKey::Produce, 9)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let codes: Vec<i16> = r.responses[0]
+            .partition_responses
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
+        assert_eq!(codes, vec![0; partitions as usize]);
+    }
+    broker.stop().await;
+}

@@ -37,8 +37,6 @@ pub const SPEC: ApiSpec = ApiSpec {
     max_version: 12,
 };
 
-const INVALID_TXN_STATE: i16 = 48;
-
 pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply {
     let acks = request.acks;
     let mut any_error = false;
@@ -128,40 +126,31 @@ async fn append(
     let Some(records) = records.filter(|r| !r.is_empty()) else {
         return failed(index, error::INVALID_RECORD, Some("no records".into()));
     };
-    // Validate (CRC32C over the whole batch, bounded decompression for compressed ones) outside
-    // the partition lock; only producer-state checks and the write happen under it. A topic
-    // whose `compression.type` names a codec gets its batches recompressed, as in Kafka.
+    // Validate (CRC32C and a walk of every record; bounded decompression for compressed
+    // batches) outside the partition lock; only producer-state checks and the write happen
+    // under it. A topic whose `compression.type` names a codec gets its batches recompressed,
+    // as in Kafka. Decompression and recompression are CPU-heavy: they run, with the append,
+    // on the broker's bounded pool for heavy work, never on the threads that serve other
+    // connections' requests.
     let now = now_ms();
     let config = partition.log().config().clone();
     let target = wanted_compression(ctx, topic);
-    let recompressed;
-    let outcome = match crate::log::validate_produce(&records, &config, now) {
-        Err(e) => Err(e),
-        // Validated first, so garbage gets Kafka's CORRUPT_MESSAGE / INVALID_RECORD.
-        Ok(batch) if batch.fields.is_transactional() => {
-            return failed(
-                index,
-                INVALID_TXN_STATE,
-                Some("transactions are not supported yet".into()),
-            );
-        }
-        Ok(batch) => match target
-            .map(|t| crate::log::recompress(&batch, t))
-            .transpose()
-        {
-            Err(e) => Err(e),
-            Ok(Some(Some(bytes))) => {
-                recompressed = bytes;
-                crate::log::validate_produce(&recompressed, &config, now).and_then(|batch| {
-                    partition
-                        .log()
-                        .append_validated(&batch, partition.leader_epoch, now)
-                })
-            }
-            Ok(_) => partition
-                .log()
-                .append_validated(&batch, partition.leader_epoch, now),
-        },
+    let heavy = target.is_some()
+        || records.len() > HEAVY_BATCH_BYTES
+        || crate::log::BatchHeader::parse(&records)
+            .is_some_and(|h| h.compression() != Some(Compression::None));
+    let outcome = if heavy {
+        let p = partition.clone();
+        ctx.broker
+            .run_heavy(move || validate_and_append(&p, &records, &config, target, now))
+            .await
+            .unwrap_or_else(|| {
+                Err(crate::log::AppendError::Storage(std::io::Error::other(
+                    "the broker is shutting down",
+                )))
+            })
+    } else {
+        validate_and_append(partition, &records, &config, target, now)
     };
     let outcome = match outcome {
         Ok(o) => o,
@@ -199,6 +188,38 @@ async fn append(
         .with_base_offset(outcome.base_offset)
         .with_log_append_time_ms(outcome.log_append_time_ms)
         .with_log_start_offset(outcome.log_start_offset)
+}
+
+/// Uncompressed batches larger than this are validated on the heavy-work pool too.
+const HEAVY_BATCH_BYTES: usize = 1 << 20;
+
+/// Validation, recompression and the append, as one step that may run on the heavy pool.
+fn validate_and_append(
+    partition: &Partition,
+    records: &[u8],
+    config: &crate::log::LogConfig,
+    target: Option<Compression>,
+    now: i64,
+) -> Result<crate::log::AppendOutcome, crate::log::AppendError> {
+    let batch = crate::log::validate_produce(records, config, now)?;
+    // Validated first, so garbage gets Kafka's CORRUPT_MESSAGE / INVALID_RECORD.
+    if batch.fields.is_transactional() {
+        return Err(crate::log::AppendError::TransactionsUnsupported);
+    }
+    match target
+        .map(|t| crate::log::recompress(&batch, t))
+        .transpose()?
+    {
+        Some(Some(bytes)) => {
+            let batch = crate::log::validate_produce(&bytes, config, now)?;
+            partition
+                .log()
+                .append_validated(&batch, partition.leader_epoch, now)
+        }
+        _ => partition
+            .log()
+            .append_validated(&batch, partition.leader_epoch, now),
+    }
 }
 
 fn failed(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {

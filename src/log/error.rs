@@ -17,6 +17,7 @@ pub mod codes {
     pub const INVALID_TIMESTAMP: i16 = 32;
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const INVALID_TXN_STATE: i16 = 48;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
     pub const INVALID_RECORD: i16 = 87;
@@ -63,6 +64,9 @@ pub enum AppendError {
     OutOfOrderSequence(String),
     #[error("{0}")]
     InvalidProducerEpoch(String),
+    /// A transactional batch before the broker serves transactions (INVALID_TXN_STATE).
+    #[error("transactions are not supported yet")]
+    TransactionsUnsupported,
     /// The write failed, or the log is offline after an earlier failure or `close`.
     #[error("storage error: {0}")]
     Storage(#[from] io::Error),
@@ -79,6 +83,7 @@ impl AppendError {
             AppendError::UnsupportedCompressionType(_) => codes::UNSUPPORTED_COMPRESSION_TYPE,
             AppendError::OutOfOrderSequence(_) => codes::OUT_OF_ORDER_SEQUENCE_NUMBER,
             AppendError::InvalidProducerEpoch(_) => codes::INVALID_PRODUCER_EPOCH,
+            AppendError::TransactionsUnsupported => codes::INVALID_TXN_STATE,
             AppendError::Storage(_) => codes::KAFKA_STORAGE_ERROR,
         }
     }
