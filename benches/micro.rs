@@ -40,14 +40,14 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use uuid::Uuid;
-use vltava::fetch_encode::{
+use vltava::handlers::fetch_encode::{
     self, FetchPartitionResponse, FetchResponseBody, FetchTopicResponse, PartitionRecords,
 };
-use vltava::frame;
 use vltava::log::{
     BatchOptions, FileRegion, LogConfig, NewRecord, PartitionLog, Storage, build_batch,
     validate_produce,
 };
+use vltava::net::frame;
 
 /// Versions librdkafka 2.12 settles on against this broker.
 const PRODUCE_VERSION: i16 = 10;

@@ -13,12 +13,12 @@ use tokio::sync::{Mutex as AsyncMutex, oneshot};
 use uuid::Uuid;
 
 use crate::config::BrokerConfig;
-use crate::dynamic_config::DynamicConfigs;
+use crate::config::dynamic::DynamicConfigs;
+use crate::config::topic as topic_config;
 use crate::log::{PartitionLog, Storage, dirs};
 use crate::log_manager::LogManager;
+use crate::metadata::topics::{Partition, Topic, TopicRegistry, validate_topic_name};
 use crate::metadata::{MetadataJournal, MetadataRecord, random_uuid, uuid_to_base64};
-use crate::topic_config;
-use crate::topics::{Partition, Topic, TopicRegistry, validate_topic_name};
 
 /// Producer ids are handed out in blocks so the journal is written once per block, not per id.
 const PRODUCER_ID_BLOCK: i64 = 1000;
@@ -107,7 +107,7 @@ pub struct Broker {
     /// Retention and compaction threads.
     pub(crate) log_manager: LogManager,
     /// The group coordinator (consumer groups and committed offsets).
-    pub groups: crate::group::GroupCoordinatorHandle,
+    pub groups: crate::coordinator::group::GroupCoordinatorHandle,
     /// Bounds CPU-heavy request work (decompression, recompression) running at once on
     /// tokio's blocking threads: one less than the cores, at least one.
     heavy: Arc<tokio::sync::Semaphore>,
@@ -200,7 +200,7 @@ impl Broker {
             .map_err(|e| format!("cannot open topic {name}: {e}"))?;
             topics.insert(Arc::new(topic));
         }
-        let groups = crate::group::runtime::open(&config, &topics, now)?;
+        let groups = crate::coordinator::group::runtime::open(&config, &topics, now)?;
         let flusher = Flusher::start(topics.clone());
         let budget_kib =
             (config.queued_max_request_bytes / 1024).clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
@@ -501,7 +501,7 @@ fn open_topic(
         )?);
     }
     Ok(Topic {
-        internal: crate::group::is_internal_topic(&name),
+        internal: crate::coordinator::group::is_internal_topic(&name),
         name,
         id,
         partitions: parts,

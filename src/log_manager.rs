@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::broker::{Broker, now_ms};
 use crate::config::BrokerConfig;
 use crate::log::cleaner::OFFSET_MAP_ENTRY_BYTES;
-use crate::topics::Partition;
+use crate::metadata::topics::Partition;
 
 /// Shared between the handle and the threads.
 #[derive(Default)]

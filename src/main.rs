@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use vltava::broker::Broker;
 use vltava::config::{self, BrokerConfig};
-use vltava::connection::FileTransfer;
+use vltava::net::connection::FileTransfer;
 
 #[derive(Parser)]
 #[command(
@@ -223,7 +223,7 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let listener = vltava::server::bind(&mut config)
+        let listener = vltava::net::server::bind(&mut config)
             .await
             .map_err(|e| format!("cannot bind {}: {e}", config.listener.bind_addr()))?;
         let broker = Broker::open(config)?;
@@ -240,7 +240,7 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
             broker.topics.all().len(),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        vltava::server::serve(broker, listener, transfer, shutdown_signal()).await;
+        vltava::net::server::serve(broker, listener, transfer, shutdown_signal()).await;
         Ok(())
     })
 }

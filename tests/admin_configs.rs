@@ -33,7 +33,7 @@ async fn describe_topic_configs_every_version() {
         .await,
         0
     );
-    let all = vltava::topic_config::TOPIC_CONFIGS.len();
+    let all = vltava::config::topic::TOPIC_CONFIGS.len();
     for v in 1..=4 {
         let r = describe_configs(&mut c, v, TOPIC, "dc", None, true, true).await;
         assert_eq!(r.error_code, 0, "v{v}");

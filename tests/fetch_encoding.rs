@@ -15,7 +15,7 @@ use kafka_protocol::messages::{BrokerId, ProducerId, TopicName};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use proptest::prelude::*;
 use uuid::Uuid;
-use vltava::fetch_encode::{
+use vltava::handlers::fetch_encode::{
     AbortedTransaction, Chunk, EpochEndOffset, FetchEncodeError, FetchPartitionResponse,
     FetchResponseBody, FetchTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionRecords,
     SnapshotId, body_len, copy_chunks_into, encode_fetch_response,

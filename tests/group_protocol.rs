@@ -868,16 +868,16 @@ async fn committed_offsets_and_groups_survive_a_restart_where_kafka_would_store_
         );
         // The group's records are in the partition Kafka's hash picks (13 of 50, as
         // Java's "durable-group".hashCode() gives), and only there.
-        assert_eq!(vltava::group::partition_for(group, 50), 13);
+        assert_eq!(vltava::coordinator::group::partition_for(group, 50), 13);
         let topic = broker.broker.topics.get("__consumer_offsets").unwrap();
         assert_eq!(topic.partitions.len(), 50);
-        let home = vltava::group::partition_for(group, 50);
+        let home = vltava::coordinator::group::partition_for(group, 50);
         for p in &topic.partitions {
             let end = p.log().log_end_offset();
             if p.index == home {
                 // Group metadata (sync) + 3 commits.
                 assert_eq!(end, 4, "partition {}", p.index);
-            } else if p.index != vltava::group::partition_for("simple", 50) {
+            } else if p.index != vltava::coordinator::group::partition_for("simple", 50) {
                 assert_eq!(end, 0, "partition {}", p.index);
             }
         }

@@ -18,8 +18,8 @@ use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey
 
 use super::describe_configs::resource_type;
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
-use crate::broker_admin::AdminError;
-use crate::topics::validate_topic_name;
+use crate::metadata::admin::AdminError;
+use crate::metadata::topics::validate_topic_name;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::AlterConfigs,

@@ -21,7 +21,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
 use crate::log::LogError;
-use crate::topics::Partition;
+use crate::metadata::topics::Partition;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DeleteRecords,

@@ -1,11 +1,11 @@
 //! DescribeConfigs (key 32), versions 1–4.
 //!
 //! What Kafka's `ConfigHelper` answers, per resource:
-//! - TOPIC (2): every topic config (`topic_config::TOPIC_CONFIGS`) with the value in force — the
+//! - TOPIC (2): every topic config (`topic::TOPIC_CONFIGS`) with the value in force — the
 //!   topic's override (source DYNAMIC_TOPIC_CONFIG) or the broker synonym chain (dynamic
 //!   per-broker, dynamic default, static, default) — `read_only` false. An invalid name is
 //!   INVALID_TOPIC_EXCEPTION, a missing topic UNKNOWN_TOPIC_OR_PARTITION.
-//! - BROKER (4), name = this node's id: every broker config (`config_defs::BROKER_CONFIGS`, plus
+//! - BROKER (4), name = this node's id: every broker config (`catalogue::BROKER_CONFIGS`, plus
 //!   any other key set statically or dynamically), `read_only` unless Kafka can change it at run
 //!   time. Name "": only the cluster-wide dynamic defaults that are set. Another id or a
 //!   non-number: INVALID_REQUEST with Kafka's message.
@@ -31,10 +31,10 @@ use kafka_protocol::messages::{
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
-use crate::config_defs::{self, ConfigType, Mode};
-use crate::dynamic_config::{DynamicConfigs, source};
-use crate::topic_config::{self, TopicConfigDef};
-use crate::topics::validate_topic_name;
+use crate::config::catalogue::{self, ConfigType, Mode};
+use crate::config::dynamic::{DynamicConfigs, source};
+use crate::config::topic::{self, TopicConfigDef};
+use crate::metadata::topics::validate_topic_name;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeConfigs,
@@ -255,7 +255,7 @@ fn broker_synonym_chain(
     dynamic: &DynamicConfigs,
     sensitive: bool,
 ) -> Vec<(String, Option<String>, i8)> {
-    let names: Vec<&str> = match config_defs::broker_synonyms(name) {
+    let names: Vec<&str> = match catalogue::broker_synonyms(name) {
         [] => vec![name],
         list => list.to_vec(),
     };
@@ -289,7 +289,7 @@ pub fn topic_entries(
     dynamic: &DynamicConfigs,
 ) -> Vec<Entry> {
     let effective = dynamic.effective(static_config);
-    topic_config::TOPIC_CONFIGS
+    topic::TOPIC_CONFIGS
         .iter()
         .map(|d| topic_entry(d, overrides, static_config, dynamic, &effective))
         .collect()
@@ -303,7 +303,7 @@ fn topic_entry(
     effective: &BrokerConfig,
 ) -> Entry {
     let sensitive = d.ty.is_sensitive();
-    let (value, _) = topic_config::effective(d.name, overrides, effective)
+    let (value, _) = topic::effective(d.name, overrides, effective)
         .unwrap_or_else(|| (d.default.to_string(), false));
     let value = display_value(d.ty, &value);
     let mut synonyms = Vec::new();
@@ -343,7 +343,7 @@ fn broker_entry(
     dynamic: &DynamicConfigs,
     per_broker: bool,
 ) -> Entry {
-    let def = config_defs::find(name);
+    let def = catalogue::find(name);
     let own = crate::config::KNOWN_KEYS.iter().any(|k| k.name == name);
     // Kafka treats keys it cannot type as sensitive; Vltava's own settings are plain strings.
     let ty = def.map(|d| d.ty).or(own.then_some(ConfigType::String));
@@ -379,13 +379,13 @@ fn broker_entry(
 
 /// A custom key (not a Kafka config) set dynamically can be changed dynamically again.
 fn is_dynamic_custom(name: &str, dynamic: &DynamicConfigs) -> bool {
-    config_defs::find(name).is_none()
+    catalogue::find(name).is_none()
         && (dynamic.broker.contains_key(name) || dynamic.cluster.contains_key(name))
 }
 
 /// Every config of this broker: the catalogue, plus any other key that is set.
 pub fn broker_entries(static_config: &BrokerConfig, dynamic: &DynamicConfigs) -> Vec<Entry> {
-    let mut names: BTreeSet<&str> = config_defs::BROKER_CONFIGS
+    let mut names: BTreeSet<&str> = catalogue::BROKER_CONFIGS
         .iter()
         .filter(|d| d.mode != Mode::DynamicOnly)
         .map(|d| d.name)
@@ -468,7 +468,7 @@ mod tests {
             &static_config,
             &dynamic,
         );
-        assert_eq!(entries.len(), topic_config::TOPIC_CONFIGS.len());
+        assert_eq!(entries.len(), topic::TOPIC_CONFIGS.len());
         let get = |n: &str| entries.iter().find(|e| e.name == n).unwrap().clone();
         let policy = get("cleanup.policy");
         assert_eq!(policy.value.as_deref(), Some("compact,delete"));

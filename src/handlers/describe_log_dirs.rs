@@ -27,7 +27,7 @@ pub const SPEC: ApiSpec = ApiSpec {
 pub fn handle(ctx: &RequestContext<'_>, request: DescribeLogDirsRequest) -> Reply {
     let broker = ctx.broker;
     let mut by_topic: BTreeMap<String, Vec<DescribeLogDirsPartition>> = BTreeMap::new();
-    let mut add = |name: &str, partition: &crate::topics::Partition| {
+    let mut add = |name: &str, partition: &crate::metadata::topics::Partition| {
         let size = partition.log().size_in_bytes();
         by_topic.entry(name.to_string()).or_default().push(
             DescribeLogDirsPartition::default()

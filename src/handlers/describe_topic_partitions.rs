@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
 use crate::log_manager::setting;
-use crate::topics::{Topic, validate_topic_name};
+use crate::metadata::topics::{Topic, validate_topic_name};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeTopicPartitions,

@@ -27,11 +27,11 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{ApiSpec, Reply, RequestContext, check_leader_epoch, error};
-use crate::fetch_encode::{
+use crate::handlers::fetch_encode::{
     FetchPartitionResponse, FetchResponseBody, FetchTopicResponse, PartitionRecords,
     encode_fetch_response,
 };
-use crate::topics::{Partition, Topic};
+use crate::metadata::topics::{Partition, Topic};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::Fetch,

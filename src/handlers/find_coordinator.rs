@@ -18,7 +18,7 @@ use kafka_protocol::messages::{
 };
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
-use crate::group::error;
+use crate::coordinator::group::error;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::FindCoordinator,
@@ -92,7 +92,7 @@ async fn lookup(ctx: &RequestContext<'_>, key_type: i8) -> Found {
         }
         _ => return failed(error::INVALID_REQUEST, "Unsupported coordinator key type."),
     }
-    if crate::group::runtime::ensure_offsets_topic(ctx.broker)
+    if crate::coordinator::group::runtime::ensure_offsets_topic(ctx.broker)
         .await
         .is_err()
     {

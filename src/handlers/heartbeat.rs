@@ -4,7 +4,7 @@
 use kafka_protocol::messages::{ApiKey, HeartbeatRequest, HeartbeatResponse, ResponseKind};
 
 use super::{ApiSpec, Reply, RequestContext};
-use crate::group::coordinator;
+use crate::coordinator::group::coordinator;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::Heartbeat,

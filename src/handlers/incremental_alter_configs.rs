@@ -24,9 +24,9 @@ use super::alter_configs::{
 };
 use super::describe_configs::resource_type;
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
-use crate::broker_admin::AdminError;
-use crate::config_defs::{self, ConfigType};
-use crate::topic_config;
+use crate::config::catalogue::{self, ConfigType};
+use crate::config::topic as topic_config;
+use crate::metadata::admin::AdminError;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::IncrementalAlterConfigs,
@@ -140,7 +140,7 @@ async fn alter(
                 Some(_) => dynamic.broker,
             };
             let configs = apply(current, ops, |key| {
-                config_defs::find(key)
+                catalogue::find(key)
                     .filter(|d| d.ty == ConfigType::List)
                     .map(|d| d.default.unwrap_or_default().to_string())
             })?;

@@ -16,9 +16,9 @@ use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, JoinGroupRequest, JoinGroupResponse, ResponseKind};
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
-use crate::group::classic::Protocol;
-use crate::group::coordinator::{JoinRequest, join_error};
-use crate::group::error;
+use crate::coordinator::group::classic::Protocol;
+use crate::coordinator::group::coordinator::{JoinRequest, join_error};
+use crate::coordinator::group::error;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::JoinGroup,

@@ -10,8 +10,8 @@ use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{ApiKey, LeaveGroupRequest, LeaveGroupResponse, ResponseKind};
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
-use crate::group::coordinator::LeavingMember;
-use crate::group::error;
+use crate::coordinator::group::coordinator::LeavingMember;
+use crate::coordinator::group::error;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::LeaveGroup,

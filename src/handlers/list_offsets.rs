@@ -18,7 +18,7 @@ use kafka_protocol::messages::{
 };
 
 use super::{ApiSpec, Reply, RequestContext, check_leader_epoch, error, owned_str};
-use crate::topics::Partition;
+use crate::metadata::topics::Partition;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ListOffsets,

@@ -19,7 +19,7 @@ use kafka_protocol::messages::{
 use uuid::Uuid;
 
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
-use crate::topics::{Topic, validate_topic_name};
+use crate::metadata::topics::{Topic, validate_topic_name};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::Metadata,

@@ -11,7 +11,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind}
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
-use crate::fetch_encode::Chunk;
+use crate::handlers::fetch_encode::Chunk;
 
 pub mod alter_configs;
 pub mod api_versions;
@@ -28,6 +28,7 @@ pub mod describe_log_dirs;
 pub mod describe_topic_partitions;
 pub mod elect_leaders;
 pub mod fetch;
+pub mod fetch_encode;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;

@@ -23,8 +23,8 @@ use kafka_protocol::messages::{
 };
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
-use crate::group::coordinator::{CommitPartition, CommitRequest};
-use crate::group::error;
+use crate::coordinator::group::coordinator::{CommitPartition, CommitRequest};
+use crate::coordinator::group::error;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::OffsetCommit,

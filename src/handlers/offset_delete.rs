@@ -15,7 +15,7 @@ use kafka_protocol::messages::{
 };
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
-use crate::group::error;
+use crate::coordinator::group::error;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::OffsetDelete,

@@ -18,10 +18,10 @@ use kafka_protocol::messages::{
 };
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
-use crate::group::coordinator::FetchedOffsets;
-use crate::group::error;
-use crate::group::records::OffsetCommitValue;
-use crate::group::runtime::FetchQuery;
+use crate::coordinator::group::coordinator::FetchedOffsets;
+use crate::coordinator::group::error;
+use crate::coordinator::group::records::OffsetCommitValue;
+use crate::coordinator::group::runtime::FetchQuery;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::OffsetFetch,

@@ -29,7 +29,7 @@ use kafka_protocol::protocol::Decodable;
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
 use crate::broker::now_ms;
 use crate::log::Compression;
-use crate::topics::{Partition, Topic};
+use crate::metadata::topics::{Partition, Topic};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::Produce,
@@ -104,7 +104,7 @@ async fn lookup_or_create(ctx: &RequestContext<'_>, name: &str) -> Option<Arc<To
 /// The codec a topic's `compression.type` imposes; `None` for `producer` (keep what was sent).
 fn wanted_compression(ctx: &RequestContext<'_>, topic: &Topic) -> Option<Compression> {
     let broker = ctx.broker.effective_config();
-    let (value, _) = crate::topic_config::effective("compression.type", &topic.configs, &broker)?;
+    let (value, _) = crate::config::topic::effective("compression.type", &topic.configs, &broker)?;
     match value.trim() {
         "uncompressed" => Some(Compression::None),
         "gzip" => Some(Compression::Gzip),

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, ResponseKind, SyncGroupRequest, SyncGroupResponse};
 
 use super::{ApiSpec, Reply, RequestContext};
-use crate::group::coordinator::SyncRequest;
+use crate::coordinator::group::coordinator::SyncRequest;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::SyncGroup,

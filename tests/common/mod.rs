@@ -20,8 +20,8 @@ use kafka_protocol::messages::{CreateTopicsRequest, FetchRequest, ProduceRequest
 use kafka_protocol::records::RecordBatchDecoder;
 use vltava::broker::Broker;
 use vltava::config::BrokerConfig;
-use vltava::connection::FileTransfer;
 use vltava::log::{BatchOptions, NewRecord, build_batch};
+use vltava::net::connection::FileTransfer;
 
 /// A broker running inside the test process.
 pub struct TestBroker {
@@ -55,14 +55,14 @@ impl TestBroker {
         }
         let mut config = BrokerConfig::from_map(map).expect("config");
         config.in_memory = in_memory;
-        let listener = vltava::server::bind(&mut config).await.expect("bind");
+        let listener = vltava::net::server::bind(&mut config).await.expect("bind");
         let broker = Broker::open(config).expect("broker opens");
         let addr = listener.local_addr().unwrap();
         // Metadata must advertise the real port.
         let (tx, rx) = oneshot::channel::<()>();
         let b = broker.clone();
         let done = tokio::spawn(async move {
-            vltava::server::serve(b, listener, FileTransfer::Sendfile, async {
+            vltava::net::server::serve(b, listener, FileTransfer::Sendfile, async {
                 let _ = rx.await;
             })
             .await;

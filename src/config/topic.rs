@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::BrokerConfig;
-use crate::config_defs::ConfigType;
+use crate::config::catalogue::ConfigType;
 use crate::log::{LogConfig, TimestampType};
 
 /// How a value is checked beyond its type.

@@ -12,9 +12,9 @@ use kafka_protocol::messages::list_groups_response::ListedGroup;
 use super::{
     AfterAppend, Append, CommitRequest, FetchedOffsets, GroupCoordinator, Outcome, PartitionErrors,
 };
-use crate::group::classic::{ClassicGroup, GroupState};
-use crate::group::error;
-use crate::group::records::{CoordinatorRecord, OffsetCommitValue};
+use crate::coordinator::group::classic::{ClassicGroup, GroupState};
+use crate::coordinator::group::error;
+use crate::coordinator::group::records::{CoordinatorRecord, OffsetCommitValue};
 use crate::handlers::owned_str;
 
 impl GroupCoordinator {

@@ -8,10 +8,10 @@ use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use tokio::sync::oneshot;
 
 use super::*;
-use crate::group::GroupConfig;
-use crate::group::classic::{GroupState, Protocol};
-use crate::group::error::*;
-use crate::group::records::CoordinatorRecord;
+use crate::config::GroupConfig;
+use crate::coordinator::group::classic::{GroupState, Protocol};
+use crate::coordinator::group::error::*;
+use crate::coordinator::group::records::CoordinatorRecord;
 
 const T0: i64 = 1_700_000_000_000;
 const SESSION: i32 = 10_000;
@@ -562,7 +562,7 @@ fn sync_group_errors_are_kafkas() {
     instance.group_instance_id = Some("i".into());
     assert_eq!(answer_sync(h.sync(instance)).error_code, UNKNOWN_MEMBER_ID);
     // A failed store makes the members rejoin (NOT_COORDINATOR for a storage error).
-    h.fail_appends = Some(crate::group::error::KAFKA_STORAGE_ERROR);
+    h.fail_appends = Some(crate::coordinator::group::error::KAFKA_STORAGE_ERROR);
     let s = answer_sync(h.sync(sync_req(
         "g",
         &m1,
@@ -888,7 +888,7 @@ fn a_static_replacement_that_cannot_be_stored_is_undone() {
         1,
         vec![(old.clone(), Bytes::from_static(b"a"))],
     )));
-    h.fail_appends = Some(crate::group::error::KAFKA_STORAGE_ERROR);
+    h.fail_appends = Some(crate::coordinator::group::error::KAFKA_STORAGE_ERROR);
     let r = answer(h.join(static_req("g", "", "i")));
     assert_eq!(r.error_code, NOT_COORDINATOR);
     assert_eq!(r.member_id.as_str(), "");
@@ -1079,12 +1079,12 @@ fn commits_keep_a_member_session_alive() {
 #[test]
 fn a_failed_commit_append_changes_nothing() {
     let mut h = Harness::new();
-    h.fail_appends = Some(crate::group::error::KAFKA_STORAGE_ERROR);
+    h.fail_appends = Some(crate::coordinator::group::error::KAFKA_STORAGE_ERROR);
     let r = h.commit(commit_req("g", -1, "", "t", &[(0, 1, "")]));
     assert_eq!(codes(&r), vec![NOT_COORDINATOR]);
     assert!(h.committed("g", "t", 0).is_none());
     assert!(h.c.group("g").is_none());
-    h.fail_appends = Some(crate::group::error::UNKNOWN_TOPIC_OR_PARTITION);
+    h.fail_appends = Some(crate::coordinator::group::error::UNKNOWN_TOPIC_OR_PARTITION);
     let r = h.commit(commit_req("g", -1, "", "t", &[(0, 1, "")]));
     assert_eq!(codes(&r), vec![COORDINATOR_NOT_AVAILABLE]);
 }

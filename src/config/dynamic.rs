@@ -9,12 +9,12 @@
 //! Both dynamic maps are journaled as whole-map `MetadataRecord::BrokerConfigs` records before
 //! they change, so they survive restarts. The *effective* broker config is the static
 //! `BrokerConfig` with its `overrides` map extended by the dynamic values; topic configs resolve
-//! their broker synonyms from it (`topic_config::effective`).
+//! their broker synonyms from it (`topic::effective`).
 
 use std::collections::BTreeMap;
 
 use crate::config::BrokerConfig;
-use crate::config_defs::{self, Mode};
+use crate::config::catalogue::{self, Mode};
 
 /// DescribeConfigs' `config_source` values.
 pub mod source {
@@ -63,7 +63,7 @@ impl DynamicConfigs {
         if let Some(v) = static_config.overrides.get(name) {
             out.push((v.clone(), source::STATIC_BROKER_CONFIG));
         }
-        if let Some(v) = config_defs::default_of(name) {
+        if let Some(v) = catalogue::default_of(name) {
             out.push((v, source::DEFAULT_CONFIG));
         }
         out
@@ -86,13 +86,13 @@ pub fn validate_broker_configs(
     }
     if let Some((k, _)) = configs
         .iter()
-        .find(|(k, v)| k.len() + v.len() > crate::topic_config::MAX_CONFIG_VALUE_BYTES)
+        .find(|(k, v)| k.len() + v.len() > crate::config::topic::MAX_CONFIG_VALUE_BYTES)
     {
         return Err(format!("Invalid value for configuration {k}: too long"));
     }
     let read_only: Vec<&str> = configs
         .keys()
-        .filter(|k| config_defs::find(k).is_some_and(|d| d.mode == Mode::ReadOnly))
+        .filter(|k| catalogue::find(k).is_some_and(|d| d.mode == Mode::ReadOnly))
         .map(String::as_str)
         .collect();
     if !read_only.is_empty() {
@@ -104,7 +104,7 @@ pub fn validate_broker_configs(
     if !per_broker {
         let broker_only: Vec<&str> = configs
             .keys()
-            .filter(|k| config_defs::find(k).is_some_and(|d| d.mode == Mode::PerBroker))
+            .filter(|k| catalogue::find(k).is_some_and(|d| d.mode == Mode::PerBroker))
             .map(String::as_str)
             .collect();
         if !broker_only.is_empty() {
@@ -115,12 +115,12 @@ pub fn validate_broker_configs(
         }
     }
     for (k, v) in configs {
-        let Some(d) = config_defs::find(k) else {
+        let Some(d) = catalogue::find(k) else {
             continue;
         };
         d.ty.check(k, v)?;
         // Broker synonyms of topic configs obey the topic config's rules.
-        if let Some(t) = crate::topic_config::TOPIC_CONFIGS
+        if let Some(t) = crate::config::topic::TOPIC_CONFIGS
             .iter()
             .find(|t| t.broker_synonym == Some(k.as_str()))
         {

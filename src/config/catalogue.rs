@@ -1889,7 +1889,7 @@ mod tests {
 
     #[test]
     fn topic_config_synonyms_are_broker_configs() {
-        for t in crate::topic_config::TOPIC_CONFIGS {
+        for t in crate::config::topic::TOPIC_CONFIGS {
             for s in t.synonyms {
                 let d = find(s.name).unwrap_or_else(|| panic!("{} missing", s.name));
                 if s.name == t.broker_synonym.unwrap_or_default() {

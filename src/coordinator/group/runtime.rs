@@ -31,7 +31,7 @@ use super::{GroupCoordinator, OFFSETS_TOPIC, error, partition_for};
 use crate::broker::{Broker, CreateTopicError, now_ms};
 use crate::log::batch::{BatchHeader, HEADER_LEN, MAX_DECOMPRESSED_BATCH_BYTES};
 use crate::log::{BatchOptions, NewRecord, build_batch, compression, record};
-use crate::topics::{Partition, Topic};
+use crate::metadata::topics::{Partition, Topic};
 
 /// Commands waiting for the coordinator thread. Each connection has at most one request in
 /// flight, so this only bounds bursts; senders wait when it is full.
@@ -76,7 +76,7 @@ pub struct GroupCoordinatorHandle {
 /// Call [`GroupCoordinatorHandle::start`] once the broker is built.
 pub fn open(
     config: &crate::config::BrokerConfig,
-    topics: &crate::topics::TopicRegistry,
+    topics: &crate::metadata::topics::TopicRegistry,
     now: i64,
 ) -> Result<GroupCoordinatorHandle, String> {
     let mut coordinator = GroupCoordinator::new(config.groups.clone(), now);

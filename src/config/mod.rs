@@ -15,6 +15,13 @@ use std::path::PathBuf;
 
 use crate::log::{LogConfig, TimestampType};
 
+pub mod catalogue;
+pub mod dynamic;
+pub mod groups;
+pub mod topic;
+
+pub use groups::GroupConfig;
+
 /// Where a setting's value came from (mirrors Kafka's `config_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigSource {
@@ -174,7 +181,7 @@ pub struct BrokerConfig {
     /// `vltava.request.read.min.bytes.per.sec`: slowest accepted arrival rate of a frame.
     pub request_read_min_bytes_per_sec: u64,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
-    pub groups: crate::group::GroupConfig,
+    pub groups: GroupConfig,
     /// Every value that was set explicitly (file, env, flags), by Kafka key.
     pub overrides: BTreeMap<String, String>,
 }
@@ -306,11 +313,11 @@ impl BrokerConfig {
         // Every catalogued Kafka setting must parse as its type (and broker defaults of topic
         // configs obey the topic config's rule), as Kafka refuses to start otherwise.
         for (k, v) in overrides.iter().filter(|(_, v)| !v.trim().is_empty()) {
-            if let Some(d) = crate::config_defs::find(k) {
+            if let Some(d) = crate::config::catalogue::find(k) {
                 d.ty.check(k, v)
                     .map_err(|_| ConfigError::Invalid(k.clone(), v.clone()))?;
             }
-            if let Some(t) = crate::topic_config::TOPIC_CONFIGS
+            if let Some(t) = crate::config::topic::TOPIC_CONFIGS
                 .iter()
                 .find(|t| t.broker_synonym == Some(k.as_str()))
             {
@@ -318,7 +325,7 @@ impl BrokerConfig {
                     .map_err(|_| ConfigError::Invalid(k.clone(), v.clone()))?;
             }
         }
-        let groups = crate::group::GroupConfig::from_overrides(&overrides)
+        let groups = GroupConfig::from_overrides(&overrides)
             .map_err(|(key, value)| ConfigError::Invalid(key, value))?;
         Ok(BrokerConfig {
             groups,

@@ -20,9 +20,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::broker::{Broker, RequestMemory};
-use crate::fetch_encode::Chunk;
-use crate::frame::{FrameError, decode_body, decode_header, peek_prefix};
+use crate::handlers::fetch_encode::Chunk;
 use crate::handlers::{self, Reply, RequestContext};
+use crate::net::frame::{FrameError, decode_body, decode_header, peek_prefix};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
@@ -212,7 +212,7 @@ impl Connection {
         header: Bytes,
         chunks: Vec<Chunk>,
     ) -> Result<(), ConnectionError> {
-        let body_len: usize = crate::fetch_encode::body_len(&chunks);
+        let body_len: usize = crate::handlers::fetch_encode::body_len(&chunks);
         let total = i32::try_from(header.len() + body_len)
             .map_err(|_| ConnectionError::Encode("response larger than 2 GiB".into()))?;
         let mut lead = BytesMut::with_capacity(4 + header.len());

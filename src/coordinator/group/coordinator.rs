@@ -34,12 +34,12 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 
-use super::GroupConfig;
 use super::classic::{ClassicGroup, GroupState, JoinResponder, Member, Protocol, SyncResponder};
 use super::error;
 use super::offsets::OffsetStore;
 use super::records::{CoordinatorRecord, OffsetCommitValue};
 use super::timers::{TimerKey, TimerTask, Timers};
+use crate::config::GroupConfig;
 use crate::handlers::owned_str;
 
 /// A response for a parked JoinGroup or SyncGroup, ready to send.

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
-use crate::connection::{Connection, FileTransfer};
+use crate::net::connection::{Connection, FileTransfer};
 
 /// How long shutdown waits for in-flight requests (a long-poll fetch included) to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

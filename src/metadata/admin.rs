@@ -14,11 +14,11 @@ use std::sync::Arc;
 use crate::broker::{
     Broker, MAX_PARTITIONS_PER_REQUEST, Opening, now_ms, open_partition, partition_dir,
 };
-use crate::dynamic_config::{DynamicConfigs, validate_broker_configs};
+use crate::config::dynamic::{DynamicConfigs, validate_broker_configs};
+use crate::config::topic as topic_config;
 use crate::handlers::error;
 use crate::metadata::MetadataRecord;
-use crate::topic_config;
-use crate::topics::Topic;
+use crate::metadata::topics::Topic;
 
 /// An admin operation refused with a Kafka error code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
