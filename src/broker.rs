@@ -7,16 +7,16 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{Mutex as AsyncMutex, oneshot};
+use tokio::sync::Mutex as AsyncMutex;
 use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::config::dynamic::DynamicConfigs;
 use crate::config::topic as topic_config;
-use crate::log::{PartitionLog, Storage, dirs};
-use crate::log_manager::LogManager;
+use crate::log::flusher::Flusher;
+use crate::log::manager::LogManager;
+use crate::log::{LogSource, PartitionLog, Storage, dirs};
 use crate::metadata::topics::{Partition, Topic, TopicRegistry, validate_topic_name};
 use crate::metadata::{MetadataJournal, MetadataRecord, random_uuid, uuid_to_base64};
 
@@ -26,13 +26,7 @@ const PRODUCER_ID_BLOCK: i64 = 1000;
 /// Kafka's controller refuses operations creating more partitions than this at once.
 pub(crate) const MAX_PARTITIONS_PER_REQUEST: i32 = 10_000;
 
-/// Wall-clock milliseconds, passed into the state machines (they never read clocks themselves).
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::log::now_ms;
 
 /// Why a topic could not be created; each maps to Kafka's error code.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +195,7 @@ impl Broker {
             topics.insert(Arc::new(topic));
         }
         let groups = crate::coordinator::group::runtime::open(&config, &topics, now)?;
-        let flusher = Flusher::start(topics.clone());
+        let flusher = Flusher::start(log_source(&topics));
         let budget_kib =
             (config.queued_max_request_bytes / 1024).clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         let broker = Arc::new(Broker {
@@ -223,7 +217,15 @@ impl Broker {
             heavy: Arc::new(tokio::sync::Semaphore::new(heavy_threads())),
             heavy_waiting: std::sync::atomic::AtomicUsize::new(0),
         });
-        broker.log_manager.start(&broker);
+        let settings_of = Arc::downgrade(&broker);
+        let fallback = broker.effective_config().log_manager_settings();
+        broker.log_manager.start(
+            log_source(&broker.topics),
+            Arc::new(move || match settings_of.upgrade() {
+                Some(b) => b.effective_config().log_manager_settings(),
+                None => fallback.clone(),
+            }),
+        );
         broker.groups.start(&broker);
         Ok(broker)
     }
@@ -430,12 +432,12 @@ impl Broker {
     /// Waits until everything appended to `partition` so far is on stable storage. Concurrent
     /// callers share fsyncs (group commit).
     pub async fn flush(&self, partition: Arc<Partition>) -> Result<(), String> {
-        self.flusher.flush(partition).await
+        self.flusher.flush(partition.handle().clone()).await
     }
 
     /// Asks for `partition` to be made durable soon, without waiting (a sealed segment).
     pub fn flush_later(&self, partition: Arc<Partition>) {
-        self.flusher.flush_later(partition);
+        self.flusher.flush_later(partition.handle().clone());
     }
 
     /// Clean shutdown: flush and close every log (writes producer snapshots and the clean
@@ -629,107 +631,16 @@ fn write_meta_properties(config: &BrokerConfig, path: &std::path::Path) -> Resul
     Ok(id)
 }
 
-/// Group commit: one thread performs fsyncs for everyone. Each round takes every pending
-/// request, fsyncs each distinct partition's dirty files once (outside the partition lock),
-/// and answers all of them, so N concurrent `acks=all` producers cost one fsync per partition
-/// per round rather than N. Between requests it sweeps every `FLUSH_SWEEP` for partitions whose
-/// `flush.ms` has passed with no append to trigger it.
-struct Flusher {
-    requests: std::sync::mpsc::Sender<FlushRequest>,
-}
-
-/// How often the flusher looks for partitions whose `flush.ms` is due without a new append.
-const FLUSH_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
-
-enum FlushRequest {
-    /// Make the partition durable and say when done.
-    Wait(Arc<Partition>, oneshot::Sender<Result<(), String>>),
-    /// Make it durable when convenient (a sealed segment after a roll).
-    Background(Arc<Partition>),
-}
-
-impl Flusher {
-    fn start(topics: Arc<TopicRegistry>) -> Flusher {
-        let (tx, rx) = std::sync::mpsc::channel::<FlushRequest>();
-        let spawned = std::thread::Builder::new()
-            .name("vltava-flusher".into())
-            .spawn(move || {
-                use std::sync::mpsc::RecvTimeoutError;
-                loop {
-                    let first = match rx.recv_timeout(FLUSH_SWEEP) {
-                        Ok(r) => r,
-                        Err(RecvTimeoutError::Timeout) => {
-                            sweep(&topics);
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => return,
-                    };
-                    let mut round = vec![first];
-                    round.extend(rx.try_iter());
-                    flush_round(round);
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start flusher thread: {e}");
-        }
-        Flusher { requests: tx }
-    }
-
-    async fn flush(&self, partition: Arc<Partition>) -> Result<(), String> {
-        let (tx, rx) = oneshot::channel();
-        self.requests
-            .send(FlushRequest::Wait(partition, tx))
-            .map_err(|_| "flusher stopped".to_string())?;
-        rx.await.map_err(|_| "flusher stopped".to_string())?
-    }
-
-    fn flush_later(&self, partition: Arc<Partition>) {
-        let _ = self.requests.send(FlushRequest::Background(partition));
-    }
-}
-
-fn flush_round(round: Vec<FlushRequest>) {
-    let mut done: Vec<(*const Partition, Result<(), String>)> = Vec::new();
-    for request in round {
-        let (partition, reply) = match request {
-            FlushRequest::Wait(p, reply) => (p, Some(reply)),
-            FlushRequest::Background(p) => (p, None),
-        };
-        let key = Arc::as_ptr(&partition);
-        let result = match done.iter().find(|(k, _)| *k == key) {
-            Some((_, r)) => r.clone(),
-            None => {
-                let r = flush_partition(&partition);
-                done.push((key, r.clone()));
-                r
-            }
-        };
-        if let Some(reply) = reply {
-            let _ = reply.send(result);
-        }
-    }
-}
-
-fn sweep(topics: &TopicRegistry) {
-    let now = now_ms();
-    for topic in topics.all() {
-        for p in &topic.partitions {
-            if p.log().flush_due(now)
-                && let Err(e) = flush_partition(p)
-            {
-                tracing::error!(topic = %p.topic, partition = p.index, "flush failed: {e}");
-            }
-        }
-    }
-}
-
-fn flush_partition(partition: &Partition) -> Result<(), String> {
-    let Some(job) = partition.log().flush_job() else {
-        return Ok(());
-    };
-    for f in &job.files {
-        f.sync_data().map_err(|e| e.to_string())?;
-    }
-    partition.log().mark_flushed(job.up_to_offset);
-    Ok(())
+/// Every live partition's log, for the background threads.
+pub(crate) fn log_source(topics: &Arc<TopicRegistry>) -> LogSource {
+    let topics = topics.clone();
+    Arc::new(move || {
+        topics
+            .all()
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| !p.is_deleted())
+            .map(|p| p.handle().clone())
+            .collect()
+    })
 }

@@ -8,7 +8,6 @@ pub mod config;
 pub mod coordinator;
 pub mod handlers;
 pub mod log;
-pub mod log_manager;
 pub mod metadata;
 pub mod net;
 

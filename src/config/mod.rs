@@ -368,6 +368,29 @@ impl BrokerConfig {
         })
     }
 
+    /// A setting by its Kafka name, or `default` when unset or unparsable.
+    pub fn setting<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
+        self.overrides
+            .get(key)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// What the log's background threads need (retention, cleaner, scrub).
+    pub fn log_manager_settings(&self) -> crate::log::manager::ManagerSettings {
+        crate::log::manager::ManagerSettings {
+            retention_check_interval_ms: self.setting("log.retention.check.interval.ms", 300_000),
+            cleaner_enable: self.setting("log.cleaner.enable", true),
+            cleaner_threads: self.setting("log.cleaner.threads", 1),
+            cleaner_backoff_ms: self.setting("log.cleaner.backoff.ms", 15_000),
+            cleaner_dedupe_buffer_size: self.setting("log.cleaner.dedupe.buffer.size", 128 << 20),
+            cleaner_io_buffer_load_factor: self.setting("log.cleaner.io.buffer.load.factor", 0.9),
+            scrub_enable: self.setting("vltava.log.scrub.enable", false),
+            scrub_bytes_per_sec: self.setting("vltava.log.scrub.bytes.per.sec", 32 << 20),
+            scrub_interval_ms: self.setting("vltava.log.scrub.interval.ms", 3_600_000),
+        }
+    }
+
     /// Where a key's effective value came from.
     pub fn source_of(&self, key: &str) -> ConfigSource {
         if self.overrides.contains_key(key) {

@@ -36,8 +36,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> R
             .collect()
     };
     // `delete.topic.enable` (Kafka's default: true).
-    let deletion_enabled =
-        crate::log_manager::setting(&ctx.broker.effective_config(), "delete.topic.enable", true);
+    let deletion_enabled = ctx
+        .broker
+        .effective_config()
+        .setting("delete.topic.enable", true);
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
         let result = |name: Option<String>, id: Uuid, code: i16, message: Option<String>| {

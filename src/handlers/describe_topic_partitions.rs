@@ -24,7 +24,6 @@ use kafka_protocol::messages::{
 use uuid::Uuid;
 
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
-use crate::log_manager::setting;
 use crate::metadata::topics::{Topic, validate_topic_name};
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -101,11 +100,9 @@ fn describe(
             return Err("DescribeTopicPartitionsRequest cursor partition must be valid".into());
         }
     }
-    let limit_max: i32 = setting(
-        &broker.effective_config(),
-        "max.request.partition.size.limit",
-        2000,
-    );
+    let limit_max: i32 = broker
+        .effective_config()
+        .setting("max.request.partition.size.limit", 2000);
     let mut remaining = request.response_partition_limit.min(limit_max).max(1) as usize;
     let node = broker.config.node_id;
     let mut response = DescribeTopicPartitionsResponse::default();

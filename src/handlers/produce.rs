@@ -27,8 +27,8 @@ use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, Response
 use kafka_protocol::protocol::Decodable;
 
 use super::{ApiSpec, Reply, RequestContext, error, owned_str};
-use crate::broker::now_ms;
 use crate::log::Compression;
+use crate::log::now_ms;
 use crate::metadata::topics::{Partition, Topic};
 
 pub const SPEC: ApiSpec = ApiSpec {

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
+use super::ids::{random_uuid, uuid_from_base64, uuid_to_base64};
+
 /// Kafka's per-partition metadata file, holding the topic id.
 pub const PARTITION_METADATA: &str = "partition.metadata";
 const DELETE_SUFFIX: &str = "-delete";
@@ -157,10 +159,7 @@ pub fn mark_deleted(dir: &Path, id: &Uuid) -> io::Result<PathBuf> {
 }
 
 fn stray_path(dir: &Path) -> PathBuf {
-    with_suffix(
-        dir,
-        &format!(".{}{STRAY_SUFFIX}", Uuid::from_u128(random_u128()).simple()),
-    )
+    with_suffix(dir, &format!(".{}{STRAY_SUFFIX}", random_uuid().simple()))
 }
 
 fn with_suffix(dir: &Path, suffix: &str) -> PathBuf {
@@ -182,81 +181,9 @@ fn holds_records(dir: &Path) -> io::Result<bool> {
     Ok(false)
 }
 
-fn random_u128() -> u128 {
-    let mut bytes = [0u8; 16];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        // SAFETY: writes at most the remaining length into our own buffer.
-        let n = unsafe {
-            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
-        };
-        if n > 0 {
-            filled += n as usize;
-        }
-    }
-    u128::from_le_bytes(bytes)
-}
-
-const BASE64_ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Kafka's textual form of an id (URL-safe base64, no padding), as shown by its tools.
-pub fn uuid_to_base64(id: &Uuid) -> String {
-    let mut out = String::with_capacity(22);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for b in id.as_bytes() {
-        acc = (acc << 8) | u32::from(*b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(BASE64_ALPHABET[((acc >> bits) & 63) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(BASE64_ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
-    }
-    out
-}
-
-/// The inverse of [`uuid_to_base64`]; `None` for anything that is not 22 such characters.
-pub fn uuid_from_base64(text: &str) -> Option<Uuid> {
-    if text.len() != 22 {
-        return None;
-    }
-    let mut value: u128 = 0;
-    for (i, c) in text.bytes().enumerate() {
-        let digit = BASE64_ALPHABET.iter().position(|a| *a == c)? as u128;
-        if i == 21 {
-            // The last character carries 2 bits (128 = 21 * 6 + 2).
-            if digit & 0b1111 != 0 {
-                return None;
-            }
-            value = (value << 2) | (digit >> 4);
-        } else {
-            value = (value << 6) | digit;
-        }
-    }
-    Some(Uuid::from_u128(value))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_round_trips_and_matches_kafka_form() {
-        assert_eq!(
-            uuid_to_base64(&Uuid::from_u128(0)),
-            "AAAAAAAAAAAAAAAAAAAAAA"
-        );
-        for v in [1u128, u128::MAX, 0x0123_4567_89ab_cdef_0011_2233_4455_6677] {
-            let id = Uuid::from_u128(v);
-            assert_eq!(uuid_from_base64(&uuid_to_base64(&id)), Some(id));
-        }
-        assert_eq!(uuid_from_base64("short"), None);
-        assert_eq!(uuid_from_base64("AAAAAAAAAAAAAAAAAAAAA!"), None);
-    }
 
     #[test]
     fn dir_names_parse_with_dashes_in_topics() {

@@ -12,6 +12,8 @@
 //!   look-ups, group-commit flush jobs, recovery at open, clean close;
 //! - `retention`: deleting old segments (`retention.ms`, `retention.bytes`, log start offset);
 //! - `cleaner`: log compaction (offset map, cleaned segments built aside, swapped under the lock);
+//! - `ids`, `clock`: random UUIDs and Kafka's text form of them; wall-clock milliseconds (for
+//!   the threads that drive the engine; the engine itself takes time as an argument);
 //! - `file`: directory or memfd files, vectored positional writes, atomic small-file replace;
 //! - `verify`: full offline checks (`vltava verify`) and the online scrub's steps;
 //! - `dirs`: the log directory: partition directory names, `partition.metadata`, and what
@@ -23,12 +25,17 @@ use std::sync::Arc;
 
 pub mod batch;
 pub mod cleaner;
+pub mod clock;
 pub mod compression;
 pub mod dirs;
 pub mod error;
 mod file;
+pub mod flusher;
+pub mod handle;
+pub mod ids;
 mod index;
 mod leader_epoch;
+pub mod manager;
 pub mod partition_log;
 pub mod producer_state;
 pub mod record;
@@ -41,8 +48,10 @@ pub use batch::{
     BatchHeader, BatchOptions, NewRecord, ValidatedBatch, build_batch, recompress, validate_produce,
 };
 pub use cleaner::{CleanError, CleanStats, clean_log};
+pub use clock::now_ms;
 pub use compression::Compression;
 pub use error::{AppendError, LogError, ReadError, RecordError};
+pub use handle::{LogHandle, LogSource};
 pub use partition_log::{AppendOutcome, FlushJob, Offline, PartitionLog};
 pub use retention::DeletedFiles;
 

@@ -330,31 +330,7 @@ fn decode_configs(text: &str) -> Option<BTreeMap<String, String>> {
     Some(map)
 }
 
-/// A random (version 4) UUID from the kernel's generator, never the reserved zero or one ids.
-pub fn random_uuid() -> Uuid {
-    loop {
-        let mut bytes = [0u8; 16];
-        fill_random(&mut bytes);
-        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-        if id.as_u128() > 1 {
-            return id;
-        }
-    }
-}
-
-fn fill_random(buf: &mut [u8]) {
-    let mut filled = 0;
-    while filled < buf.len() {
-        // SAFETY: writes at most the remaining length into our own buffer.
-        let n =
-            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
-        if n > 0 {
-            filled += n as usize;
-        }
-    }
-}
-
-pub use crate::log::dirs::uuid_to_base64;
+pub use crate::log::ids::{random_uuid, uuid_to_base64};
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ use indexmap::IndexMap;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::log::PartitionLog;
+use crate::log::{LogHandle, PartitionLog};
 
 /// One partition of a topic, led by this broker.
 pub struct Partition {
@@ -27,18 +27,19 @@ pub struct Partition {
     /// The leader epoch stamped into appended batches. Constant on a single node; replication
     /// will bump it on leader changes.
     pub leader_epoch: i32,
-    log: Mutex<PartitionLog>,
+    log: Arc<LogHandle>,
     waiters: Mutex<Vec<Arc<Notify>>>,
     deleted: AtomicBool,
 }
 
 impl Partition {
     pub fn new(topic: Arc<str>, index: i32, leader_epoch: i32, log: PartitionLog) -> Partition {
+        let log = Arc::new(LogHandle::new(format!("{topic}-{index}"), log));
         Partition {
             topic,
             index,
             leader_epoch,
-            log: Mutex::new(log),
+            log,
             waiters: Mutex::new(Vec::new()),
             deleted: AtomicBool::new(false),
         }
@@ -47,7 +48,12 @@ impl Partition {
     /// Locks the log. Every holder keeps the lock for one short, non-blocking operation; a
     /// poisoned lock (a panic elsewhere) is recovered rather than spreading the failure.
     pub fn log(&self) -> MutexGuard<'_, PartitionLog> {
-        self.log.lock().unwrap_or_else(|e| e.into_inner())
+        self.log.lock()
+    }
+
+    /// The log as the background threads hold it.
+    pub fn handle(&self) -> &Arc<LogHandle> {
+        &self.log
     }
 
     /// Asks to be woken at the next append (or deletion) of this partition.

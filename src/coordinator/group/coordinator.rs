@@ -263,7 +263,7 @@ enum IdSource {
 impl IdSource {
     fn next(&mut self) -> String {
         match self {
-            IdSource::Random => crate::metadata::random_uuid().hyphenated().to_string(),
+            IdSource::Random => crate::log::ids::random_uuid().hyphenated().to_string(),
             IdSource::Counter(n) => {
                 *n += 1;
                 format!("{n:08}")

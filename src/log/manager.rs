@@ -10,20 +10,41 @@
 //!   `log::clean_log` (the lock is taken only to plan, to swap each cleaned group and to
 //!   finish), and sleep `log.cleaner.backoff.ms` when no log needs cleaning.
 //!
-//! Both are woken early by [`LogManager::wake`] (a config change may make a log due) and stop at
-//! [`LogManager::shutdown`] or when the broker is gone (they hold only a `Weak`).
+//! - An optional **scrub** thread (`vltava.log.scrub.enable`) checks every stored batch's CRC and
+//!   the header chain at a bounded rate and takes a damaged partition offline.
+//!
+//! They are woken early by [`LogManager::wake`] (a config change may make a log due) and stop at
+//! [`LogManager::shutdown`]. They see the partitions through a [`LogSource`] and their settings
+//! through a [`SettingsSource`], so this module needs nothing from above the log.
 //! The offset map of each cleaner is bounded by `log.cleaner.dedupe.buffer.size` ×
 //! `log.cleaner.io.buffer.load.factor` / threads, at 24 bytes per key.
 
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::broker::{Broker, now_ms};
-use crate::config::BrokerConfig;
-use crate::log::cleaner::OFFSET_MAP_ENTRY_BYTES;
-use crate::metadata::topics::Partition;
+use super::cleaner::OFFSET_MAP_ENTRY_BYTES;
+use super::clock::now_ms;
+use super::handle::{LogHandle, LogSource};
+
+/// The settings the threads read (`log.retention.check.interval.ms`, `log.cleaner.*`,
+/// `vltava.log.scrub.*`). The cleaner reads them again before each pass, so dynamic broker
+/// config changes apply.
+#[derive(Debug, Clone)]
+pub struct ManagerSettings {
+    pub retention_check_interval_ms: u64,
+    pub cleaner_enable: bool,
+    pub cleaner_threads: usize,
+    pub cleaner_backoff_ms: u64,
+    pub cleaner_dedupe_buffer_size: u64,
+    pub cleaner_io_buffer_load_factor: f64,
+    pub scrub_enable: bool,
+    pub scrub_bytes_per_sec: u64,
+    pub scrub_interval_ms: u64,
+}
+
+/// Where the threads get their current settings from.
+pub type SettingsSource = Arc<dyn Fn() -> ManagerSettings + Send + Sync>;
 
 /// Shared between the handle and the threads.
 #[derive(Default)]
@@ -55,43 +76,34 @@ pub struct LogManager {
     signal: Arc<Signal>,
 }
 
-/// A broker setting from the effective config, or `default` when unset or unparsable.
-pub fn setting<T: FromStr>(config: &BrokerConfig, key: &str, default: T) -> T {
-    config
-        .overrides
-        .get(key)
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 impl LogManager {
-    /// Starts the threads for `broker` (called once, right after the broker is built).
-    pub fn start(&self, broker: &Arc<Broker>) {
-        let config = broker.effective_config();
-        let retention_ms: u64 = setting(&config, "log.retention.check.interval.ms", 300_000);
+    /// Starts the threads (called once, when the broker opens). They stop at `shutdown`.
+    pub fn start(&self, logs: LogSource, settings: SettingsSource) {
+        let now = settings();
         let signal = self.signal.clone();
-        let weak = Arc::downgrade(broker);
+        let source = logs.clone();
+        let interval = now.retention_check_interval_ms.max(1);
         spawn("vltava-retention", move || {
-            retention_loop(weak, signal, retention_ms.max(1))
+            retention_loop(source, signal, interval)
         });
-        if setting(&config, "vltava.log.scrub.enable", false) {
+        if now.scrub_enable {
             let signal = self.signal.clone();
-            let weak = Arc::downgrade(broker);
-            let rate: u64 = setting(&config, "vltava.log.scrub.bytes.per.sec", 32 << 20);
-            let pause: u64 = setting(&config, "vltava.log.scrub.interval.ms", 3_600_000);
+            let source = logs.clone();
+            let (rate, pause) = (now.scrub_bytes_per_sec.max(1), now.scrub_interval_ms.max(1));
             spawn("vltava-scrub", move || {
-                scrub_loop(weak, signal, rate.max(1), pause.max(1))
+                scrub_loop(source, signal, rate, pause)
             });
         }
-        if !setting(&config, "log.cleaner.enable", true) {
+        if !now.cleaner_enable {
             return;
         }
-        let threads: usize = setting(&config, "log.cleaner.threads", 1usize).clamp(1, 64);
+        let threads = now.cleaner_threads.clamp(1, 64);
         for i in 0..threads {
             let signal = self.signal.clone();
-            let weak = Arc::downgrade(broker);
+            let source = logs.clone();
+            let settings = settings.clone();
             spawn(&format!("vltava-cleaner-{i}"), move || {
-                cleaner_loop(weak, signal, threads)
+                cleaner_loop(source, settings, signal, threads)
             });
         }
     }
@@ -121,32 +133,17 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
     }
 }
 
-fn partitions(broker: &Broker) -> Vec<Arc<Partition>> {
-    broker
-        .topics
-        .all()
-        .iter()
-        .flat_map(|t| t.partitions.iter().cloned())
-        .filter(|p| !p.is_deleted())
-        .collect()
-}
-
-fn retention_loop(broker: Weak<Broker>, signal: Arc<Signal>, interval_ms: u64) {
+fn retention_loop(logs: LogSource, signal: Arc<Signal>, interval_ms: u64) {
     let mut seen = 0;
     while signal.sleep(&mut seen, Duration::from_millis(interval_ms)) {
-        let Some(broker) = broker.upgrade() else {
-            return;
-        };
-        for p in partitions(&broker) {
+        for log in logs() {
             if signal.stop.load(Ordering::Acquire) {
                 return;
             }
-            let outcome = p.log().delete_old_segments(now_ms());
+            let outcome = log.lock().delete_old_segments(now_ms());
             match outcome {
                 Ok(deleted) => deleted.remove(),
-                Err(e) => {
-                    tracing::warn!(topic = %p.topic, partition = p.index, "retention failed: {e}")
-                }
+                Err(e) => tracing::warn!(partition = %log.label, "retention failed: {e}"),
             }
         }
     }
@@ -156,19 +153,15 @@ fn retention_loop(broker: Weak<Broker>, signal: Arc<Signal>, interval_ms: u64) {
 /// chain (`log::verify::check_segment`), outside the partition lock, at most `rate` bytes a
 /// second; then waits `pause_ms` and starts again. Damage takes the partition offline, as
 /// damage found by a read does.
-fn scrub_loop(broker: Weak<Broker>, signal: Arc<Signal>, rate: u64, pause_ms: u64) {
+fn scrub_loop(logs: LogSource, signal: Arc<Signal>, rate: u64, pause_ms: u64) {
     let mut seen = 0;
     loop {
-        let Some(b) = broker.upgrade() else {
-            return;
-        };
-        let all = partitions(&b);
-        drop(b);
+        let all = logs();
         let started = std::time::Instant::now();
         let (mut bytes, mut damaged) = (0u64, 0usize);
         for p in all {
             // Taken out first: the lock must not be held while the files are read.
-            let targets = p.log().scrub_targets();
+            let targets = p.lock().scrub_targets();
             for target in targets {
                 let mut pace = |n: u64| {
                     bytes += n;
@@ -177,7 +170,7 @@ fn scrub_loop(broker: Weak<Broker>, signal: Arc<Signal>, rate: u64, pause_ms: u6
                         std::thread::sleep(wait.min(Duration::from_secs(1)));
                     }
                 };
-                let checked = crate::log::verify::check_segment(
+                let checked = super::verify::check_segment(
                     &target.file,
                     target.base_offset,
                     target.size,
@@ -189,9 +182,9 @@ fn scrub_loop(broker: Weak<Broker>, signal: Arc<Signal>, rate: u64, pause_ms: u6
                     Ok(Ok(_)) => {}
                     Ok(Err((position, what))) => {
                         damaged += 1;
-                        p.log().scrub_found_damage(&target, position, &what);
+                        p.lock().scrub_found_damage(&target, position, &what);
                     }
-                    Err(e) => tracing::warn!(topic = %p.topic, partition = p.index, "scrub: {e}"),
+                    Err(e) => tracing::warn!(partition = %p.label, "scrub: {e}"),
                 }
                 if signal.stop.load(Ordering::Acquire) {
                     return;
@@ -210,37 +203,30 @@ fn scrub_loop(broker: Weak<Broker>, signal: Arc<Signal>, rate: u64, pause_ms: u6
     }
 }
 
-fn cleaner_loop(broker: Weak<Broker>, signal: Arc<Signal>, threads: usize) {
+fn cleaner_loop(logs: LogSource, settings: SettingsSource, signal: Arc<Signal>, threads: usize) {
     let mut seen = 0;
     loop {
-        let Some(b) = broker.upgrade() else {
-            return;
-        };
-        let config = b.effective_config();
-        let backoff_ms: u64 = setting(&config, "log.cleaner.backoff.ms", 15_000);
-        let buffer: u64 = setting(&config, "log.cleaner.dedupe.buffer.size", 128 << 20);
-        let load: f64 = setting(&config, "log.cleaner.io.buffer.load.factor", 0.9);
-        let entries = (buffer as f64 * load.clamp(0.01, 1.0)) as u64
+        let s = settings();
+        let entries = (s.cleaner_dedupe_buffer_size as f64
+            * s.cleaner_io_buffer_load_factor.clamp(0.01, 1.0)) as u64
             / OFFSET_MAP_ENTRY_BYTES
             / threads.max(1) as u64;
         let now = now_ms();
-        let filthiest = partitions(&b)
+        let filthiest: Option<(f64, Arc<LogHandle>)> = logs()
             .into_iter()
             .filter_map(|p| {
-                let priority = p.log().cleanable(now)?;
+                let priority = p.lock().cleanable(now)?;
                 Some((priority, p))
             })
             .max_by(|a, b| a.0.total_cmp(&b.0));
-        drop(b);
         let mut progressed = false;
         if let Some((_, p)) = filthiest {
             let started = std::time::Instant::now();
-            match crate::log::clean_log(|| p.log(), now, entries.max(1) as usize) {
+            match super::clean_log(|| p.lock(), now, entries.max(1) as usize) {
                 Ok(Some(stats)) => {
                     progressed = stats.groups > 0;
                     tracing::info!(
-                        topic = %p.topic,
-                        partition = p.index,
+                        partition = %p.label,
                         groups = stats.groups,
                         read = stats.records_read,
                         kept = stats.records_kept,
@@ -249,9 +235,7 @@ fn cleaner_loop(broker: Weak<Broker>, signal: Arc<Signal>, threads: usize) {
                     );
                 }
                 Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(topic = %p.topic, partition = p.index, "cleaning failed: {e}")
-                }
+                Err(e) => tracing::warn!(partition = %p.label, "cleaning failed: {e}"),
             }
         }
         if signal.stop.load(Ordering::Acquire) {
@@ -261,7 +245,10 @@ fn cleaner_loop(broker: Weak<Broker>, signal: Arc<Signal>, threads: usize) {
         if progressed {
             continue;
         }
-        if !signal.sleep(&mut seen, Duration::from_millis(backoff_ms.max(1))) {
+        if !signal.sleep(
+            &mut seen,
+            Duration::from_millis(s.cleaner_backoff_ms.max(1)),
+        ) {
             return;
         }
     }

@@ -1,0 +1,113 @@
+//! Group commit: one thread performs the fsyncs for every partition, outside their locks.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::clock::now_ms;
+use super::handle::{LogHandle, LogSource};
+
+/// Group commit: one thread performs fsyncs for everyone. Each round takes every pending
+/// request, fsyncs each distinct partition's dirty files once (outside the partition lock),
+/// and answers all of them, so N concurrent `acks=all` producers cost one fsync per partition
+/// per round rather than N. Between requests it sweeps every `FLUSH_SWEEP` for partitions whose
+/// `flush.ms` has passed with no append to trigger it.
+pub struct Flusher {
+    requests: std::sync::mpsc::Sender<FlushRequest>,
+}
+
+/// How often the flusher looks for partitions whose `flush.ms` is due without a new append.
+const FLUSH_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+enum FlushRequest {
+    /// Make the partition durable and say when done.
+    Wait(Arc<LogHandle>, oneshot::Sender<Result<(), String>>),
+    /// Make it durable when convenient (a sealed segment after a roll).
+    Background(Arc<LogHandle>),
+}
+
+impl Flusher {
+    pub fn start(logs: LogSource) -> Flusher {
+        let (tx, rx) = std::sync::mpsc::channel::<FlushRequest>();
+        let spawned = std::thread::Builder::new()
+            .name("vltava-flusher".into())
+            .spawn(move || {
+                use std::sync::mpsc::RecvTimeoutError;
+                loop {
+                    let first = match rx.recv_timeout(FLUSH_SWEEP) {
+                        Ok(r) => r,
+                        Err(RecvTimeoutError::Timeout) => {
+                            sweep(&logs);
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    let mut round = vec![first];
+                    round.extend(rx.try_iter());
+                    flush_round(round);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start flusher thread: {e}");
+        }
+        Flusher { requests: tx }
+    }
+
+    /// Waits until everything appended to `partition` so far is on stable storage.
+    pub async fn flush(&self, partition: Arc<LogHandle>) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(FlushRequest::Wait(partition, tx))
+            .map_err(|_| "flusher stopped".to_string())?;
+        rx.await.map_err(|_| "flusher stopped".to_string())?
+    }
+
+    /// Asks for `partition` to be made durable soon, without waiting (a sealed segment).
+    pub fn flush_later(&self, partition: Arc<LogHandle>) {
+        let _ = self.requests.send(FlushRequest::Background(partition));
+    }
+}
+
+fn flush_round(round: Vec<FlushRequest>) {
+    let mut done: Vec<(*const LogHandle, Result<(), String>)> = Vec::new();
+    for request in round {
+        let (partition, reply) = match request {
+            FlushRequest::Wait(p, reply) => (p, Some(reply)),
+            FlushRequest::Background(p) => (p, None),
+        };
+        let key = Arc::as_ptr(&partition);
+        let result = match done.iter().find(|(k, _)| *k == key) {
+            Some((_, r)) => r.clone(),
+            None => {
+                let r = flush_partition(&partition);
+                done.push((key, r.clone()));
+                r
+            }
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+fn sweep(logs: &LogSource) {
+    let now = now_ms();
+    for log in logs() {
+        if log.lock().flush_due(now)
+            && let Err(e) = flush_partition(&log)
+        {
+            tracing::error!(partition = %log.label, "flush failed: {e}");
+        }
+    }
+}
+
+fn flush_partition(partition: &LogHandle) -> Result<(), String> {
+    let Some(job) = partition.lock().flush_job() else {
+        return Ok(());
+    };
+    for f in &job.files {
+        f.sync_data().map_err(|e| e.to_string())?;
+    }
+    partition.lock().mark_flushed(job.up_to_offset);
+    Ok(())
+}
