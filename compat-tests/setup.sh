@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real Kafka clients the compat suite drives, and compiles the Java test programs.
 #
-#   setup.sh                 everything (kcat, python, java, node)
+#   setup.sh                 everything (kcat, python, java, node, go)
 #   setup.sh java            only the Java client jars + compiled test programs
 #   setup.sh node            only kafkajs (npm ci into compat-tests/node)
+#   setup.sh go              only the Go clients' driver binary (franz-go, sarama, kafka-go)
 #   setup.sh kcat python     any subset
 #
 # Idempotent: every step checks first and does nothing when already done, so running it before
@@ -23,6 +24,9 @@ NODE_DIR="$HERE/node"
 NPM_CACHE="$CACHE/npm"
 JAVA_SRC="$HERE/java"
 JAVA_BUILD="$HERE/java/build"
+GO_SRC="$HERE/go"
+# The Go driver binary; test_go.py runs it from here (keep the two in step).
+GO_BIN_DIR="$CACHE/go"
 
 log() { echo "[setup] $*" >&2; }
 
@@ -166,14 +170,47 @@ setup_node() {
     echo "$stamp" > "$NODE_DIR/node_modules/.vltava-stamp"
 }
 
+find_go() {
+    # Go may be installed without being on PATH (the official tarball's /usr/local/go).
+    if command -v go >/dev/null 2>&1; then command -v go; return 0; fi
+    if [ -x /usr/local/go/bin/go ]; then echo /usr/local/go/bin/go; return 0; fi
+    return 1
+}
+
+setup_go() {
+    local go_cmd
+    if ! go_cmd="$(find_go)"; then
+        apt_install golang-go
+        go_cmd="$(find_go)"
+    fi
+    # Rebuild only when a source, go.mod/go.sum or the toolchain changed: the stamp is a hash
+    # over all of them. Modules come from the Go module proxy into the default module cache
+    # (`go env GOMODCACHE`, ~/go/pkg/mod) and compiled packages into the default build cache
+    # (~/.cache/go-build), so a rebuild after a source edit takes seconds. -mod=readonly: go.sum
+    # in the repository is the whole truth; the build never edits it.
+    local stamp
+    stamp="$(cd "$GO_SRC" && { sha256sum go.mod go.sum ./*.go; "$go_cmd" version; } | sha256sum | cut -d' ' -f1)"
+    if [ -x "$GO_BIN_DIR/gocompat" ] && [ -f "$GO_BIN_DIR/stamp" ] \
+        && [ "$(cat "$GO_BIN_DIR/stamp")" = "$stamp" ]; then
+        return 0
+    fi
+    log "building the Go client driver into $GO_BIN_DIR/gocompat (first build downloads modules and takes minutes)"
+    mkdir -p "$GO_BIN_DIR"
+    (cd "$GO_SRC" && GOFLAGS="-mod=readonly -buildvcs=false" "$go_cmd" build -trimpath \
+        -o "$GO_BIN_DIR/gocompat.tmp" .)
+    mv "$GO_BIN_DIR/gocompat.tmp" "$GO_BIN_DIR/gocompat"
+    echo "$stamp" > "$GO_BIN_DIR/stamp"
+}
+
 components=("$@")
-[ "${#components[@]}" -eq 0 ] && components=(kcat python java node)
+[ "${#components[@]}" -eq 0 ] && components=(kcat python java node go)
 for c in "${components[@]}"; do
     case "$c" in
         kcat) setup_kcat ;;
         python) setup_python ;;
         java) setup_java ;;
         node) setup_node ;;
-        *) echo "setup.sh: unknown component '$c' (kcat, python, java, node)" >&2; exit 2 ;;
+        go) setup_go ;;
+        *) echo "setup.sh: unknown component '$c' (kcat, python, java, node, go)" >&2; exit 2 ;;
     esac
 done
