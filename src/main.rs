@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use vltava::broker::Broker;
 use vltava::config::{self, BrokerConfig};
 use vltava::net::connection::FileTransfer;
+use vltava::net::memory::RequestBudget;
 
 #[derive(Parser)]
 #[command(
@@ -240,7 +242,8 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
             broker.topics.all().len(),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        vltava::net::server::serve(broker, listener, transfer, shutdown_signal()).await;
+        let budget = Arc::new(RequestBudget::new(broker.config.queued_max_request_bytes));
+        vltava::net::server::serve(broker, listener, transfer, budget, shutdown_signal()).await;
         Ok(())
     })
 }

@@ -112,7 +112,6 @@ fn read_crate() -> Crate {
 }
 
 #[test]
-#[ignore = "turned on by the commit that finishes the layering (issue 9)"]
 fn layers_only_point_down() {
     let krate = read_crate();
     let allowed: BTreeMap<&str, BTreeSet<&str>> = ALLOWED
@@ -158,7 +157,6 @@ fn resolve<'a>(known: &'a BTreeSet<Vec<String>>, path: &[String]) -> Option<&'a 
 }
 
 #[test]
-#[ignore = "turned on by the commit that finishes the layering (issue 9)"]
 fn no_import_cycles_between_modules() {
     let krate = read_crate();
     let known: BTreeSet<Vec<String>> = krate.uses.keys().cloned().collect();

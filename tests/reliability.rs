@@ -52,7 +52,7 @@ async fn size_prefixes_alone_do_not_freeze_other_clients() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // Each holds at most its first chunk (16 KiB), not 100 MB.
-    let in_use = broker.broker.request_memory_in_use_kib();
+    let in_use = broker.request_memory.in_use_kib();
     assert!(
         in_use <= 6 * 16,
         "{in_use} KiB reserved by six size prefixes"
@@ -85,7 +85,7 @@ async fn a_frame_that_trickles_in_is_dropped() {
     slow.send_raw(&1_000_000i32.to_be_bytes()).await.unwrap();
     slow.send_raw(&[0u8; 10]).await.unwrap();
     assert!(slow.is_closed_by_broker().await, "dropped");
-    assert_eq!(broker.broker.request_memory_in_use_kib(), 0);
+    assert_eq!(broker.request_memory.in_use_kib(), 0);
     // A healthy client is unaffected.
     let mut c = Client::connect(broker.addr).await;
     create(&mut c, "after", &[]).await;
@@ -698,7 +698,7 @@ async fn decompression_does_not_stall_other_clients() {
             "a heavy request was answered first: the small one waited for it"
         );
     }
-    assert!(broker.broker.heavy_work_in_progress() > 0);
+    assert!(broker.broker.metadata.services.heavy.in_progress() > 0);
     for mut c in heavy {
         let ResponseKind::Produce(r) = c
             .receive(kafka_protocol::messages::ApiKey::Produce, 9)

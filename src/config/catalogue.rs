@@ -1886,21 +1886,4 @@ mod tests {
             }
         }
     }
-
-    #[test]
-    fn topic_config_synonyms_are_broker_configs() {
-        for t in crate::config::topic::TOPIC_CONFIGS {
-            for s in t.synonyms {
-                let d = find(s.name).unwrap_or_else(|| panic!("{} missing", s.name));
-                if s.name == t.broker_synonym.unwrap_or_default() {
-                    assert_ne!(d.mode, Mode::ReadOnly, "{} is dynamic in Kafka", s.name);
-                }
-            }
-        }
-        assert_eq!(default_of("max.connections").as_deref(), Some("10000"));
-        assert_eq!(default_of("log.retention.hours").as_deref(), Some("168"));
-        assert_eq!(default_of("log.retention.ms"), None);
-        assert!(ConfigType::Int.check("x", "12x").is_err());
-        assert!(ConfigType::Boolean.check("x", "TRUE").is_ok());
-    }
 }

@@ -22,6 +22,19 @@ pub mod topic;
 
 pub use groups::GroupConfig;
 
+/// The topics Kafka reserves for itself.
+pub mod internal {
+    /// Committed offsets and group metadata.
+    pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+    /// Transaction coordinator state.
+    pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
+
+    /// True for the topics Kafka treats as internal (`is_internal` in Metadata).
+    pub fn is_internal_topic(name: &str) -> bool {
+        name == OFFSETS_TOPIC || name == TRANSACTION_STATE_TOPIC
+    }
+}
+
 /// Where a setting's value came from (mirrors Kafka's `config_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigSource {
@@ -510,5 +523,33 @@ mod tests {
         let mut m = BTreeMap::new();
         m.insert("listeners".to_string(), "nonsense".to_string());
         assert!(BrokerConfig::from_map(m).is_err());
+    }
+
+    #[test]
+    fn topic_config_synonyms_are_broker_configs() {
+        for t in topic::TOPIC_CONFIGS {
+            for s in t.synonyms {
+                let d = catalogue::find(s.name).unwrap_or_else(|| panic!("{} missing", s.name));
+                if s.name == t.broker_synonym.unwrap_or_default() {
+                    assert_ne!(
+                        d.mode,
+                        catalogue::Mode::ReadOnly,
+                        "{} is dynamic in Kafka",
+                        s.name
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            catalogue::default_of("max.connections").as_deref(),
+            Some("10000")
+        );
+        assert_eq!(
+            catalogue::default_of("log.retention.hours").as_deref(),
+            Some("168")
+        );
+        assert_eq!(catalogue::default_of("log.retention.ms"), None);
+        assert!(catalogue::ConfigType::Int.check("x", "12x").is_err());
+        assert!(catalogue::ConfigType::Boolean.check("x", "TRUE").is_ok());
     }
 }

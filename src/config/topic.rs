@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use crate::config::BrokerConfig;
 use crate::config::catalogue::ConfigType;
-use crate::log::{LogConfig, TimestampType};
+use crate::log::{Compression, LogConfig, TimestampType};
 
 /// How a value is checked beyond its type.
 #[derive(Debug, Clone, Copy)]
@@ -575,6 +575,14 @@ pub fn log_config(overrides: &BTreeMap<String, String>, broker: &BrokerConfig) -
             .unwrap_or(defaults.min_cleanable_dirty_ratio),
         min_compaction_lag_ms: long("min.compaction.lag.ms", 0),
         max_compaction_lag_ms: long("max.compaction.lag.ms", i64::MAX),
+        compression_type: match get("compression.type").as_str() {
+            "uncompressed" => Some(Compression::None),
+            "gzip" => Some(Compression::Gzip),
+            "snappy" => Some(Compression::Snappy),
+            "lz4" => Some(Compression::Lz4),
+            "zstd" => Some(Compression::Zstd),
+            _ => None,
+        },
     }
 }
 

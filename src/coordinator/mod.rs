@@ -2,3 +2,4 @@
 //! topic and a response, and whose state is rebuilt by replaying those records.
 
 pub mod group;
+pub mod runtime;

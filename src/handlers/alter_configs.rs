@@ -13,12 +13,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey, ResponseKind};
 
 use super::describe_configs::resource_type;
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
-use crate::metadata::admin::AdminError;
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
+use crate::metadata::AdminError;
 use crate::metadata::topics::validate_topic_name;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -48,8 +50,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: AlterConfigsRequest) -> R
             alter(ctx, r.resource_type, name, &pairs, request.validate_only).await
         };
         let (code, message) = match result {
-            Ok(()) => (error::NONE, None),
-            Err(e) => (e.code, Some(e.message)),
+            Ok(()) => (NONE, None),
+            Err(e) => (e.code.code(), Some(e.message)),
         };
         responses.push(
             AlterConfigsResourceResponse::default()
@@ -79,7 +81,7 @@ async fn alter(
         .collect();
     if !nulls.is_empty() {
         return Err(AdminError::new(
-            error::INVALID_REQUEST,
+            ResponseError::InvalidRequest,
             format!("Null value not supported for : {}", nulls.join(", ")),
         ));
     }
@@ -91,17 +93,19 @@ async fn alter(
         resource_type::TOPIC => {
             check_topic_resource(name)?;
             ctx.broker
+                .metadata
                 .alter_topic_configs(name, configs, validate_only)
                 .await
         }
         resource_type::BROKER => {
             let node = broker_resource(ctx, name)?;
             ctx.broker
+                .metadata
                 .alter_broker_configs(node, configs, validate_only)
                 .await
         }
         other => Err(AdminError::new(
-            error::INVALID_REQUEST,
+            ResponseError::InvalidRequest,
             format!("Unknown resource type {other}"),
         )),
     }
@@ -124,7 +128,7 @@ pub(super) fn duplicated_resources<'a>(
 
 pub(super) fn duplicate_resource() -> AdminError {
     AdminError::new(
-        error::INVALID_REQUEST,
+        ResponseError::InvalidRequest,
         "Each resource must appear at most once.",
     )
 }
@@ -137,7 +141,7 @@ pub(super) fn check_config_names<'a>(
     for n in names {
         if !seen.insert(n) {
             return Err(AdminError::new(
-                error::INVALID_REQUEST,
+                ResponseError::InvalidRequest,
                 "Error due to duplicate config keys",
             ));
         }
@@ -149,11 +153,11 @@ pub(super) fn check_config_names<'a>(
 pub(super) fn check_topic_resource(name: &str) -> Result<(), AdminError> {
     if name.is_empty() {
         return Err(AdminError::new(
-            error::INVALID_REQUEST,
+            ResponseError::InvalidRequest,
             "Default topic resources are not allowed.",
         ));
     }
-    validate_topic_name(name).map_err(|m| AdminError::new(error::INVALID_TOPIC_EXCEPTION, m))
+    validate_topic_name(name).map_err(|m| AdminError::new(ResponseError::InvalidTopicException, m))
 }
 
 /// A BROKER resource name: "" is the cluster-wide default (`None`), else it must be this
@@ -168,13 +172,13 @@ pub(super) fn broker_resource(
     let node = ctx.broker.config.node_id;
     let id: i32 = name.parse().map_err(|_| {
         AdminError::new(
-            error::INVALID_REQUEST,
+            ResponseError::InvalidRequest,
             format!("Node id must be an integer, but it is: {name}"),
         )
     })?;
     if id != node {
         return Err(AdminError::new(
-            error::INVALID_REQUEST,
+            ResponseError::InvalidRequest,
             format!("Unexpected broker id, expected {node}, but received {name}"),
         ));
     }

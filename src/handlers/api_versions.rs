@@ -9,10 +9,12 @@
 //! writes no tagged field at its default value, and librdkafka 2.0 (Debian's kcat) misparses
 //! responses that do, so we write none.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
 
-use super::{APIS, ApiSpec, Reply, RequestContext, error};
+use super::{APIS, ApiSpec, Reply, RequestContext};
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ApiVersions,
@@ -25,16 +27,16 @@ pub fn handle(ctx: &RequestContext<'_>, request: ApiVersionsRequest) -> Reply {
         || (is_valid_software_field(&request.client_software_name)
             && is_valid_software_field(&request.client_software_version));
     let response = if valid {
-        supported(error::NONE)
+        supported(NONE)
     } else {
-        ApiVersionsResponse::default().with_error_code(error::INVALID_REQUEST)
+        ApiVersionsResponse::default().with_error_code(ResponseError::InvalidRequest.code())
     };
     Reply::message(ResponseKind::ApiVersions(response))
 }
 
 /// The answer to an ApiVersions request whose version we do not know (encoded as v0).
 pub fn unsupported_version_response() -> ResponseKind {
-    ResponseKind::ApiVersions(supported(error::UNSUPPORTED_VERSION))
+    ResponseKind::ApiVersions(supported(ResponseError::UnsupportedVersion.code()))
 }
 
 fn supported(error_code: i16) -> ApiVersionsResponse {

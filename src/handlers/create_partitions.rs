@@ -11,12 +11,14 @@
 
 use std::collections::HashMap;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{
     ApiKey, CreatePartitionsRequest, CreatePartitionsResponse, ResponseKind, TopicName,
 };
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::CreatePartitions,
@@ -44,7 +46,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreatePartitionsRequest) 
                 reported_duplicates.push(name);
                 results.push(result(
                     name,
-                    error::INVALID_REQUEST,
+                    ResponseError::InvalidRequest.code(),
                     Some("Duplicate topic name.".into()),
                 ));
             }
@@ -57,11 +59,12 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreatePartitionsRequest) 
         });
         let outcome = ctx
             .broker
-            .create_partitions(name, t.count, assignments.as_deref(), request.validate_only)
+            .metadata
+            .create_partitions(name, t.count, assignments, request.validate_only)
             .await;
         results.push(match outcome {
-            Ok(()) => result(name, error::NONE, None),
-            Err(e) => result(name, e.code, Some(e.message)),
+            Ok(()) => result(name, NONE, None),
+            Err(e) => result(name, e.code.code(), Some(e.message)),
         });
     }
     Reply::message(ResponseKind::CreatePartitions(

@@ -2,15 +2,16 @@
 //!
 //! Kafka's checks, per topic: legal name (INVALID_TOPIC_EXCEPTION), not already present or
 //! colliding on '.'/'_' (TOPIC_ALREADY_EXISTS / INVALID_TOPIC_EXCEPTION), partitions ≥ 1 or -1
-//! for `num.partitions` (INVALID_PARTITIONS), replication factor 1 or -1 on a single broker
+//! for `num.partitions` (ResponseError::InvalidPartitions.code()), replication factor 1 or -1 on a single broker
 //! (INVALID_REPLICATION_FACTOR otherwise), manual assignments naming only this broker
-//! (INVALID_REPLICA_ASSIGNMENT), known configs with valid values (INVALID_CONFIG), a name
+//! (ResponseError::InvalidReplicaAssignment.code()), known configs with valid values (INVALID_CONFIG), a name
 //! repeated in one request (INVALID_REQUEST for each copy). `validate_only` checks everything
 //! and creates nothing. v5+ returns partitions, replication factor and the topic's configs
 //! with their sources; v7 returns the topic id.
 
 use std::collections::{BTreeMap, HashMap};
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
@@ -19,16 +20,15 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
+use crate::metadata::NewTopic;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::CreateTopics,
     min_version: 2,
     max_version: 7,
 };
-
-const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
-const INVALID_PARTITIONS: i16 = 37;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> Reply {
     let mut counts: HashMap<String, usize> = HashMap::new();
@@ -50,7 +50,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
         };
         if counts.get(&name).copied().unwrap_or(0) > 1 {
             results.push(fail(
-                error::INVALID_REQUEST,
+                ResponseError::InvalidRequest.code(),
                 format!("Create topics request from client contains duplicate topic {name}"),
             ));
             continue;
@@ -69,15 +69,16 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
                 configs.insert(c.name.to_string(), v.to_string());
             }
         }
+        let topic = NewTopic {
+            name: name.clone(),
+            partitions: num_partitions,
+            replication_factor,
+            configs: configs.clone(),
+        };
         match ctx
             .broker
-            .create_topic(
-                &name,
-                num_partitions,
-                replication_factor,
-                configs.clone(),
-                request.validate_only,
-            )
+            .metadata
+            .create_topic(topic, request.validate_only)
             .await
         {
             Ok(created) => {
@@ -88,7 +89,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
                 let mut r = CreatableTopicResult::default()
                     .with_name(TopicName(owned_str(&name)))
                     .with_topic_id(created.map(|t| t.id).unwrap_or_else(Uuid::nil))
-                    .with_error_code(error::NONE)
+                    .with_error_code(NONE)
                     .with_num_partitions(partitions)
                     .with_replication_factor(1);
                 if ctx.version >= 5 {
@@ -96,7 +97,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
                 }
                 results.push(r);
             }
-            Err(e) => results.push(fail(e.error_code(), e.to_string())),
+            Err(e) => results.push(fail(e.code().code(), e.to_string())),
         }
     }
     Reply::message(ResponseKind::CreateTopics(
@@ -114,7 +115,7 @@ fn check_assignments(
     }
     if t.num_partitions != -1 || t.replication_factor != -1 {
         return Err((
-            error::INVALID_REQUEST,
+            ResponseError::InvalidRequest.code(),
             "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into(),
         ));
     }
@@ -123,7 +124,7 @@ fn check_assignments(
     indexes.sort_unstable();
     if indexes.iter().enumerate().any(|(i, p)| *p != i as i32) {
         return Err((
-            INVALID_PARTITIONS,
+            ResponseError::InvalidPartitions.code(),
             "Partitions should be consecutive and start from 0".into(),
         ));
     }
@@ -131,7 +132,7 @@ fn check_assignments(
     for a in &t.assignments {
         if a.broker_ids.is_empty() || a.broker_ids.iter().any(|b| b.0 != node) {
             return Err((
-                INVALID_REPLICA_ASSIGNMENT,
+                ResponseError::InvalidReplicaAssignment.code(),
                 format!(
                     "Replica assignment for partition {} names brokers that do not exist",
                     a.partition_index
@@ -140,7 +141,7 @@ fn check_assignments(
         }
         if a.broker_ids.len() > 1 {
             return Err((
-                INVALID_REPLICA_ASSIGNMENT,
+                ResponseError::InvalidReplicaAssignment.code(),
                 "Duplicate brokers in replica assignment".into(),
             ));
         }

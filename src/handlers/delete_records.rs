@@ -2,7 +2,7 @@
 //! `deleteRecords` send.
 //!
 //! Per partition, as Kafka's `Partition.deleteRecordsOnLeader`: a missing topic or partition →
-//! UNKNOWN_TOPIC_OR_PARTITION; a topic whose `cleanup.policy` lacks `delete` → POLICY_VIOLATION;
+//! UNKNOWN_TOPIC_OR_PARTITION; a topic whose `cleanup.policy` lacks `delete` → ResponseError::PolicyViolation.code();
 //! offset -1 means the high watermark; any other negative offset or one past the high watermark
 //! → OFFSET_OUT_OF_RANGE. Otherwise the log start offset moves up to the offset (never back),
 //! is written and fsynced to the partition's `log-start-offset` file before the answer, and
@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
@@ -19,8 +20,9 @@ use kafka_protocol::messages::{
     ApiKey, DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind, TopicName,
 };
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::LogError;
+use crate::log::error::NONE;
 use crate::metadata::topics::Partition;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -33,7 +35,6 @@ const HIGH_WATERMARK: i64 = -1;
 
 /// A requested partition: index, offset, and the partition if it exists.
 type Target = (i32, i64, Option<Arc<Partition>>);
-const POLICY_VIOLATION: i16 = 44;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> Reply {
     // Resolve partitions here; do the (fsyncing) work on a blocking thread.
@@ -65,7 +66,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> 
                     .into_iter()
                     .map(|(index, offset, partition)| {
                         let (code, low) = match partition {
-                            None => (error::UNKNOWN_TOPIC_OR_PARTITION, -1),
+                            None => (ResponseError::UnknownTopicOrPartition.code(), -1),
                             Some(p) => delete(&p, offset),
                         };
                         DeleteRecordsPartitionResult::default()
@@ -92,11 +93,11 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> 
 /// (error code, low watermark) for one partition.
 fn delete(partition: &Partition, offset: i64) -> (i16, i64) {
     if partition.is_deleted() {
-        return (error::UNKNOWN_TOPIC_OR_PARTITION, -1);
+        return (ResponseError::UnknownTopicOrPartition.code(), -1);
     }
     let mut log = partition.log();
     if !log.config().cleanup_delete {
-        return (POLICY_VIOLATION, -1);
+        return (ResponseError::PolicyViolation.code(), -1);
     }
     let target = if offset == HIGH_WATERMARK {
         log.high_watermark()
@@ -104,14 +105,14 @@ fn delete(partition: &Partition, offset: i64) -> (i16, i64) {
         offset
     };
     if target < 0 {
-        return (error::OFFSET_OUT_OF_RANGE, -1);
+        return (ResponseError::OffsetOutOfRange.code(), -1);
     }
     match log.increase_log_start_offset(target) {
-        Ok(_) => (error::NONE, log.log_start_offset()),
-        Err(LogError::OffsetOutOfRange { .. }) => (error::OFFSET_OUT_OF_RANGE, -1),
+        Ok(_) => (NONE, log.log_start_offset()),
+        Err(LogError::OffsetOutOfRange { .. }) => (ResponseError::OffsetOutOfRange.code(), -1),
         Err(e) => {
             tracing::error!(topic = %partition.topic, partition = partition.index, "delete records failed: {e}");
-            (error::KAFKA_STORAGE_ERROR, -1)
+            (ResponseError::KafkaStorageError.code(), -1)
         }
     }
 }

@@ -7,13 +7,15 @@
 //! `delete.topic.enable=false` every topic answers TOPIC_DELETION_DISABLED (INVALID_REQUEST
 //! before v3), as Kafka does.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
     ApiKey, DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName,
 };
 use uuid::Uuid;
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DeleteTopics,
@@ -52,9 +54,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> R
         if !deletion_enabled {
             // Kafka: TopicDeletionDisabledException from v3, InvalidRequestException before.
             let code = if ctx.version >= 3 {
-                error::TOPIC_DELETION_DISABLED
+                ResponseError::TopicDeletionDisabled.code()
             } else {
-                error::INVALID_REQUEST
+                ResponseError::InvalidRequest.code()
             };
             let message = (ctx.version >= 5).then(|| "Topic deletion is disabled.".to_string());
             responses.push(result(name, id, code, message));
@@ -65,7 +67,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> R
                 responses.push(result(
                     name,
                     id,
-                    error::INVALID_REQUEST,
+                    ResponseError::InvalidRequest.code(),
                     Some("Exactly one of topic name or topic id must be set".into()),
                 ));
                 continue;
@@ -75,18 +77,25 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> R
         };
         let Some(topic) = topic else {
             let code = if name.is_some() {
-                error::UNKNOWN_TOPIC_OR_PARTITION
+                ResponseError::UnknownTopicOrPartition.code()
             } else {
-                error::UNKNOWN_TOPIC_ID
+                ResponseError::UnknownTopicId.code()
             };
             responses.push(result(name, id, code, None));
             continue;
         };
-        let code = match ctx.broker.delete_topic(&topic.name).await {
-            Ok(()) => error::NONE,
-            Err(_) => error::UNKNOWN_TOPIC_OR_PARTITION,
+        // UNKNOWN_TOPIC_OR_PARTITION only when the topic is gone; a journal failure is a
+        // storage error, with its message (it used to be reported as an unknown topic).
+        let (code, message) = match ctx.broker.metadata.delete_topic(&topic.name).await {
+            Ok(_) => (NONE, None),
+            Err(e) => (e.code().code(), (ctx.version >= 5).then(|| e.to_string())),
         };
-        responses.push(result(Some(topic.name.to_string()), topic.id, code, None));
+        responses.push(result(
+            Some(topic.name.to_string()),
+            topic.id,
+            code,
+            message,
+        ));
     }
     Reply::message(ResponseKind::DeleteTopics(
         DeleteTopicsResponse::default().with_responses(responses),

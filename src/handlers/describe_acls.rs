@@ -1,9 +1,10 @@
 //! DescribeAcls (key 29), versions 1–3.
 //!
 //! No authorizer is configured (`authorizer.class.name` is empty), so, as Kafka does, every
-//! request is answered with SECURITY_DISABLED and "No Authorizer is configured on the broker",
+//! request is answered with ResponseError::SecurityDisabled.code() and "No Authorizer is configured on the broker",
 //! whatever the filter. Tools such as kafka-ui show that as "ACLs not enabled".
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{ApiKey, DescribeAclsRequest, DescribeAclsResponse, ResponseKind};
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
@@ -14,12 +15,10 @@ pub const SPEC: ApiSpec = ApiSpec {
     max_version: 3,
 };
 
-const SECURITY_DISABLED: i16 = 54;
-
 pub fn handle(_ctx: &RequestContext<'_>, _request: DescribeAclsRequest) -> Reply {
     Reply::message(ResponseKind::DescribeAcls(
         DescribeAclsResponse::default()
-            .with_error_code(SECURITY_DISABLED)
+            .with_error_code(ResponseError::SecurityDisabled.code())
             .with_error_message(Some(owned_str("No Authorizer is configured on the broker")))
             .with_resources(vec![]),
     ))

@@ -2,17 +2,19 @@
 //! Java Admin's `describeCluster` ask first.
 //!
 //! This broker is the whole cluster and its controller. `endpoint_type` (v1+) must be 1
-//! (brokers): 2 (controllers) answers MISMATCHED_ENDPOINT_TYPE, anything else
-//! UNSUPPORTED_ENDPOINT_TYPE (INVALID_REQUEST on v0, as Kafka does). Cluster authorized
+//! (brokers): 2 (controllers) answers ResponseError::MismatchedEndpointType.code(), anything else
+//! ResponseError::UnsupportedEndpointType.code() (INVALID_REQUEST on v0, as Kafka does). Cluster authorized
 //! operations are everything a broker without an authorizer allows when asked, else
 //! i32::MIN. `include_fenced_brokers` (v2) changes nothing: the broker is never fenced.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{
     ApiKey, BrokerId, DescribeClusterRequest, DescribeClusterResponse, ResponseKind,
 };
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeCluster,
@@ -22,8 +24,6 @@ pub const SPEC: ApiSpec = ApiSpec {
 
 const BROKERS: i8 = 1;
 const CONTROLLERS: i8 = 2;
-const MISMATCHED_ENDPOINT_TYPE: i16 = 114;
-const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
 /// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE,
 /// CREATE_TOKENS, DESCRIBE_TOKENS (as Metadata reports them).
 pub const CLUSTER_OPERATIONS: i32 = (1 << 5)
@@ -44,7 +44,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
     };
     let failed = |code: i16, message: String| {
         let code = if ctx.version == 0 {
-            error::INVALID_REQUEST
+            ResponseError::InvalidRequest.code()
         } else {
             code
         };
@@ -59,13 +59,13 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
     };
     if endpoint_type == CONTROLLERS {
         return failed(
-            MISMATCHED_ENDPOINT_TYPE,
+            ResponseError::MismatchedEndpointType.code(),
             "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER".into(),
         );
     }
     if endpoint_type != BROKERS {
         return failed(
-            UNSUPPORTED_ENDPOINT_TYPE,
+            ResponseError::UnsupportedEndpointType.code(),
             format!("Unsupported endpoint type {endpoint_type}"),
         );
     }
@@ -74,7 +74,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
     let advertised = &broker.config.advertised;
     Reply::message(ResponseKind::DescribeCluster(
         DescribeClusterResponse::default()
-            .with_error_code(error::NONE)
+            .with_error_code(NONE)
             .with_endpoint_type(BROKERS)
             .with_cluster_id(owned_str(&broker.cluster_id))
             .with_controller_id(node)

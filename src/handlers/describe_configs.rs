@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -28,12 +29,13 @@ use kafka_protocol::messages::{
     ApiKey, DescribeConfigsRequest, DescribeConfigsResponse, ResponseKind,
 };
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::config::catalogue::{self, ConfigType, Mode};
 use crate::config::dynamic::{DynamicConfigs, source};
 use crate::config::topic::{self, TopicConfigDef};
+use crate::log::error::NONE;
 use crate::metadata::topics::validate_topic_name;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -119,7 +121,7 @@ fn describe(
         .filter(|e| wanted.as_ref().is_none_or(|w| w.contains(e.name.as_str())))
         .map(|e| encode(e, ctx.version, request))
         .collect();
-    base.with_error_code(error::NONE)
+    base.with_error_code(NONE)
         .with_error_message(None)
         .with_configs(configs)
 }
@@ -131,14 +133,15 @@ fn resource_entries(
     resource: &DescribeConfigsResource,
 ) -> Result<Vec<Entry>, ResourceError> {
     let name = resource.resource_name.as_str();
-    let invalid = |m: String| (error::INVALID_REQUEST, Some(m));
+    let invalid = |m: String| (ResponseError::InvalidRequest.code(), Some(m));
     match resource.resource_type {
         resource_type::TOPIC => {
-            validate_topic_name(name).map_err(|m| (error::INVALID_TOPIC_EXCEPTION, Some(m)))?;
+            validate_topic_name(name)
+                .map_err(|m| (ResponseError::InvalidTopicException.code(), Some(m)))?;
             let topic = broker
                 .topics
                 .get(name)
-                .ok_or((error::UNKNOWN_TOPIC_OR_PARTITION, None))?;
+                .ok_or((ResponseError::UnknownTopicOrPartition.code(), None))?;
             Ok(topic_entries(
                 &topic.configs,
                 &broker.config,

@@ -16,7 +16,8 @@ use kafka_protocol::messages::{
     ApiKey, DescribeLogDirsRequest, DescribeLogDirsResponse, ResponseKind, TopicName,
 };
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeLogDirs,
@@ -77,7 +78,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeLogDirsRequest) -> Repl
         disk_space(&dir)
     };
     let mut result = DescribeLogDirsResult::default()
-        .with_error_code(error::NONE)
+        .with_error_code(NONE)
         .with_log_dir(owned_str(&dir.display().to_string()))
         .with_topics(topics);
     if ctx.version >= 4 {
@@ -85,7 +86,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeLogDirsRequest) -> Repl
     }
     Reply::message(ResponseKind::DescribeLogDirs(
         DescribeLogDirsResponse::default()
-            .with_error_code(error::NONE)
+            .with_error_code(NONE)
             .with_results(vec![result]),
     ))
 }

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeSet;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_topic_partitions_response::{
     Cursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
 };
@@ -23,7 +24,8 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
 use crate::metadata::topics::{Topic, validate_topic_name};
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -52,7 +54,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeTopicPartitionsRequest)
                 .iter()
                 .map(|t| {
                     DescribeTopicPartitionsResponseTopic::default()
-                        .with_error_code(error::INVALID_REQUEST)
+                        .with_error_code(ResponseError::InvalidRequest.code())
                         .with_name(Some(TopicName(owned_str(&t.name))))
                         .with_is_internal(false)
                 })
@@ -129,7 +131,7 @@ fn describe(
         remaining -= partitions.len();
         response.topics.push(
             DescribeTopicPartitionsResponseTopic::default()
-                .with_error_code(error::NONE)
+                .with_error_code(NONE)
                 .with_name(Some(TopicName(owned_str(&name))))
                 .with_topic_id(topic.id)
                 .with_is_internal(INTERNAL_TOPICS.contains(&name.as_str()))
@@ -153,7 +155,7 @@ fn cursor(topic: &str, partition: i32) -> Cursor {
 fn partition(index: i32, topic: &Topic, node: i32) -> DescribeTopicPartitionsResponsePartition {
     let leader_epoch = topic.partition(index).map_or(0, |p| p.leader_epoch);
     DescribeTopicPartitionsResponsePartition::default()
-        .with_error_code(error::NONE)
+        .with_error_code(NONE)
         .with_partition_index(index)
         .with_leader_id(BrokerId(node))
         .with_leader_epoch(leader_epoch)
@@ -166,9 +168,9 @@ fn partition(index: i32, topic: &Topic, node: i32) -> DescribeTopicPartitionsRes
 
 fn missing(name: &str) -> DescribeTopicPartitionsResponseTopic {
     let code = if validate_topic_name(name).is_ok() {
-        error::UNKNOWN_TOPIC_OR_PARTITION
+        ResponseError::UnknownTopicOrPartition.code()
     } else {
-        error::INVALID_TOPIC_EXCEPTION
+        ResponseError::InvalidTopicException.code()
     };
     DescribeTopicPartitionsResponseTopic::default()
         .with_error_code(code)

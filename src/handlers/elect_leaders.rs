@@ -1,18 +1,20 @@
 //! ElectLeaders (key 43), versions 0–2: what `kafka-leader-election.sh` sends.
 //!
 //! On one broker every partition already has its preferred (and only) leader, so Kafka's
-//! controller answers ELECTION_NOT_NEEDED for each named partition, UNKNOWN_TOPIC_OR_PARTITION
+//! controller answers ResponseError::ElectionNotNeeded.code() for each named partition, UNKNOWN_TOPIC_OR_PARTITION
 //! for missing ones, and — when `topic_partitions` is null (all partitions) — an entry per
 //! topic without any partition results (partitions that need no election are left out).
 //! `election_type` (v1+) must be 0 (preferred) or 1 (unclean); anything else is a top-level
 //! INVALID_REQUEST.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{
     ApiKey, ElectLeadersRequest, ElectLeadersResponse, ResponseKind, TopicName,
 };
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ElectLeaders,
@@ -20,12 +22,10 @@ pub const SPEC: ApiSpec = ApiSpec {
     max_version: 2,
 };
 
-const ELECTION_NOT_NEEDED: i16 = 84;
-
 pub fn handle(ctx: &RequestContext<'_>, request: ElectLeadersRequest) -> Reply {
     if ctx.version >= 1 && !(0..=1).contains(&request.election_type) {
         return Reply::message(ResponseKind::ElectLeaders(
-            ElectLeadersResponse::default().with_error_code(error::INVALID_REQUEST),
+            ElectLeadersResponse::default().with_error_code(ResponseError::InvalidRequest.code()),
         ));
     }
     let broker = ctx.broker;
@@ -51,15 +51,15 @@ pub fn handle(ctx: &RequestContext<'_>, request: ElectLeadersRequest) -> Reply {
                     .map(|&index| {
                         let (code, message) = match &topic {
                             None => (
-                                error::UNKNOWN_TOPIC_OR_PARTITION,
+                                ResponseError::UnknownTopicOrPartition.code(),
                                 format!("No such topic as {name}"),
                             ),
                             Some(t) if t.partition(index).is_none() => (
-                                error::UNKNOWN_TOPIC_OR_PARTITION,
+                                ResponseError::UnknownTopicOrPartition.code(),
                                 format!("No such partition as {name}-{index}"),
                             ),
                             Some(_) => (
-                                ELECTION_NOT_NEEDED,
+                                ResponseError::ElectionNotNeeded.code(),
                                 "Leader election not needed for topic partition.".to_string(),
                             ),
                         };
@@ -77,7 +77,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ElectLeadersRequest) -> Reply {
     };
     Reply::message(ResponseKind::ElectLeaders(
         ElectLeadersResponse::default()
-            .with_error_code(error::NONE)
+            .with_error_code(NONE)
             .with_replica_election_results(results),
     ))
 }

@@ -22,15 +22,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{ApiKey, FetchRequest};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{ApiSpec, Reply, RequestContext, check_leader_epoch, error};
+use super::{ApiSpec, Reply, RequestContext, check_leader_epoch};
 use crate::handlers::fetch_encode::{
     FetchPartitionResponse, FetchResponseBody, FetchTopicResponse, PartitionRecords,
     encode_fetch_response,
 };
+use crate::log::error::NONE;
 use crate::metadata::topics::{Partition, Topic};
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -66,7 +68,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> Reply {
         return respond(
             version,
             FetchResponseBody {
-                error_code: error::FETCH_SESSION_ID_NOT_FOUND,
+                error_code: ResponseError::FetchSessionIdNotFound.code(),
                 ..Default::default()
             },
         );
@@ -75,7 +77,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> Reply {
         return respond(
             version,
             FetchResponseBody {
-                error_code: error::INVALID_FETCH_SESSION_EPOCH,
+                error_code: ResponseError::InvalidFetchSessionEpoch.code(),
                 ..Default::default()
             },
         );
@@ -133,9 +135,9 @@ fn resolve(ctx: &RequestContext<'_>, request: &FetchRequest) -> Vec<WantedTopic>
                 ctx.broker.topics.get(t.topic.0.as_str())
             };
             let missing = if by_id {
-                error::UNKNOWN_TOPIC_ID
+                ResponseError::UnknownTopicId.code()
             } else {
-                error::UNKNOWN_TOPIC_OR_PARTITION
+                ResponseError::UnknownTopicOrPartition.code()
             };
             WantedTopic {
                 name: t.topic.0.to_string(),
@@ -153,7 +155,7 @@ fn resolve(ctx: &RequestContext<'_>, request: &FetchRequest) -> Vec<WantedTopic>
                             Some(topic) => topic
                                 .partition(p.partition)
                                 .cloned()
-                                .ok_or(error::UNKNOWN_TOPIC_OR_PARTITION),
+                                .ok_or(ResponseError::UnknownTopicOrPartition.code()),
                         },
                     })
                     .collect(),
@@ -185,14 +187,16 @@ fn read_once(
             };
             match &w.partition {
                 Err(code) => r.error_code = *code,
-                Ok(p) if p.is_deleted() => r.error_code = error::UNKNOWN_TOPIC_OR_PARTITION,
+                Ok(p) if p.is_deleted() => {
+                    r.error_code = ResponseError::UnknownTopicOrPartition.code()
+                }
                 Ok(p) => {
                     let epoch_error = check_leader_epoch(w.current_leader_epoch, p.leader_epoch);
                     let mut log = p.log();
                     r.high_watermark = log.high_watermark();
                     r.last_stable_offset = r.high_watermark;
                     r.log_start_offset = log.log_start_offset();
-                    if epoch_error != error::NONE {
+                    if epoch_error != NONE {
                         r.error_code = epoch_error;
                     } else {
                         let limit = (w.partition_max_bytes.max(0) as usize)
@@ -209,7 +213,7 @@ fn read_once(
                     }
                 }
             }
-            if r.error_code != error::NONE {
+            if r.error_code != NONE {
                 // Kafka reports no offsets alongside a partition error.
                 r.high_watermark = -1;
                 r.last_stable_offset = -1;

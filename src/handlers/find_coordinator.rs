@@ -12,13 +12,14 @@
 //!   forever; InitProducerId refuses transactional ids with INVALID_REQUEST for the same reason.
 //! - v1–3 errors carry Kafka's error message; failed lookups name node -1, host "", port -1.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
     ApiKey, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, ResponseKind,
 };
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
-use crate::coordinator::group::error;
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::FindCoordinator,
@@ -86,24 +87,26 @@ async fn lookup(ctx: &RequestContext<'_>, key_type: i8) -> Found {
         GROUP_KEY_TYPE => {}
         TRANSACTION_KEY_TYPE => {
             return failed(
-                error::INVALID_REQUEST,
+                ResponseError::InvalidRequest.code(),
                 "Transactions are not supported by this broker.",
             );
         }
-        _ => return failed(error::INVALID_REQUEST, "Unsupported coordinator key type."),
+        _ => {
+            return failed(
+                ResponseError::InvalidRequest.code(),
+                "Unsupported coordinator key type.",
+            );
+        }
     }
-    if crate::coordinator::group::runtime::ensure_offsets_topic(ctx.broker)
-        .await
-        .is_err()
-    {
+    if ctx.broker.groups.ensure_ready().await.is_err() {
         return failed(
-            error::COORDINATOR_NOT_AVAILABLE,
+            ResponseError::CoordinatorNotAvailable.code(),
             "The coordinator is not available.",
         );
     }
     let advertised = &ctx.broker.config.advertised;
     Found {
-        error_code: error::NONE,
+        error_code: NONE,
         node_id: ctx.broker.config.node_id,
         host: advertised.host.clone(),
         port: i32::from(advertised.port),

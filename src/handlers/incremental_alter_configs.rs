@@ -1,11 +1,11 @@
 //! IncrementalAlterConfigs (key 44), versions 0–1: what `kafka-configs.sh --alter` sends.
 //!
 //! Operations per config: SET (0), DELETE (1), APPEND (2) and SUBTRACT (3) — the last two only
-//! for LIST configs (INVALID_CONFIG otherwise), starting from the current value or the default
+//! for LIST configs (ResponseError::InvalidConfig.code() otherwise), starting from the current value or the default
 //! and adding missing / removing present comma-separated items, as Kafka's
 //! `ConfigurationControlManager` does. The result replaces the resource's configs after the same
 //! checks as AlterConfigs (see `alter_configs.rs`): duplicate resources or keys, null values for
-//! anything but DELETE, an unknown operation → INVALID_REQUEST; topic configs → INVALID_CONFIG;
+//! anything but DELETE, an unknown operation → INVALID_REQUEST; topic configs → ResponseError::InvalidConfig.code();
 //! broker configs that cannot change at run time → INVALID_REQUEST. `validate_only` changes
 //! nothing. Changes are journaled and reach live partitions at once.
 //!
@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{
     ApiKey, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ResponseKind,
@@ -23,10 +24,11 @@ use super::alter_configs::{
     duplicated_resources,
 };
 use super::describe_configs::resource_type;
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::config::catalogue::{self, ConfigType};
 use crate::config::topic as topic_config;
-use crate::metadata::admin::AdminError;
+use crate::log::error::NONE;
+use crate::metadata::AdminError;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::IncrementalAlterConfigs,
@@ -38,7 +40,6 @@ const SET: i8 = 0;
 const DELETE: i8 = 1;
 const APPEND: i8 = 2;
 const SUBTRACT: i8 = 3;
-const INVALID_CONFIG: i16 = 40;
 
 /// One requested operation.
 #[derive(Debug, Clone, Copy)]
@@ -73,8 +74,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: IncrementalAlterConfigsRe
             alter(ctx, r.resource_type, name, &ops, request.validate_only).await
         };
         let (code, message) = match result {
-            Ok(()) => (error::NONE, None),
-            Err(e) => (e.code, Some(e.message)),
+            Ok(()) => (NONE, None),
+            Err(e) => (e.code.code(), Some(e.message)),
         };
         responses.push(
             AlterConfigsResourceResponse::default()
@@ -104,13 +105,13 @@ async fn alter(
         .collect();
     if !nulls.is_empty() {
         return Err(AdminError::new(
-            error::INVALID_REQUEST,
+            ResponseError::InvalidRequest,
             format!("Null value not supported for : {}", nulls.join(", ")),
         ));
     }
     if let Some(o) = ops.iter().find(|o| !(SET..=SUBTRACT).contains(&o.op)) {
         return Err(AdminError::new(
-            error::INVALID_REQUEST,
+            ResponseError::InvalidRequest,
             format!("Unknown operations type {}", o.op),
         ));
     }
@@ -129,6 +130,7 @@ async fn alter(
                     .map(|d| d.default.to_string())
             })?;
             ctx.broker
+                .metadata
                 .alter_topic_configs(name, configs, validate_only)
                 .await
         }
@@ -145,19 +147,20 @@ async fn alter(
                     .map(|d| d.default.unwrap_or_default().to_string())
             })?;
             ctx.broker
+                .metadata
                 .alter_broker_configs(node, configs, validate_only)
                 .await
         }
         resource_type::BROKER_LOGGER | resource_type::CLIENT_METRICS | resource_type::GROUP => {
             Err(AdminError::new(
-                error::INVALID_REQUEST,
+                ResponseError::InvalidRequest,
                 format!(
                     "Altering resources of type {resource_type} is not supported by this broker"
                 ),
             ))
         }
         other => Err(AdminError::new(
-            error::INVALID_REQUEST,
+            ResponseError::InvalidRequest,
             format!("Unknown resource type {other}"),
         )),
     }
@@ -183,7 +186,7 @@ pub fn apply(
                 let Some(default) = list_default(o.name) else {
                     let verb = if o.op == APPEND { "APPEND" } else { "SUBTRACT" };
                     return Err(AdminError::new(
-                        INVALID_CONFIG,
+                        ResponseError::InvalidConfig,
                         format!(
                             "Can't {verb} to key {} because its type is not LIST.",
                             o.name
@@ -253,7 +256,7 @@ mod tests {
         .unwrap();
         assert_eq!(out["cleanup.policy"], "compact", "no duplicates");
         let e = apply(start, &[op("retention.ms", APPEND, Some("1"))], defaults).unwrap_err();
-        assert_eq!(e.code, INVALID_CONFIG);
+        assert_eq!(e.code, ResponseError::InvalidConfig);
         assert!(e.message.contains("not LIST"));
     }
 }

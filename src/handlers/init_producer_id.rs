@@ -6,11 +6,13 @@
 //! Transactional ids are refused with INVALID_REQUEST until transactions exist: a retriable
 //! error such as NOT_COORDINATOR would leave a transactional producer retrying forever.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
     ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProducerId, ResponseKind,
 };
 
-use super::{ApiSpec, Reply, RequestContext, error};
+use super::{ApiSpec, Reply, RequestContext};
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::InitProducerId,
@@ -24,16 +26,16 @@ pub async fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) ->
         .with_producer_epoch(-1);
     let response = if request.transactional_id.is_some() {
         tracing::warn!("transactional producer refused: transactions are not supported yet");
-        base.with_error_code(error::INVALID_REQUEST)
+        base.with_error_code(ResponseError::InvalidRequest.code())
     } else {
-        match ctx.broker.allocate_producer_id().await {
+        match ctx.broker.metadata.allocate_producer_id().await {
             Ok(id) => base
-                .with_error_code(error::NONE)
+                .with_error_code(NONE)
                 .with_producer_id(ProducerId(id))
                 .with_producer_epoch(0),
             Err(e) => {
-                tracing::error!("cannot allocate a producer id: {e}");
-                base.with_error_code(error::KAFKA_STORAGE_ERROR)
+                tracing::error!("cannot allocate a producer id: {}", e.message);
+                base.with_error_code(ResponseError::KafkaStorageError.code())
             }
         }
     };

@@ -13,12 +13,12 @@
 //! stored string must fit the record schema's 16-bit length; otherwise INVALID_REQUEST.
 
 use bytes::Bytes;
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{ApiKey, JoinGroupRequest, JoinGroupResponse, ResponseKind};
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::coordinator::group::classic::Protocol;
 use crate::coordinator::group::coordinator::{JoinRequest, join_error};
-use crate::coordinator::group::error;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::JoinGroup,
@@ -70,7 +70,7 @@ fn to_join_request(ctx: &RequestContext<'_>, r: &JoinGroupRequest) -> Result<Joi
         || protocols.iter().any(|p| too_long(&p.name))
     {
         tracing::warn!(group = %r.group_id.as_str(), "JoinGroup refused: metadata too large to store");
-        return Err(error::INVALID_REQUEST);
+        return Err(ResponseError::InvalidRequest.code());
     }
     Ok(JoinRequest {
         group_id: r.group_id.to_string(),

@@ -6,12 +6,13 @@
 //!   errors. v5+: `reason` (not stored).
 //! - An unknown group answers UNKNOWN_MEMBER_ID for every member, as Kafka does.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{ApiKey, LeaveGroupRequest, LeaveGroupResponse, ResponseKind};
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::coordinator::group::coordinator::LeavingMember;
-use crate::coordinator::group::error;
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::LeaveGroup,
@@ -37,7 +38,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: LeaveGroupRequest) -> Rep
         }]
     };
     let result = if request.group_id.is_empty() {
-        Err(error::INVALID_GROUP_ID)
+        Err(ResponseError::InvalidGroupId.code())
     } else {
         ctx.broker
             .groups
@@ -50,8 +51,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: LeaveGroupRequest) -> Rep
             let code = results
                 .iter()
                 .map(|r| r.error_code)
-                .find(|c| *c != error::NONE)
-                .unwrap_or(error::NONE);
+                .find(|c| *c != NONE)
+                .unwrap_or(NONE);
             LeaveGroupResponse::default().with_error_code(code)
         }
         Ok(results) => LeaveGroupResponse::default().with_members(

@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -17,7 +18,8 @@ use kafka_protocol::messages::{
     ApiKey, ListOffsetsRequest, ListOffsetsResponse, ResponseKind, TopicName,
 };
 
-use super::{ApiSpec, Reply, RequestContext, check_leader_epoch, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, check_leader_epoch, owned_str};
+use crate::log::error::NONE;
 use crate::metadata::topics::Partition;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -57,13 +59,13 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Reply {
                         .with_offset(-1)
                         .with_leader_epoch(-1);
                     if duplicates.contains(&(t.name.0.clone(), p.partition_index)) {
-                        return base.with_error_code(error::INVALID_REQUEST);
+                        return base.with_error_code(ResponseError::InvalidRequest.code());
                     }
                     let r = match topic
                         .as_ref()
                         .and_then(|tp| tp.partition(p.partition_index))
                     {
-                        None => base.with_error_code(error::UNKNOWN_TOPIC_OR_PARTITION),
+                        None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
                         Some(partition) => lookup(
                             partition,
                             p.timestamp,
@@ -98,7 +100,7 @@ fn lookup(
     base: ListOffsetsPartitionResponse,
 ) -> ListOffsetsPartitionResponse {
     let epoch_error = check_leader_epoch(current_leader_epoch, partition.leader_epoch);
-    if epoch_error != error::NONE {
+    if epoch_error != NONE {
         return base.with_error_code(epoch_error);
     }
     let epoch = partition.leader_epoch;

@@ -9,7 +9,8 @@ use kafka_protocol::messages::{
     ApiKey, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, ResponseKind,
 };
 
-use super::{ApiSpec, Reply, RequestContext, error};
+use super::{ApiSpec, Reply, RequestContext};
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ListPartitionReassignments,
@@ -20,7 +21,7 @@ pub const SPEC: ApiSpec = ApiSpec {
 pub fn handle(_ctx: &RequestContext<'_>, _request: ListPartitionReassignmentsRequest) -> Reply {
     Reply::message(ResponseKind::ListPartitionReassignments(
         ListPartitionReassignmentsResponse::default()
-            .with_error_code(error::NONE)
+            .with_error_code(NONE)
             .with_error_message(None)
             .with_topics(vec![]),
     ))

@@ -10,6 +10,7 @@
 //!   broker without an authorizer allows.
 //! - Every leader named is in `brokers`; this broker is also the controller.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -18,8 +19,10 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
 use crate::metadata::topics::{Topic, validate_topic_name};
+use crate::metadata::{CreateTopicError, NewTopic};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::Metadata,
@@ -77,13 +80,13 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Reply
                 None if version >= 12 => match broker.topics.get_by_id(&wanted.topic_id) {
                     Some(t) => describe(&t, topic_ops, broker.config.node_id),
                     None => MetadataResponseTopic::default()
-                        .with_error_code(error::UNKNOWN_TOPIC_ID)
+                        .with_error_code(ResponseError::UnknownTopicId.code())
                         .with_name(None)
                         .with_topic_id(wanted.topic_id)
                         .with_topic_authorized_operations(topic_ops),
                 },
                 None => MetadataResponseTopic::default()
-                    .with_error_code(error::INVALID_REQUEST)
+                    .with_error_code(ResponseError::InvalidRequest.code())
                     .with_topic_id(wanted.topic_id)
                     .with_topic_authorized_operations(topic_ops),
             };
@@ -128,27 +131,27 @@ async fn missing_topic(
             .with_topic_authorized_operations(topic_ops)
     };
     if !allow_create {
-        return unknown(error::UNKNOWN_TOPIC_OR_PARTITION);
+        return unknown(ResponseError::UnknownTopicOrPartition.code());
     }
     if validate_topic_name(name).is_err() {
-        return unknown(error::INVALID_TOPIC_EXCEPTION);
+        return unknown(ResponseError::InvalidTopicException.code());
     }
     let broker = ctx.broker;
     match broker
-        .create_topic(name, -1, -1, Default::default(), false)
+        .metadata
+        .create_topic(NewTopic::named(name), false)
         .await
     {
         Ok(Some(t)) => describe(&t, topic_ops, broker.config.node_id),
         // Created concurrently by another request: describe what exists.
-        Err(crate::broker::CreateTopicError::AlreadyExists(_)) => match broker.topics.get(name) {
+        Err(CreateTopicError::AlreadyExists(_)) => match broker.topics.get(name) {
             Some(t) => describe(&t, topic_ops, broker.config.node_id),
-            None => unknown(error::LEADER_NOT_AVAILABLE),
+            None => unknown(ResponseError::LeaderNotAvailable.code()),
         },
-        Err(e) => unknown(match e.error_code() {
-            17 => error::INVALID_TOPIC_EXCEPTION,
-            _ => error::LEADER_NOT_AVAILABLE,
-        }),
-        Ok(None) => unknown(error::LEADER_NOT_AVAILABLE),
+        Err(CreateTopicError::InvalidName(_)) => {
+            unknown(ResponseError::InvalidTopicException.code())
+        }
+        Err(_) | Ok(None) => unknown(ResponseError::LeaderNotAvailable.code()),
     }
 }
 
@@ -159,7 +162,7 @@ fn describe(topic: &Topic, topic_ops: i32, node_id: i32) -> MetadataResponseTopi
         .map(|p| {
             let node = BrokerId(node_id);
             MetadataResponsePartition::default()
-                .with_error_code(error::NONE)
+                .with_error_code(NONE)
                 .with_partition_index(p.index)
                 .with_leader_id(node)
                 .with_leader_epoch(p.leader_epoch)
@@ -169,7 +172,7 @@ fn describe(topic: &Topic, topic_ops: i32, node_id: i32) -> MetadataResponseTopi
         })
         .collect();
     MetadataResponseTopic::default()
-        .with_error_code(error::NONE)
+        .with_error_code(NONE)
         .with_name(Some(TopicName(owned_str(&topic.name))))
         .with_topic_id(topic.id)
         .with_is_internal(topic.internal)

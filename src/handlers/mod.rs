@@ -7,11 +7,13 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 use crate::handlers::fetch_encode::Chunk;
+use crate::log::error::NONE;
 
 pub mod alter_configs;
 pub mod api_versions;
@@ -163,41 +165,14 @@ pub async fn dispatch(ctx: &RequestContext<'_>, request: RequestKind) -> Reply {
     }
 }
 
-/// Kafka error codes used by the handlers.
-pub mod error {
-    pub const NONE: i16 = 0;
-    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
-    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-    pub const LEADER_NOT_AVAILABLE: i16 = 5;
-    pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-    pub const REQUEST_TIMED_OUT: i16 = 7;
-    pub const MESSAGE_TOO_LARGE: i16 = 10;
-    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
-    pub const RECORD_LIST_TOO_LARGE: i16 = 18;
-    pub const INVALID_REQUIRED_ACKS: i16 = 21;
-    pub const UNSUPPORTED_VERSION: i16 = 35;
-    pub const INVALID_REQUEST: i16 = 42;
-    pub const KAFKA_STORAGE_ERROR: i16 = 56;
-    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
-    pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
-    pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
-    pub const FENCED_LEADER_EPOCH: i16 = 74;
-    pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
-    pub const TOPIC_DELETION_DISABLED: i16 = 73;
-    pub const INVALID_RECORD: i16 = 87;
-    pub const UNKNOWN_TOPIC_ID: i16 = 100;
-    pub const INCONSISTENT_TOPIC_ID: i16 = 103;
-    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
-}
-
 /// Checks a client's `current_leader_epoch` against ours, as Kafka does (-1 skips the check).
 pub fn check_leader_epoch(requested: i32, ours: i32) -> i16 {
     if requested == -1 || requested == ours {
-        error::NONE
+        NONE
     } else if requested > ours {
-        error::UNKNOWN_LEADER_EPOCH
+        ResponseError::UnknownLeaderEpoch.code()
     } else {
-        error::FENCED_LEADER_EPOCH
+        ResponseError::FencedLeaderEpoch.code()
     }
 }
 

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -24,7 +25,6 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::coordinator::group::coordinator::{CommitPartition, CommitRequest};
-use crate::coordinator::group::error;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::OffsetCommit,
@@ -47,10 +47,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetCommitRequest) -> R
                 .and_then(|t| t.partition(p.partition_index))
                 .is_none()
             {
-                results
-                    .entry(name.clone())
-                    .or_default()
-                    .push((p.partition_index, error::UNKNOWN_TOPIC_OR_PARTITION));
+                results.entry(name.clone()).or_default().push((
+                    p.partition_index,
+                    ResponseError::UnknownTopicOrPartition.code(),
+                ));
             } else {
                 ok.push(CommitPartition {
                     partition: p.partition_index,

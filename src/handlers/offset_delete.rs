@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
@@ -15,7 +16,7 @@ use kafka_protocol::messages::{
 };
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
-use crate::coordinator::group::error;
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::OffsetDelete,
@@ -25,7 +26,9 @@ pub const SPEC: ApiSpec = ApiSpec {
 
 pub async fn handle(ctx: &RequestContext<'_>, request: OffsetDeleteRequest) -> Reply {
     if request.group_id.is_empty() {
-        return reply(OffsetDeleteResponse::default().with_error_code(error::INVALID_GROUP_ID));
+        return reply(
+            OffsetDeleteResponse::default().with_error_code(ResponseError::InvalidGroupId.code()),
+        );
     }
     let mut results: HashMap<String, Vec<(i32, i16)>> = HashMap::new();
     let mut valid: Vec<(String, Vec<i32>)> = Vec::new();
@@ -39,10 +42,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetDeleteRequest) -> R
                 .and_then(|t| t.partition(p.partition_index))
                 .is_none()
             {
-                results
-                    .entry(name.clone())
-                    .or_default()
-                    .push((p.partition_index, error::UNKNOWN_TOPIC_OR_PARTITION));
+                results.entry(name.clone()).or_default().push((
+                    p.partition_index,
+                    ResponseError::UnknownTopicOrPartition.code(),
+                ));
             } else {
                 ok.push(p.partition_index);
             }
@@ -52,7 +55,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetDeleteRequest) -> R
         }
     }
     // The coordinator is asked even when no partition exists, so group errors are reported.
-    let mut top_level = error::NONE;
+    let mut top_level = NONE;
     match ctx
         .broker
         .groups

@@ -19,9 +19,9 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::coordinator::group::coordinator::FetchedOffsets;
-use crate::coordinator::group::error;
 use crate::coordinator::group::records::OffsetCommitValue;
-use crate::coordinator::group::runtime::FetchQuery;
+use crate::coordinator::group::service::FetchQuery;
+use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::OffsetFetch,
@@ -59,7 +59,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
             Ok(all) => group_ids
                 .iter()
                 .zip(all)
-                .map(|(g, offsets)| group_v8(g, offsets, error::NONE))
+                .map(|(g, offsets)| group_v8(g, offsets, NONE))
                 .collect(),
             Err(code) => group_ids
                 .iter()
@@ -69,7 +69,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
         OffsetFetchResponse::default().with_groups(groups)
     } else {
         let (offsets, code) = match fetched {
-            Ok(mut all) => (all.pop().unwrap_or_default(), error::NONE),
+            Ok(mut all) => (all.pop().unwrap_or_default(), NONE),
             // Name the requested partitions so v1 can carry the error on each of them.
             Err(code) => (
                 query
@@ -140,7 +140,7 @@ fn single_group(offsets: FetchedOffsets, code: i16, version: i16) -> OffsetFetch
                                 .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
                                 .with_metadata(Some(owned_str(&metadata)))
                                 // v1 has no top-level error: it goes on every partition.
-                                .with_error_code(if version < 2 { code } else { error::NONE })
+                                .with_error_code(if version < 2 { code } else { NONE })
                         })
                         .collect(),
                 )

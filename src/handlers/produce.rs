@@ -20,15 +20,17 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::Decodable;
 
-use super::{ApiSpec, Reply, RequestContext, error, owned_str};
-use crate::log::Compression;
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
 use crate::log::now_ms;
+use crate::metadata::NewTopic;
 use crate::metadata::topics::{Partition, Topic};
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -47,23 +49,27 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply 
         let mut partition_responses = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
             let r = if !matches!(acks, -1..=1) {
-                failed(pd.index, error::INVALID_REQUIRED_ACKS, None)
+                failed(pd.index, ResponseError::InvalidRequiredAcks.code(), None)
             } else {
                 let target = topic
                     .as_ref()
                     .and_then(|t| Some((t, t.partition(pd.index)?)));
                 match target {
-                    None => failed(pd.index, error::UNKNOWN_TOPIC_OR_PARTITION, None),
+                    None => failed(
+                        pd.index,
+                        ResponseError::UnknownTopicOrPartition.code(),
+                        None,
+                    ),
                     // Clients may read internal topics but never write them.
                     Some((t, _)) if t.internal => failed(
                         pd.index,
-                        error::INVALID_TOPIC_EXCEPTION,
+                        ResponseError::InvalidTopicException.code(),
                         Some(format!("Cannot append to internal topic {name}")),
                     ),
-                    Some((t, p)) => append(ctx, t, p, pd.records, acks).await,
+                    Some((_, p)) => append(p, pd.records, acks).await,
                 }
             };
-            any_error |= r.error_code != error::NONE;
+            any_error |= r.error_code != NONE;
             partition_responses.push(with_version_fields(r, ctx.version));
         }
         responses.push(
@@ -93,7 +99,8 @@ async fn lookup_or_create(ctx: &RequestContext<'_>, name: &str) -> Option<Arc<To
         return None;
     }
     match broker
-        .create_topic(name, -1, -1, Default::default(), false)
+        .metadata
+        .create_topic(NewTopic::named(name), false)
         .await
     {
         Ok(t) => t,
@@ -101,59 +108,21 @@ async fn lookup_or_create(ctx: &RequestContext<'_>, name: &str) -> Option<Arc<To
     }
 }
 
-/// The codec a topic's `compression.type` imposes; `None` for `producer` (keep what was sent).
-fn wanted_compression(ctx: &RequestContext<'_>, topic: &Topic) -> Option<Compression> {
-    let broker = ctx.broker.effective_config();
-    let (value, _) = crate::config::topic::effective("compression.type", &topic.configs, &broker)?;
-    match value.trim() {
-        "uncompressed" => Some(Compression::None),
-        "gzip" => Some(Compression::Gzip),
-        "snappy" => Some(Compression::Snappy),
-        "lz4" => Some(Compression::Lz4),
-        "zstd" => Some(Compression::Zstd),
-        _ => None,
-    }
-}
-
 async fn append(
-    ctx: &RequestContext<'_>,
-    topic: &Topic,
     partition: &Arc<Partition>,
     records: Option<Bytes>,
     acks: i16,
 ) -> PartitionProduceResponse {
     let index = partition.index;
     let Some(records) = records.filter(|r| !r.is_empty()) else {
-        return failed(index, error::INVALID_RECORD, Some("no records".into()));
+        return failed(
+            index,
+            ResponseError::InvalidRecord.code(),
+            Some("no records".into()),
+        );
     };
-    // Validate (CRC32C and a walk of every record; bounded decompression for compressed
-    // batches) outside the partition lock; only producer-state checks and the write happen
-    // under it. A topic whose `compression.type` names a codec gets its batches recompressed,
-    // as in Kafka. Decompression and recompression are CPU-heavy: they run, with the append,
-    // on the broker's bounded pool for heavy work, never on the threads that serve other
-    // connections' requests.
-    let now = now_ms();
-    let config = partition.log().config().clone();
-    let target = wanted_compression(ctx, topic);
-    let heavy = target.is_some()
-        || records.len() > HEAVY_BATCH_BYTES
-        || crate::log::BatchHeader::parse(&records)
-            .is_some_and(|h| h.compression() != Some(Compression::None));
-    let outcome = if heavy {
-        let p = partition.clone();
-        ctx.broker
-            .run_heavy(move || validate_and_append(&p, &records, &config, target, now))
-            .await
-            .unwrap_or_else(|| {
-                Err(crate::log::AppendError::Storage(std::io::Error::other(
-                    "the broker is shutting down",
-                )))
-            })
-    } else {
-        validate_and_append(partition, &records, &config, target, now)
-    };
-    let outcome = match outcome {
-        Ok(o) => o,
+    let appended = match partition.append(records, now_ms()).await {
+        Ok(a) => a,
         Err(e) => {
             let mut r = failed(index, e.error_code(), Some(e.error_message()));
             r.record_errors = e
@@ -168,58 +137,19 @@ async fn append(
             return r;
         }
     };
-    if !outcome.duplicate {
-        partition.wake_watchers();
+    if let Some(durable) = appended.durable
+        && let Err(e) = durable.wait().await
+        && acks != 0
+    {
+        return failed(index, ResponseError::KafkaStorageError.code(), Some(e));
     }
-    if outcome.rolled && !outcome.flush_needed {
-        ctx.broker.flush_later(partition.clone());
-    }
-    if outcome.flush_needed {
-        let flushed = ctx.broker.flush(partition.clone()).await;
-        if let Err(e) = flushed
-            && acks != 0
-        {
-            return failed(index, error::KAFKA_STORAGE_ERROR, Some(e));
-        }
-    }
+    let outcome = appended.outcome;
     PartitionProduceResponse::default()
         .with_index(index)
-        .with_error_code(error::NONE)
+        .with_error_code(NONE)
         .with_base_offset(outcome.base_offset)
         .with_log_append_time_ms(outcome.log_append_time_ms)
         .with_log_start_offset(outcome.log_start_offset)
-}
-
-/// Uncompressed batches larger than this are validated on the heavy-work pool too.
-const HEAVY_BATCH_BYTES: usize = 1 << 20;
-
-/// Validation, recompression and the append, as one step that may run on the heavy pool.
-fn validate_and_append(
-    partition: &Partition,
-    records: &[u8],
-    config: &crate::log::LogConfig,
-    target: Option<Compression>,
-    now: i64,
-) -> Result<crate::log::AppendOutcome, crate::log::AppendError> {
-    let batch = crate::log::validate_produce(records, config, now)?;
-    // Validated first, so garbage gets Kafka's CORRUPT_MESSAGE / INVALID_RECORD.
-    if batch.fields.is_transactional() {
-        return Err(crate::log::AppendError::TransactionsUnsupported);
-    }
-    match target
-        .map(|t| crate::log::recompress(&batch, t))
-        .transpose()?
-    {
-        Some(Some(bytes)) => {
-            let batch = crate::log::validate_produce(&bytes, config, now)?;
-            partition
-                .log()
-                .append_validated(&batch, partition.leader_epoch, now)
-        }
-        _ => partition
-            .log()
-            .append_validated(&batch, partition.leader_epoch, now),
-    }
 }
 
 fn failed(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {
@@ -267,7 +197,7 @@ pub fn handle_removed_version(ctx: &RequestContext<'_>, body: Bytes) -> Reply {
         out.put_i32(t.partition_data.len() as i32);
         for p in &t.partition_data {
             out.put_i32(p.index);
-            out.put_i16(error::UNSUPPORTED_VERSION);
+            out.put_i16(ResponseError::UnsupportedVersion.code());
             out.put_i64(-1);
             if ctx.version >= 2 {
                 out.put_i64(-1);

@@ -8,20 +8,11 @@
 
 use std::io;
 
-/// Kafka error codes used by the log engine (the numbers are `org.apache.kafka.common.protocol.Errors`).
-pub mod codes {
-    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
-    pub const CORRUPT_MESSAGE: i16 = 2;
-    pub const MESSAGE_TOO_LARGE: i16 = 10;
-    pub const RECORD_LIST_TOO_LARGE: i16 = 18;
-    pub const INVALID_TIMESTAMP: i16 = 32;
-    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
-    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
-    pub const INVALID_TXN_STATE: i16 = 48;
-    pub const KAFKA_STORAGE_ERROR: i16 = 56;
-    pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
-    pub const INVALID_RECORD: i16 = 87;
-}
+use kafka_protocol::ResponseError;
+
+/// Kafka's code for success (`Errors.NONE`). Every other code comes from kafka-protocol's
+/// `ResponseError`, the one table of error codes the whole broker uses.
+pub const NONE: i16 = 0;
 
 /// One rejected record of a batch, as Produce v8+ reports it (`record_errors`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,16 +66,18 @@ pub enum AppendError {
 impl AppendError {
     pub fn error_code(&self) -> i16 {
         match self {
-            AppendError::CorruptMessage(_) => codes::CORRUPT_MESSAGE,
-            AppendError::InvalidRecord { .. } => codes::INVALID_RECORD,
-            AppendError::MessageTooLarge(_) => codes::MESSAGE_TOO_LARGE,
-            AppendError::RecordListTooLarge(_) => codes::RECORD_LIST_TOO_LARGE,
-            AppendError::InvalidTimestamp { .. } => codes::INVALID_TIMESTAMP,
-            AppendError::UnsupportedCompressionType(_) => codes::UNSUPPORTED_COMPRESSION_TYPE,
-            AppendError::OutOfOrderSequence(_) => codes::OUT_OF_ORDER_SEQUENCE_NUMBER,
-            AppendError::InvalidProducerEpoch(_) => codes::INVALID_PRODUCER_EPOCH,
-            AppendError::TransactionsUnsupported => codes::INVALID_TXN_STATE,
-            AppendError::Storage(_) => codes::KAFKA_STORAGE_ERROR,
+            AppendError::CorruptMessage(_) => ResponseError::CorruptMessage.code(),
+            AppendError::InvalidRecord { .. } => ResponseError::InvalidRecord.code(),
+            AppendError::MessageTooLarge(_) => ResponseError::MessageTooLarge.code(),
+            AppendError::RecordListTooLarge(_) => ResponseError::RecordListTooLarge.code(),
+            AppendError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp.code(),
+            AppendError::UnsupportedCompressionType(_) => {
+                ResponseError::UnsupportedCompressionType.code()
+            }
+            AppendError::OutOfOrderSequence(_) => ResponseError::OutOfOrderSequenceNumber.code(),
+            AppendError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch.code(),
+            AppendError::TransactionsUnsupported => ResponseError::InvalidTxnState.code(),
+            AppendError::Storage(_) => ResponseError::KafkaStorageError.code(),
         }
     }
 
@@ -129,8 +122,10 @@ pub enum ReadError {
 impl ReadError {
     pub fn error_code(&self) -> i16 {
         match self {
-            ReadError::OffsetOutOfRange { .. } => codes::OFFSET_OUT_OF_RANGE,
-            ReadError::Storage(_) | ReadError::Corrupt(_) => codes::KAFKA_STORAGE_ERROR,
+            ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
+            ReadError::Storage(_) | ReadError::Corrupt(_) => {
+                ResponseError::KafkaStorageError.code()
+            }
         }
     }
 
@@ -158,8 +153,8 @@ pub enum LogError {
 impl LogError {
     pub fn error_code(&self) -> i16 {
         match self {
-            LogError::Io(_) | LogError::Corrupt(_) => codes::KAFKA_STORAGE_ERROR,
-            LogError::OffsetOutOfRange { .. } => codes::OFFSET_OUT_OF_RANGE,
+            LogError::Io(_) | LogError::Corrupt(_) => ResponseError::KafkaStorageError.code(),
+            LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
         }
     }
 

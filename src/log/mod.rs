@@ -32,6 +32,7 @@ pub mod error;
 mod file;
 pub mod flusher;
 pub mod handle;
+pub mod heavy;
 pub mod ids;
 mod index;
 mod leader_epoch;
@@ -111,6 +112,9 @@ pub struct LogConfig {
     pub min_compaction_lag_ms: i64,
     /// `max.compaction.lag.ms`: a dirty segment older than this is cleaned whatever the ratio.
     pub max_compaction_lag_ms: i64,
+    /// `compression.type`: the codec appended batches are stored with; `None` for `producer`
+    /// (keep what the producer sent).
+    pub compression_type: Option<Compression>,
 }
 
 impl Default for LogConfig {
@@ -135,6 +139,7 @@ impl Default for LogConfig {
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: i64::MAX,
+            compression_type: None,
         }
     }
 }

@@ -1,50 +1,17 @@
-//! Cluster metadata as a state machine fed by records.
+//! The metadata journal: where [`MetadataRecord`]s become durable (`__cluster_metadata.journal`
+//! in the data directory) before they are applied, and where start-up reads them back.
 //!
-//! Kafka keeps topics, partitions, configs and producer-id blocks in the `__cluster_metadata`
-//! log and every broker builds its view by replaying it. Vltava does the same on a small scale:
-//! a metadata change is first written as a [`MetadataRecord`] to the journal (fsynced), and only
-//! then applied to the in-memory image. Start-up replays the journal. Replication will later feed
-//! the same records from a consensus log instead of a local file.
-//!
-//! The journal is one text line per record, `<crc32c hex> <TYPE> <tab-separated fields>`, with
-//! fields percent-escaped. A torn or corrupt final line (a crash mid-write) is cut off on open;
-//! corruption earlier in the file stops start-up rather than silently losing topics.
+//! One text line per record, `V2 <length> <crc32c hex> <TYPE> <tab-separated fields>`, fields
+//! percent-escaped (lines written before the length field existed lack `V2 <length>` and still
+//! replay). A torn final append (a crash mid-write) is cut off on open; a complete record that
+//! fails its checks stops start-up with the line and byte offset, wherever it is.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use uuid::Uuid;
-
-/// One change to cluster metadata.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MetadataRecord {
-    /// A topic was created (or recreated, under a new id).
-    Topic {
-        name: String,
-        id: Uuid,
-        partitions: i32,
-        configs: BTreeMap<String, String>,
-    },
-    /// A topic was deleted.
-    RemoveTopic { id: Uuid },
-    /// Producer ids below `next` have been handed out (Kafka allocates them in blocks).
-    ProducerIds { next: i64 },
-    /// A topic's config overrides were replaced (AlterConfigs, IncrementalAlterConfigs).
-    TopicConfigs {
-        id: Uuid,
-        configs: BTreeMap<String, String>,
-    },
-    /// A topic grew to `count` partitions (CreatePartitions).
-    Partitions { id: Uuid, count: i32 },
-    /// Dynamic broker configs were replaced: for one broker (`Some(node id)`) or as the
-    /// cluster-wide defaults (`None`).
-    BrokerConfigs {
-        node: Option<i32>,
-        configs: BTreeMap<String, String>,
-    },
-}
+pub use super::records::MetadataRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -335,6 +302,7 @@ pub use crate::log::ids::{random_uuid, uuid_to_base64};
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn sample() -> Vec<MetadataRecord> {
         let mut configs = BTreeMap::new();

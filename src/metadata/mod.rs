@@ -1,8 +1,15 @@
 //! Cluster metadata: the records that describe topics, partitions, configs and producer-id
-//! blocks, the journal that makes them durable, and the live topics built from them.
+//! blocks (`records`), the journal that makes them durable (`journal`), the image they build
+//! with one `apply` (`image`), the owner that takes admin commands and keeps the live state in
+//! step (`manager`), and the live topics and partitions (`topics`).
 
-pub mod admin;
+pub mod image;
 pub mod journal;
+pub mod manager;
+pub mod records;
 pub mod topics;
 
-pub use journal::{MetadataJournal, MetadataRecord, random_uuid, uuid_to_base64};
+pub use image::MetadataImage;
+pub use journal::MetadataJournal;
+pub use manager::{AdminError, CreateTopicError, DeleteTopicError, Metadata, NewTopic};
+pub use records::MetadataRecord;

@@ -14,11 +14,48 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use bytes::Bytes;
 use indexmap::IndexMap;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::log::{LogHandle, PartitionLog};
+use crate::log::flusher::Flusher;
+use crate::log::heavy::HeavyWork;
+use crate::log::manager::LogManager;
+use crate::log::{
+    AppendError, AppendOutcome, BatchHeader, Compression, LogConfig, LogHandle, PartitionLog,
+    recompress, validate_produce,
+};
+
+/// Uncompressed batches larger than this are validated on the heavy-work pool too.
+const HEAVY_BATCH_BYTES: usize = 1 << 20;
+
+/// A successful append, and what to wait for before acknowledging it.
+pub struct Appended {
+    pub outcome: AppendOutcome,
+    /// Set when `flush.messages` / `flush.ms` ask for an fsync before the acknowledgement.
+    pub durable: Option<Durable>,
+}
+
+/// An fsync to wait for (shared with concurrent appends: group commit).
+pub struct Durable {
+    log: Arc<LogHandle>,
+    services: Arc<PartitionServices>,
+}
+
+impl Durable {
+    pub async fn wait(self) -> Result<(), String> {
+        self.services.flusher.flush(self.log).await
+    }
+}
+
+/// What every partition shares: the group-commit flusher, the pool for heavy validation work
+/// and the log's background threads.
+pub struct PartitionServices {
+    pub flusher: Flusher,
+    pub heavy: HeavyWork,
+    pub log_manager: LogManager,
+}
 
 /// One partition of a topic, led by this broker.
 pub struct Partition {
@@ -30,10 +67,17 @@ pub struct Partition {
     log: Arc<LogHandle>,
     waiters: Mutex<Vec<Arc<Notify>>>,
     deleted: AtomicBool,
+    services: Arc<PartitionServices>,
 }
 
 impl Partition {
-    pub fn new(topic: Arc<str>, index: i32, leader_epoch: i32, log: PartitionLog) -> Partition {
+    pub fn new(
+        topic: Arc<str>,
+        index: i32,
+        leader_epoch: i32,
+        log: PartitionLog,
+        services: Arc<PartitionServices>,
+    ) -> Partition {
         let log = Arc::new(LogHandle::new(format!("{topic}-{index}"), log));
         Partition {
             topic,
@@ -42,6 +86,7 @@ impl Partition {
             log,
             waiters: Mutex::new(Vec::new()),
             deleted: AtomicBool::new(false),
+            services,
         }
     }
 
@@ -49,6 +94,11 @@ impl Partition {
     /// poisoned lock (a panic elsewhere) is recovered rather than spreading the failure.
     pub fn log(&self) -> MutexGuard<'_, PartitionLog> {
         self.log.lock()
+    }
+
+    /// The services shared by every partition.
+    pub fn services(&self) -> &Arc<PartitionServices> {
+        &self.services
     }
 
     /// The log as the background threads hold it.
@@ -62,6 +112,127 @@ impl Partition {
         // Only this list still holds finished fetches' notifiers: drop them.
         waiters.retain(|w| Arc::strong_count(w) > 1);
         waiters.push(waiter.clone());
+    }
+
+    /// The one append path, for Produce and for the coordinators' internal records alike:
+    /// validation (CRC, every record walked, bounded decompression), recompression to the
+    /// topic's `compression.type`, producer-state checks and the write, then the wake-up of
+    /// waiting fetches and the flush policy. CPU-heavy batches (compressed, recompressed, or
+    /// over 1 MiB) run on the heavy-work pool, never on the threads that serve connections.
+    pub async fn append(
+        self: &Arc<Self>,
+        records: Bytes,
+        now_ms: i64,
+    ) -> Result<Appended, AppendError> {
+        let config = self.log().config().clone();
+        let heavy = config.compression_type.is_some()
+            || records.len() > HEAVY_BATCH_BYTES
+            || BatchHeader::parse(&records)
+                .is_some_and(|h| h.compression() != Some(Compression::None));
+        let outcome = if heavy {
+            let p = self.clone();
+            self.services
+                .heavy
+                .run(move || p.validate_and_append(&records, &config, now_ms))
+                .await
+                .unwrap_or_else(|| {
+                    Err(AppendError::Storage(std::io::Error::other(
+                        "the broker is shutting down",
+                    )))
+                })?
+        } else {
+            self.validate_and_append(&records, &config, now_ms)?
+        };
+        if !outcome.duplicate {
+            self.wake_watchers();
+        }
+        if outcome.rolled && !outcome.flush_needed {
+            self.services.flusher.flush_later(self.log.clone());
+        }
+        let durable = outcome.flush_needed.then(|| Durable {
+            log: self.log.clone(),
+            services: self.services.clone(),
+        });
+        Ok(Appended { outcome, durable })
+    }
+
+    /// Validation, recompression and the write, as one step that may run on the heavy pool.
+    fn validate_and_append(
+        &self,
+        records: &[u8],
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<AppendOutcome, AppendError> {
+        let batch = validate_produce(records, config, now_ms)?;
+        // Validated first, so garbage gets Kafka's CORRUPT_MESSAGE / INVALID_RECORD.
+        if batch.fields.is_transactional() {
+            return Err(AppendError::TransactionsUnsupported);
+        }
+        match config
+            .compression_type
+            .map(|t| recompress(&batch, t))
+            .transpose()?
+        {
+            Some(Some(bytes)) => {
+                let batch = validate_produce(&bytes, config, now_ms)?;
+                self.log()
+                    .append_validated(&batch, self.leader_epoch, now_ms)
+            }
+            _ => self
+                .log()
+                .append_validated(&batch, self.leader_epoch, now_ms),
+        }
+    }
+
+    /// Every stored batch from the log start to the high watermark, in order (how a
+    /// coordinator loads its internal partition at start-up).
+    pub fn for_each_batch(&self, visit: &mut dyn FnMut(&BatchHeader, &[u8])) -> Result<(), String> {
+        use std::os::unix::fs::FileExt;
+        /// How much is read at once.
+        const READ_BYTES: u32 = 1 << 20;
+        let name = |e: &dyn std::fmt::Display| format!("{}-{}: {e}", self.topic, self.index);
+        let (start, end) = {
+            let log = self.log();
+            (log.log_start_offset(), log.high_watermark())
+        };
+        let mut offset = start;
+        while offset < end {
+            let region = self
+                .log()
+                .read(offset, READ_BYTES, true)
+                .map_err(|e| name(&e))?;
+            let Some(region) = region else { break };
+            let mut buf = vec![0u8; region.len as usize];
+            region
+                .file
+                .read_exact_at(&mut buf, region.position)
+                .map_err(|e| name(&e))?;
+            let mut pos = 0usize;
+            let mut progressed = false;
+            while let Some(header) = buf.get(pos..).and_then(BatchHeader::parse) {
+                let Some(size) = header.total_size().and_then(|s| usize::try_from(s).ok()) else {
+                    break;
+                };
+                let Some(bytes) = buf.get(pos..pos + size) else {
+                    break; // cut off by the read size: read again from this batch
+                };
+                if header.next_offset() > offset {
+                    visit(&header, bytes);
+                }
+                offset = header.next_offset();
+                progressed = true;
+                pos += size;
+            }
+            if !progressed {
+                return Err(name(&format!("unreadable batch at offset {offset}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until everything appended so far is on stable storage (group commit).
+    pub async fn flush(&self) -> Result<(), String> {
+        self.services.flusher.flush(self.log.clone()).await
     }
 
     /// Wakes every fetch waiting on this partition.

@@ -19,7 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::broker::{Broker, RequestMemory};
+use super::memory::{RequestBudget, RequestMemory};
+use crate::broker::Broker;
 use crate::handlers::fetch_encode::Chunk;
 use crate::handlers::{self, Reply, RequestContext};
 use crate::net::frame::{FrameError, decode_body, decode_header, peek_prefix};
@@ -56,12 +57,18 @@ pub enum FileTransfer {
 pub struct Connection {
     stream: TcpStream,
     broker: Arc<Broker>,
+    budget: Arc<RequestBudget>,
     transfer: FileTransfer,
     client_host: String,
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, broker: Arc<Broker>, transfer: FileTransfer) -> Connection {
+    pub fn new(
+        stream: TcpStream,
+        broker: Arc<Broker>,
+        budget: Arc<RequestBudget>,
+        transfer: FileTransfer,
+    ) -> Connection {
         let client_host = stream
             .peer_addr()
             .map(|a| a.ip().to_string())
@@ -70,6 +77,7 @@ impl Connection {
         Connection {
             stream,
             broker,
+            budget,
             transfer,
             client_host,
         }
@@ -99,7 +107,7 @@ impl Connection {
     /// (`queued.max.request.bytes`) is reserved chunk by chunk as the bytes arrive — the first
     /// chunk small, each next one as large as what has arrived so far — so a size prefix alone
     /// holds almost nothing. Once the prefix is in, the whole frame must arrive within
-    /// [`Broker::frame_read_allowance`]; a frame that trickles in is dropped with its
+    /// `frame_read_allowance`; a frame that trickles in is dropped with its
     /// connection.
     async fn read_frame(&mut self) -> Result<Option<(Bytes, RequestMemory)>, ConnectionError> {
         let mut size = [0u8; 4];
@@ -114,15 +122,15 @@ impl Connection {
             .ok()
             .filter(|n| *n <= max)
             .ok_or(ConnectionError::FrameSize(size, max))?;
-        let allowance = self.broker.frame_read_allowance(len);
-        let broker = &self.broker;
+        let allowance = frame_read_allowance(&self.broker.config, len);
+        let budget = &self.budget;
         let stream = &mut self.stream;
         let read = async move {
             let mut memory = RequestMemory::default();
             let mut buf = BytesMut::new();
             while buf.len() < len {
                 let chunk = (len - buf.len()).min(buf.len().clamp(FIRST_CHUNK, MAX_CHUNK));
-                broker.reserve_request_memory(&mut memory, chunk).await;
+                budget.reserve(&mut memory, chunk).await;
                 buf.reserve(chunk);
                 let chunk_end = buf.len() + chunk;
                 while buf.len() < chunk_end {
@@ -321,6 +329,16 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// How long a frame of `len` bytes may take to arrive once its size prefix has:
+/// `vltava.request.read.timeout.ms` plus the time at `vltava.request.read.min.bytes.per.sec`.
+fn frame_read_allowance(config: &crate::config::BrokerConfig, len: usize) -> Duration {
+    let rate = config.request_read_min_bytes_per_sec.max(1);
+    let ms = config
+        .request_read_timeout_ms
+        .saturating_add((len as u64).saturating_mul(1000) / rate);
+    Duration::from_millis(ms)
 }
 
 /// Response header: v0 is just the correlation id; v1 adds an (empty) tagged-field section.

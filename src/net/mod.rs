@@ -4,4 +4,5 @@
 pub mod alloc_guard;
 pub mod connection;
 pub mod frame;
+pub mod memory;
 pub mod server;

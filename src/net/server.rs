@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::memory::RequestBudget;
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::net::connection::{Connection, FileTransfer};
@@ -38,6 +39,7 @@ pub async fn serve(
     broker: Arc<Broker>,
     listener: TcpListener,
     transfer: FileTransfer,
+    budget: Arc<RequestBudget>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -61,7 +63,7 @@ pub async fn serve(
             },
             _ = &mut stop => break,
         };
-        let conn = Connection::new(stream, broker.clone(), transfer);
+        let conn = Connection::new(stream, broker.clone(), budget.clone(), transfer);
         let rx = shutdown_rx.clone();
         connections.spawn(async move {
             if let Err(e) = conn.run(rx).await {

@@ -22,11 +22,14 @@ use vltava::broker::Broker;
 use vltava::config::BrokerConfig;
 use vltava::log::{BatchOptions, NewRecord, build_batch};
 use vltava::net::connection::FileTransfer;
+use vltava::net::memory::RequestBudget;
 
 /// A broker running inside the test process.
 pub struct TestBroker {
     pub addr: SocketAddr,
     pub broker: Arc<Broker>,
+    /// The server's request-memory budget (issue 8's freeze test reads it).
+    pub request_memory: Arc<RequestBudget>,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
 }
@@ -61,8 +64,10 @@ impl TestBroker {
         // Metadata must advertise the real port.
         let (tx, rx) = oneshot::channel::<()>();
         let b = broker.clone();
+        let budget = Arc::new(RequestBudget::new(broker.config.queued_max_request_bytes));
+        let request_memory = budget.clone();
         let done = tokio::spawn(async move {
-            vltava::net::server::serve(b, listener, FileTransfer::Sendfile, async {
+            vltava::net::server::serve(b, listener, FileTransfer::Sendfile, budget, async {
                 let _ = rx.await;
             })
             .await;
@@ -70,6 +75,7 @@ impl TestBroker {
         TestBroker {
             addr,
             broker,
+            request_memory,
             stop: Some(tx),
             done: Some(done),
         }

@@ -18,13 +18,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use tokio::sync::oneshot;
 
 use super::consumer_protocol;
+use super::owned_str;
 use super::records::{GroupMetadataValue, MemberMetadata};
-use crate::handlers::owned_str;
 
 /// Where a parked JoinGroup's response goes.
 pub type JoinResponder = oneshot::Sender<JoinGroupResponse>;
@@ -525,15 +526,15 @@ impl ClassicGroup {
     pub fn validate_member(&self, member_id: &str, instance_id: Option<&str>) -> Result<(), i16> {
         if let Some(instance) = instance_id {
             match self.static_member_id(instance) {
-                None => return Err(super::error::UNKNOWN_MEMBER_ID),
+                None => return Err(ResponseError::UnknownMemberId.code()),
                 Some(existing) if existing != member_id => {
-                    return Err(super::error::FENCED_INSTANCE_ID);
+                    return Err(ResponseError::FencedInstanceId.code());
                 }
                 Some(_) => {}
             }
         }
         if !self.has_member(member_id) {
-            return Err(super::error::UNKNOWN_MEMBER_ID);
+            return Err(ResponseError::UnknownMemberId.code());
         }
         Ok(())
     }

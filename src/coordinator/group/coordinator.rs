@@ -32,15 +32,17 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 
 use super::classic::{ClassicGroup, GroupState, JoinResponder, Member, Protocol, SyncResponder};
-use super::error;
 use super::offsets::OffsetStore;
+use super::owned_str;
 use super::records::{CoordinatorRecord, OffsetCommitValue};
 use super::timers::{TimerKey, TimerTask, Timers};
 use crate::config::GroupConfig;
-use crate::handlers::owned_str;
+pub use crate::coordinator::runtime::AppendFailed;
+use crate::log::error::NONE;
 
 /// A response for a parked JoinGroup or SyncGroup, ready to send.
 #[derive(Debug)]
@@ -200,18 +202,9 @@ pub type PartitionErrors = Vec<(String, Vec<(i32, i16)>)>;
 /// when there is none).
 pub type FetchedOffsets = Vec<(String, Vec<(i32, Option<OffsetCommitValue>)>)>;
 
-/// Lets the driver turn a response into its failure form when the append behind it failed.
-pub trait AppendFailed {
-    fn append_failed(&mut self, code: i16);
-}
-
-impl AppendFailed for () {
-    fn append_failed(&mut self, _code: i16) {}
-}
-
 impl AppendFailed for i16 {
     fn append_failed(&mut self, code: i16) {
-        if *self == error::NONE {
+        if *self == NONE {
             *self = code;
         }
     }
@@ -225,7 +218,7 @@ impl AppendFailed for PartitionErrors {
     fn append_failed(&mut self, code: i16) {
         for (_, partitions) in self.iter_mut() {
             for (_, e) in partitions.iter_mut() {
-                if *e == error::NONE {
+                if *e == NONE {
                     *e = code;
                 }
             }
@@ -378,13 +371,13 @@ impl GroupCoordinator {
                 if let Some(tx) = group.take_join_responder(&id) {
                     self.outbox.push(Delivery::Join(
                         tx,
-                        join_error("", error::COORDINATOR_NOT_AVAILABLE),
+                        join_error("", ResponseError::CoordinatorNotAvailable.code()),
                     ));
                 }
                 if let Some(tx) = group.take_sync_responder(&id) {
                     self.outbox.push(Delivery::Sync(
                         tx,
-                        sync_error(error::COORDINATOR_NOT_AVAILABLE),
+                        sync_error(ResponseError::CoordinatorNotAvailable.code()),
                     ));
                 }
             }
@@ -398,12 +391,16 @@ impl GroupCoordinator {
         for group in self.groups.values_mut() {
             for id in group.member_ids() {
                 if let Some(tx) = group.take_join_responder(&id) {
-                    self.outbox
-                        .push(Delivery::Join(tx, join_error(&id, error::NOT_COORDINATOR)));
+                    self.outbox.push(Delivery::Join(
+                        tx,
+                        join_error(&id, ResponseError::NotCoordinator.code()),
+                    ));
                 }
                 if let Some(tx) = group.take_sync_responder(&id) {
-                    self.outbox
-                        .push(Delivery::Sync(tx, sync_error(error::NOT_COORDINATOR)));
+                    self.outbox.push(Delivery::Sync(
+                        tx,
+                        sync_error(ResponseError::NotCoordinator.code()),
+                    ));
                 }
             }
         }
@@ -419,7 +416,7 @@ impl GroupCoordinator {
         result: Result<(), i16>,
         now_ms: i64,
     ) -> (Result<(), i16>, Vec<Append>) {
-        let result = result.map_err(error::for_append_failure);
+        let result = result.map_err(super::for_append_failure);
         if result.is_ok() && append.replay {
             for r in append.records {
                 self.replay(r, now_ms);
@@ -450,7 +447,7 @@ impl GroupCoordinator {
         if req.group_id.is_empty() {
             self.outbox.push(Delivery::Join(
                 reply,
-                join_error(&req.member_id, error::INVALID_GROUP_ID),
+                join_error(&req.member_id, ResponseError::InvalidGroupId.code()),
             ));
             return Vec::new();
         }
@@ -459,7 +456,7 @@ impl GroupCoordinator {
         {
             self.outbox.push(Delivery::Join(
                 reply,
-                join_error(&req.member_id, error::INVALID_SESSION_TIMEOUT),
+                join_error(&req.member_id, ResponseError::InvalidSessionTimeout.code()),
             ));
             return Vec::new();
         }
@@ -468,14 +465,14 @@ impl GroupCoordinator {
             if !is_unknown_member {
                 self.outbox.push(Delivery::Join(
                     reply,
-                    join_error(&req.member_id, error::UNKNOWN_MEMBER_ID),
+                    join_error(&req.member_id, ResponseError::UnknownMemberId.code()),
                 ));
                 return Vec::new();
             }
             if self.groups.len() >= self.config.max_groups {
                 self.outbox.push(Delivery::Join(
                     reply,
-                    join_error("", error::GROUP_MAX_SIZE_REACHED),
+                    join_error("", ResponseError::GroupMaxSizeReached.code()),
                 ));
                 return Vec::new();
             }
@@ -490,7 +487,7 @@ impl GroupCoordinator {
             }
             self.outbox.push(Delivery::Join(
                 reply,
-                join_error("", error::GROUP_MAX_SIZE_REACHED),
+                join_error("", ResponseError::GroupMaxSizeReached.code()),
             ));
             return Vec::new();
         }
@@ -532,7 +529,7 @@ impl GroupCoordinator {
         if !group.supports_protocols(&req.protocol_type, &req.protocols) {
             self.outbox.push(Delivery::Join(
                 reply,
-                join_error("", error::INCONSISTENT_GROUP_PROTOCOL),
+                join_error("", ResponseError::InconsistentGroupProtocol.code()),
             ));
             return Vec::new();
         }
@@ -551,7 +548,7 @@ impl GroupCoordinator {
             if group.num_pending_join_members() >= self.config.max_size {
                 self.outbox.push(Delivery::Join(
                     reply,
-                    join_error("", error::GROUP_MAX_SIZE_REACHED),
+                    join_error("", ResponseError::GroupMaxSizeReached.code()),
                 ));
                 return Vec::new();
             }
@@ -560,7 +557,7 @@ impl GroupCoordinator {
             self.schedule_heartbeat(&req.group_id, &new_member_id, deadline);
             self.outbox.push(Delivery::Join(
                 reply,
-                join_error(&new_member_id, error::MEMBER_ID_REQUIRED),
+                join_error(&new_member_id, ResponseError::MemberIdRequired.code()),
             ));
             return Vec::new();
         }
@@ -580,7 +577,7 @@ impl GroupCoordinator {
         if !group.supports_protocols(&req.protocol_type, &req.protocols) {
             self.outbox.push(Delivery::Join(
                 reply,
-                join_error(&member_id, error::INCONSISTENT_GROUP_PROTOCOL),
+                join_error(&member_id, ResponseError::InconsistentGroupProtocol.code()),
             ));
             return Vec::new();
         }
@@ -590,7 +587,7 @@ impl GroupCoordinator {
                 // internal error.
                 self.outbox.push(Delivery::Join(
                     reply,
-                    join_error(&member_id, error::INVALID_REQUEST),
+                    join_error(&member_id, ResponseError::InvalidRequest.code()),
                 ));
                 return Vec::new();
             }
@@ -630,7 +627,7 @@ impl GroupCoordinator {
             GroupState::Empty | GroupState::Dead => {
                 self.outbox.push(Delivery::Join(
                     reply,
-                    join_error(&member_id, error::UNKNOWN_MEMBER_ID),
+                    join_error(&member_id, ResponseError::UnknownMemberId.code()),
                 ));
                 Vec::new()
             }
@@ -714,13 +711,15 @@ impl GroupCoordinator {
         };
         // Fence whoever was waiting under the old id.
         if let Some(tx) = old_join {
-            let mut r = join_error(&old_member_id, error::FENCED_INSTANCE_ID);
+            let mut r = join_error(&old_member_id, ResponseError::FencedInstanceId.code());
             r.protocol_name = None;
             self.outbox.push(Delivery::Join(tx, r));
         }
         if let Some(tx) = old_sync {
-            self.outbox
-                .push(Delivery::Sync(tx, sync_error(error::FENCED_INSTANCE_ID)));
+            self.outbox.push(Delivery::Sync(
+                tx,
+                sync_error(ResponseError::FencedInstanceId.code()),
+            ));
         }
         let Some(member) = group.member(&new_member_id) else {
             return Vec::new();
@@ -858,8 +857,11 @@ impl GroupCoordinator {
             return Vec::new();
         };
         if group.is(GroupState::CompletingRebalance) {
-            let answered =
-                reset_and_propagate(group, error::REBALANCE_IN_PROGRESS, &mut self.outbox);
+            let answered = reset_and_propagate(
+                group,
+                ResponseError::RebalanceInProgress.code(),
+                &mut self.outbox,
+            );
             for (id, session) in answered {
                 self.timers.schedule(
                     heartbeat_key(group_id, &id),
@@ -1025,30 +1027,37 @@ impl GroupCoordinator {
         _now_ms: i64,
     ) -> Vec<Append> {
         if req.group_id.is_empty() {
-            self.outbox
-                .push(Delivery::Sync(reply, sync_error(error::INVALID_GROUP_ID)));
+            self.outbox.push(Delivery::Sync(
+                reply,
+                sync_error(ResponseError::InvalidGroupId.code()),
+            ));
             return Vec::new();
         }
         let Some(group) = self.groups.get_mut(&req.group_id) else {
-            self.outbox
-                .push(Delivery::Sync(reply, sync_error(error::UNKNOWN_MEMBER_ID)));
+            self.outbox.push(Delivery::Sync(
+                reply,
+                sync_error(ResponseError::UnknownMemberId.code()),
+            ));
             return Vec::new();
         };
         if group.is(GroupState::Empty) {
-            self.outbox
-                .push(Delivery::Sync(reply, sync_error(error::UNKNOWN_MEMBER_ID)));
+            self.outbox.push(Delivery::Sync(
+                reply,
+                sync_error(ResponseError::UnknownMemberId.code()),
+            ));
             return Vec::new();
         }
         let invalid = group
             .validate_member(&req.member_id, req.group_instance_id.as_deref())
             .err()
             .or_else(|| {
-                (req.generation_id != group.generation_id()).then_some(error::ILLEGAL_GENERATION)
+                (req.generation_id != group.generation_id())
+                    .then_some(ResponseError::IllegalGeneration.code())
             })
             .or_else(|| {
                 (is_inconsistent(req.protocol_type.as_deref(), group.protocol_type())
                     || is_inconsistent(req.protocol_name.as_deref(), group.protocol_name()))
-                .then_some(error::INCONSISTENT_GROUP_PROTOCOL)
+                .then_some(ResponseError::InconsistentGroupProtocol.code())
             });
         if let Some(code) = invalid {
             self.outbox.push(Delivery::Sync(reply, sync_error(code)));
@@ -1058,7 +1067,7 @@ impl GroupCoordinator {
             GroupState::PreparingRebalance => {
                 self.outbox.push(Delivery::Sync(
                     reply,
-                    sync_error(error::REBALANCE_IN_PROGRESS),
+                    sync_error(ResponseError::RebalanceInProgress.code()),
                 ));
                 Vec::new()
             }
@@ -1113,8 +1122,10 @@ impl GroupCoordinator {
                 Vec::new()
             }
             GroupState::Empty | GroupState::Dead => {
-                self.outbox
-                    .push(Delivery::Sync(reply, sync_error(error::UNKNOWN_MEMBER_ID)));
+                self.outbox.push(Delivery::Sync(
+                    reply,
+                    sync_error(ResponseError::UnknownMemberId.code()),
+                ));
                 Vec::new()
             }
         }
@@ -1157,7 +1168,7 @@ impl GroupCoordinator {
                         m.assignment = assignment.get(&id).cloned().unwrap_or_default();
                     }
                 }
-                let sessions = propagate(group, error::NONE, &mut self.outbox);
+                let sessions = propagate(group, NONE, &mut self.outbox);
                 group.transition_to(GroupState::Stable, now_ms);
                 for (id, session) in sessions {
                     self.schedule_heartbeat(group_id, &id, now_ms + i64::from(session));
@@ -1178,21 +1189,21 @@ impl GroupCoordinator {
 
     pub fn heartbeat(&mut self, req: HeartbeatRequest, now_ms: i64) -> i16 {
         if req.group_id.is_empty() {
-            return error::INVALID_GROUP_ID;
+            return ResponseError::InvalidGroupId.code();
         }
         let Some(group) = self.groups.get(&req.group_id) else {
-            return error::UNKNOWN_MEMBER_ID;
+            return ResponseError::UnknownMemberId.code();
         };
         if let Err(code) = group.validate_member(&req.member_id, req.group_instance_id.as_deref()) {
             return code;
         }
         if req.generation_id != group.generation_id() {
-            return error::ILLEGAL_GENERATION;
+            return ResponseError::IllegalGeneration.code();
         }
         let code = match group.state() {
-            GroupState::Empty | GroupState::Dead => return error::UNKNOWN_MEMBER_ID,
-            GroupState::PreparingRebalance => error::REBALANCE_IN_PROGRESS,
-            GroupState::CompletingRebalance | GroupState::Stable => error::NONE,
+            GroupState::Empty | GroupState::Dead => return ResponseError::UnknownMemberId.code(),
+            GroupState::PreparingRebalance => ResponseError::RebalanceInProgress.code(),
+            GroupState::CompletingRebalance | GroupState::Stable => NONE,
         };
         let session = group
             .member(&req.member_id)
@@ -1216,7 +1227,7 @@ impl GroupCoordinator {
                 .map(|m| LeaveResult {
                     member_id: m.member_id,
                     group_instance_id: m.group_instance_id,
-                    error_code: error::UNKNOWN_MEMBER_ID,
+                    error_code: ResponseError::UnknownMemberId.code(),
                 })
                 .collect();
             return Outcome::only(results);
@@ -1234,24 +1245,24 @@ impl GroupCoordinator {
                 {
                     Some(id) => {
                         remove_member(group, &id, &mut self.timers, &mut self.outbox);
-                        error::NONE
+                        NONE
                     }
-                    None => error::UNKNOWN_MEMBER_ID,
+                    None => ResponseError::UnknownMemberId.code(),
                 }
             } else if group.is_pending_member(&m.member_id) {
                 group.remove(&m.member_id);
                 self.timers.cancel(&heartbeat_key(group_id, &m.member_id));
-                error::NONE
+                NONE
             } else {
                 match group.validate_member(&m.member_id, m.group_instance_id.as_deref()) {
                     Ok(()) => {
                         remove_member(group, &m.member_id, &mut self.timers, &mut self.outbox);
-                        error::NONE
+                        NONE
                     }
                     Err(code) => code,
                 }
             };
-            any_left |= outcome == error::NONE;
+            any_left |= outcome == NONE;
             results.push(LeaveResult {
                 member_id: m.member_id,
                 group_instance_id: m.group_instance_id,
@@ -1446,10 +1457,16 @@ fn remove_member(
 /// Answers whatever a removed member had parked.
 fn answer_removed_member(mut m: Member, outbox: &mut Vec<Delivery>) {
     if let Some(tx) = m.awaiting_join.take() {
-        outbox.push(Delivery::Join(tx, join_error("", error::UNKNOWN_MEMBER_ID)));
+        outbox.push(Delivery::Join(
+            tx,
+            join_error("", ResponseError::UnknownMemberId.code()),
+        ));
     }
     if let Some(tx) = m.awaiting_sync.take() {
-        outbox.push(Delivery::Sync(tx, sync_error(error::UNKNOWN_MEMBER_ID)));
+        outbox.push(Delivery::Sync(
+            tx,
+            sync_error(ResponseError::UnknownMemberId.code()),
+        ));
     }
 }
 
@@ -1474,7 +1491,7 @@ fn propagate(
     code: i16,
     outbox: &mut Vec<Delivery>,
 ) -> Vec<(String, i32)> {
-    let (protocol_type, protocol_name) = if code == error::NONE {
+    let (protocol_type, protocol_name) = if code == NONE {
         (
             group.protocol_type().map(owned_str),
             group.protocol_name().map(owned_str),
@@ -1508,7 +1525,7 @@ fn generation_response(
     skip_assignment: bool,
 ) -> JoinGroupResponse {
     JoinGroupResponse::default()
-        .with_error_code(error::NONE)
+        .with_error_code(NONE)
         .with_generation_id(group.generation_id())
         .with_protocol_type(group.protocol_type().map(owned_str))
         .with_protocol_name(group.protocol_name().map(owned_str))

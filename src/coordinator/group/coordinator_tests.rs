@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use tokio::sync::oneshot;
 
 use super::*;
 use crate::config::GroupConfig;
 use crate::coordinator::group::classic::{GroupState, Protocol};
-use crate::coordinator::group::error::*;
 use crate::coordinator::group::records::CoordinatorRecord;
+use crate::log::error::NONE;
 
 const T0: i64 = 1_700_000_000_000;
 const SESSION: i32 = 10_000;
@@ -104,7 +105,7 @@ impl Harness {
         client: &str,
     ) -> (String, oneshot::Receiver<JoinGroupResponse>) {
         let first = answer(self.join(join_req(group, "", client)));
-        assert_eq!(first.error_code, MEMBER_ID_REQUIRED);
+        assert_eq!(first.error_code, ResponseError::MemberIdRequired.code());
         let id = first.member_id.to_string();
         assert!(id.starts_with(&format!("{client}-")), "member id {id}");
         let rx = self.join(join_req(group, &id, client));
@@ -392,37 +393,52 @@ fn join_rejects_bad_group_ids_session_timeouts_and_protocols() {
     let mut h = Harness::new();
     assert_eq!(
         answer(h.join(join_req("", "", "c"))).error_code,
-        INVALID_GROUP_ID
+        ResponseError::InvalidGroupId.code()
     );
     let mut r = join_req("g", "", "c");
     r.session_timeout_ms = 5999;
-    assert_eq!(answer(h.join(r)).error_code, INVALID_SESSION_TIMEOUT);
+    assert_eq!(
+        answer(h.join(r)).error_code,
+        ResponseError::InvalidSessionTimeout.code()
+    );
     let mut r = join_req("g", "", "c");
     r.session_timeout_ms = 1_800_001;
-    assert_eq!(answer(h.join(r)).error_code, INVALID_SESSION_TIMEOUT);
+    assert_eq!(
+        answer(h.join(r)).error_code,
+        ResponseError::InvalidSessionTimeout.code()
+    );
     // A member id for a group that does not exist.
     assert_eq!(
         answer(h.join(join_req("nope", "m-1", "c"))).error_code,
-        UNKNOWN_MEMBER_ID
+        ResponseError::UnknownMemberId.code()
     );
     // Empty protocol type or no protocols cannot start a group.
     let mut r = join_req("g", "", "c");
     r.protocol_type = String::new();
-    assert_eq!(answer(h.join(r)).error_code, INCONSISTENT_GROUP_PROTOCOL);
+    assert_eq!(
+        answer(h.join(r)).error_code,
+        ResponseError::InconsistentGroupProtocol.code()
+    );
 
     let (_, rx) = h.join_new("g", "c1");
     assert_eq!(answer(rx).error_code, NONE);
     // Another protocol type, or no protocol in common.
     let mut r = join_req("g", "", "c2");
     r.protocol_type = "connect".into();
-    assert_eq!(answer(h.join(r)).error_code, INCONSISTENT_GROUP_PROTOCOL);
+    assert_eq!(
+        answer(h.join(r)).error_code,
+        ResponseError::InconsistentGroupProtocol.code()
+    );
     let mut r = join_req("g", "", "c2");
     r.protocols = protocols(&["roundrobin"]);
-    assert_eq!(answer(h.join(r)).error_code, INCONSISTENT_GROUP_PROTOCOL);
+    assert_eq!(
+        answer(h.join(r)).error_code,
+        ResponseError::InconsistentGroupProtocol.code()
+    );
     // A member id the group never handed out.
     assert_eq!(
         answer(h.join(join_req("g", "stranger", "c"))).error_code,
-        UNKNOWN_MEMBER_ID
+        ResponseError::UnknownMemberId.code()
     );
 }
 
@@ -457,8 +473,11 @@ fn a_second_member_triggers_a_rebalance_and_both_get_assignments() {
     assert_eq!(h.state("g"), Some(GroupState::PreparingRebalance));
     // The leader's sync for generation 1 is too late.
     let s = answer_sync(h.sync(sync_req("g", &m1, 1, vec![])));
-    assert_eq!(s.error_code, REBALANCE_IN_PROGRESS);
-    assert_eq!(h.heartbeat("g", &m1, 1), REBALANCE_IN_PROGRESS);
+    assert_eq!(s.error_code, ResponseError::RebalanceInProgress.code());
+    assert_eq!(
+        h.heartbeat("g", &m1, 1),
+        ResponseError::RebalanceInProgress.code()
+    );
     let rx1 = h.join(join_req("g", &m1, "c1"));
     let r1 = answer(rx1);
     assert_eq!(r1.generation_id, 2);
@@ -530,57 +549,72 @@ fn sync_group_errors_are_kafkas() {
     let mut h = Harness::new();
     assert_eq!(
         answer_sync(h.sync(sync_req("nope", "m", 1, vec![]))).error_code,
-        UNKNOWN_MEMBER_ID
+        ResponseError::UnknownMemberId.code()
     );
     assert_eq!(
         answer_sync(h.sync(sync_req("", "m", 1, vec![]))).error_code,
-        INVALID_GROUP_ID
+        ResponseError::InvalidGroupId.code()
     );
     let (m1, rx) = h.join_new("g", "c1");
     answer(rx);
     assert_eq!(
         answer_sync(h.sync(sync_req("g", "other", 1, vec![]))).error_code,
-        UNKNOWN_MEMBER_ID
+        ResponseError::UnknownMemberId.code()
     );
     assert_eq!(
         answer_sync(h.sync(sync_req("g", &m1, 7, vec![]))).error_code,
-        ILLEGAL_GENERATION
+        ResponseError::IllegalGeneration.code()
     );
     let mut wrong = sync_req("g", &m1, 1, vec![]);
     wrong.protocol_name = Some("roundrobin".into());
     assert_eq!(
         answer_sync(h.sync(wrong)).error_code,
-        INCONSISTENT_GROUP_PROTOCOL
+        ResponseError::InconsistentGroupProtocol.code()
     );
     let mut wrong = sync_req("g", &m1, 1, vec![]);
     wrong.protocol_type = Some("connect".into());
     assert_eq!(
         answer_sync(h.sync(wrong)).error_code,
-        INCONSISTENT_GROUP_PROTOCOL
+        ResponseError::InconsistentGroupProtocol.code()
     );
     let mut instance = sync_req("g", &m1, 1, vec![]);
     instance.group_instance_id = Some("i".into());
-    assert_eq!(answer_sync(h.sync(instance)).error_code, UNKNOWN_MEMBER_ID);
-    // A failed store makes the members rejoin (NOT_COORDINATOR for a storage error).
-    h.fail_appends = Some(crate::coordinator::group::error::KAFKA_STORAGE_ERROR);
+    assert_eq!(
+        answer_sync(h.sync(instance)).error_code,
+        ResponseError::UnknownMemberId.code()
+    );
+    // A failed store makes the members rejoin (ResponseError::NotCoordinator.code() for a storage error).
+    h.fail_appends = Some(ResponseError::KafkaStorageError.code());
     let s = answer_sync(h.sync(sync_req(
         "g",
         &m1,
         1,
         vec![(m1.clone(), Bytes::from_static(b"a"))],
     )));
-    assert_eq!(s.error_code, NOT_COORDINATOR);
+    assert_eq!(s.error_code, ResponseError::NotCoordinator.code());
     assert_eq!(h.state("g"), Some(GroupState::PreparingRebalance));
 }
 
 #[test]
 fn heartbeat_errors_are_kafkas() {
     let mut h = Harness::new();
-    assert_eq!(h.heartbeat("nope", "m", 1), UNKNOWN_MEMBER_ID);
-    assert_eq!(h.heartbeat("", "m", 1), INVALID_GROUP_ID);
+    assert_eq!(
+        h.heartbeat("nope", "m", 1),
+        ResponseError::UnknownMemberId.code()
+    );
+    assert_eq!(
+        h.heartbeat("", "m", 1),
+        ResponseError::InvalidGroupId.code()
+    );
     let ids = h.stable_group("g", &["a"]);
-    assert_eq!(h.heartbeat("g", "x", 1), UNKNOWN_MEMBER_ID);
-    assert_eq!(h.heartbeat("g", &ids[0], 9), ILLEGAL_GENERATION);
+    assert_eq!(
+        h.heartbeat("g", "x", 1),
+        ResponseError::UnknownMemberId.code()
+    );
+    assert_eq!(
+        h.heartbeat("g", &ids[0], 9),
+        ResponseError::IllegalGeneration.code()
+    );
     assert_eq!(h.heartbeat("g", &ids[0], 1), NONE);
     let code = h.c.heartbeat(
         HeartbeatRequest {
@@ -591,7 +625,7 @@ fn heartbeat_errors_are_kafkas() {
         },
         h.now,
     );
-    assert_eq!(code, UNKNOWN_MEMBER_ID);
+    assert_eq!(code, ResponseError::UnknownMemberId.code());
 }
 
 // ----- sessions and timeouts ------------------------------------------------------------------
@@ -618,7 +652,10 @@ fn a_silent_member_expires_exactly_at_its_session_timeout() {
         "expired at the deadline"
     );
     assert_eq!(h.state("g"), Some(GroupState::PreparingRebalance));
-    assert_eq!(h.heartbeat("g", &ids[1], generation), REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        h.heartbeat("g", &ids[1], generation),
+        ResponseError::RebalanceInProgress.code()
+    );
     let r = answer(h.join(join_req("g", &ids[1], "b")));
     assert_eq!(r.generation_id, generation + 1);
     assert_eq!(r.leader.as_str(), ids[1], "the survivor leads");
@@ -632,7 +669,7 @@ fn members_that_do_not_rejoin_in_the_rebalance_timeout_are_dropped() {
     let generation = h.generation("g");
     let start = h.now;
     // b rejoins (leader-triggered or metadata change): a must rejoin within the rebalance
-    // timeout; a keeps heartbeating (REBALANCE_IN_PROGRESS) but never rejoins.
+    // timeout; a keeps heartbeating (ResponseError::RebalanceInProgress.code()) but never rejoins.
     let mut b = join_req("g", &ids[1], "b");
     b.protocols = vec![Protocol {
         name: "range".into(),
@@ -641,7 +678,10 @@ fn members_that_do_not_rejoin_in_the_rebalance_timeout_are_dropped() {
     let mut rx = h.join(b);
     for step in 1..=((REBALANCE / 5000) as i64) {
         h.advance_to(start + step * 5000 - 1);
-        assert_eq!(h.heartbeat("g", &ids[0], generation), REBALANCE_IN_PROGRESS);
+        assert_eq!(
+            h.heartbeat("g", &ids[0], generation),
+            ResponseError::RebalanceInProgress.code()
+        );
     }
     assert!(rx.try_recv().is_err(), "still waiting for a");
     h.advance_to(start + REBALANCE as i64);
@@ -649,7 +689,10 @@ fn members_that_do_not_rejoin_in_the_rebalance_timeout_are_dropped() {
     assert_eq!(r.generation_id, generation + 1);
     assert_eq!(r.members.len(), 1);
     assert!(!h.c.group("g").unwrap().has_member(&ids[0]));
-    assert_eq!(h.heartbeat("g", &ids[0], generation), UNKNOWN_MEMBER_ID);
+    assert_eq!(
+        h.heartbeat("g", &ids[0], generation),
+        ResponseError::UnknownMemberId.code()
+    );
 }
 
 #[test]
@@ -692,11 +735,14 @@ fn pending_members_expire_and_stop_blocking_the_join() {
     let start = h.now;
     // Someone gets a member id and never comes back.
     let r = answer(h.join(join_req("g", "", "ghost")));
-    assert_eq!(r.error_code, MEMBER_ID_REQUIRED);
+    assert_eq!(r.error_code, ResponseError::MemberIdRequired.code());
     // The leader rejoins: the phase cannot complete while the pending member may still come.
     let rx = h.join(join_req("g", &ids[0], "a"));
     h.advance_to(start + SESSION as i64 - 1);
-    assert_eq!(h.heartbeat("g", &ids[0], 1), REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        h.heartbeat("g", &ids[0], 1),
+        ResponseError::RebalanceInProgress.code()
+    );
     h.advance_to(start + SESSION as i64);
     let r = answer(rx);
     assert_eq!(r.generation_id, 2);
@@ -747,13 +793,16 @@ fn a_new_member_that_never_gets_its_answer_is_dropped_after_the_join_timeout() {
     while t + 3000 < start + five_minutes {
         t += 3000;
         h.advance_to(t);
-        assert_eq!(h.heartbeat("g", &a_id, 1), REBALANCE_IN_PROGRESS);
+        assert_eq!(
+            h.heartbeat("g", &a_id, 1),
+            ResponseError::RebalanceInProgress.code()
+        );
     }
     h.advance_to(start + five_minutes - 1);
     assert_eq!(h.c.group("g").unwrap().num_members(), 2);
     h.advance_to(start + five_minutes);
     let r = answer(rx_b);
-    assert_eq!(r.error_code, UNKNOWN_MEMBER_ID);
+    assert_eq!(r.error_code, ResponseError::UnknownMemberId.code());
     assert_eq!(h.c.group("g").unwrap().num_members(), 1);
     assert_eq!(h.state("g"), Some(GroupState::PreparingRebalance));
 }
@@ -763,13 +812,23 @@ fn a_new_member_that_never_gets_its_answer_is_dropped_after_the_join_timeout() {
 #[test]
 fn leave_group_in_batches_and_the_group_empties() {
     let mut h = Harness::new();
-    assert_eq!(h.leave("nope", &[("m", None)]), vec![UNKNOWN_MEMBER_ID]);
+    assert_eq!(
+        h.leave("nope", &[("m", None)]),
+        vec![ResponseError::UnknownMemberId.code()]
+    );
     let ids = h.stable_group("g", &["a", "b"]);
     let errors = h.leave(
         "g",
         &[(&ids[0], None), ("unknown", None), ("", Some("no-such"))],
     );
-    assert_eq!(errors, vec![NONE, UNKNOWN_MEMBER_ID, UNKNOWN_MEMBER_ID]);
+    assert_eq!(
+        errors,
+        vec![
+            NONE,
+            ResponseError::UnknownMemberId.code(),
+            ResponseError::UnknownMemberId.code()
+        ]
+    );
     assert_eq!(h.state("g"), Some(GroupState::PreparingRebalance));
     let before = h.generation("g");
     let r = answer(h.join(join_req("g", &ids[1], "b")));
@@ -798,7 +857,7 @@ fn a_parked_join_is_answered_when_its_member_is_removed() {
     // a is removed (by instance id from an admin, or its own LeaveGroup on another
     // connection) while its JoinGroup is parked.
     assert_eq!(h.leave("g", &[(&ids[0], None)]), vec![NONE]);
-    assert_eq!(answer(rx).error_code, UNKNOWN_MEMBER_ID);
+    assert_eq!(answer(rx).error_code, ResponseError::UnknownMemberId.code());
 }
 
 // ----- static membership ----------------------------------------------------------------------
@@ -853,9 +912,9 @@ fn a_restarted_static_member_keeps_its_assignment_without_a_rebalance() {
         },
         h.now,
     );
-    assert_eq!(code, FENCED_INSTANCE_ID);
+    assert_eq!(code, ResponseError::FencedInstanceId.code());
     let r = answer(h.join(static_req("g", &old, "instance-1")));
-    assert_eq!(r.error_code, FENCED_INSTANCE_ID);
+    assert_eq!(r.error_code, ResponseError::FencedInstanceId.code());
 }
 
 #[test]
@@ -888,9 +947,9 @@ fn a_static_replacement_that_cannot_be_stored_is_undone() {
         1,
         vec![(old.clone(), Bytes::from_static(b"a"))],
     )));
-    h.fail_appends = Some(crate::coordinator::group::error::KAFKA_STORAGE_ERROR);
+    h.fail_appends = Some(ResponseError::KafkaStorageError.code());
     let r = answer(h.join(static_req("g", "", "i")));
-    assert_eq!(r.error_code, NOT_COORDINATOR);
+    assert_eq!(r.error_code, ResponseError::NotCoordinator.code());
     assert_eq!(r.member_id.as_str(), "");
     let g = h.c.group("g").unwrap();
     assert_eq!(g.static_member_id("i"), Some(old.as_str()));
@@ -913,7 +972,7 @@ fn a_parked_join_under_a_replaced_static_id_is_fenced() {
     // A second process with the same group.instance.id takes over.
     let second_rx = h.join(static_req("g", "", "i"));
     let fenced = answer(first_rx);
-    assert_eq!(fenced.error_code, FENCED_INSTANCE_ID);
+    assert_eq!(fenced.error_code, ResponseError::FencedInstanceId.code());
     assert_eq!(fenced.member_id.as_str(), first);
     let second =
         h.c.group("g")
@@ -943,7 +1002,7 @@ fn group_max_size_and_group_count_are_enforced() {
     let mut h = Harness::with(config);
     let ids = h.stable_group("g", &["a", "b"]);
     let r = answer(h.join(join_req("g", "", "c")));
-    assert_eq!(r.error_code, GROUP_MAX_SIZE_REACHED);
+    assert_eq!(r.error_code, ResponseError::GroupMaxSizeReached.code());
     // Members already in keep rejoining.
     assert_eq!(answer(h.join(join_req("g", &ids[1], "b"))).error_code, NONE);
     // Pending members are bounded too.
@@ -951,19 +1010,22 @@ fn group_max_size_and_group_count_are_enforced() {
     let b = answer(h.join(join_req("g2", "", "y")));
     assert_eq!(
         (a.error_code, b.error_code),
-        (MEMBER_ID_REQUIRED, MEMBER_ID_REQUIRED)
+        (
+            ResponseError::MemberIdRequired.code(),
+            ResponseError::MemberIdRequired.code()
+        )
     );
     assert_eq!(
         answer(h.join(join_req("g2", "", "z"))).error_code,
-        GROUP_MAX_SIZE_REACHED
+        ResponseError::GroupMaxSizeReached.code()
     );
     // A third group is refused.
     assert_eq!(
         answer(h.join(join_req("g3", "", "x"))).error_code,
-        GROUP_MAX_SIZE_REACHED
+        ResponseError::GroupMaxSizeReached.code()
     );
     let r = h.commit(commit_req("g3", -1, "", "t", &[(0, 1, "")]));
-    assert_eq!(codes(&r), vec![GROUP_MAX_SIZE_REACHED]);
+    assert_eq!(codes(&r), vec![ResponseError::GroupMaxSizeReached.code()]);
 }
 
 // ----- offsets --------------------------------------------------------------------------------
@@ -1011,28 +1073,34 @@ fn commit_metadata_is_bounded_in_java_string_length() {
         "t",
         &[(0, 1, "éééé"), (1, 1, "12345")],
     ));
-    assert_eq!(codes(&r), vec![NONE, OFFSET_METADATA_TOO_LARGE]);
+    assert_eq!(
+        codes(&r),
+        vec![NONE, ResponseError::OffsetMetadataTooLarge.code()]
+    );
     assert!(h.committed("g", "t", 1).is_none());
 }
 
 #[test]
 fn member_commits_are_checked_against_member_and_generation() {
     let mut h = Harness::new();
-    // Unknown group with a generation: ILLEGAL_GENERATION before v9, GROUP_ID_NOT_FOUND in v9.
+    // Unknown group with a generation: ResponseError::IllegalGeneration.code() before v9, ResponseError::GroupIdNotFound.code() in v9.
     assert_eq!(
         codes(&h.commit(commit_req("g", 1, "m", "t", &[(0, 1, "")]))),
-        vec![ILLEGAL_GENERATION]
+        vec![ResponseError::IllegalGeneration.code()]
     );
     let mut v9 = commit_req("g", 1, "m", "t", &[(0, 1, "")]);
     v9.version = 9;
-    assert_eq!(codes(&h.commit(v9)), vec![GROUP_ID_NOT_FOUND]);
+    assert_eq!(
+        codes(&h.commit(v9)),
+        vec![ResponseError::GroupIdNotFound.code()]
+    );
 
     let (m1, rx) = h.join_new("g", "a");
     answer(rx);
     // Joined but not yet synced.
     assert_eq!(
         codes(&h.commit(commit_req("g", 1, &m1, "t", &[(0, 1, "")]))),
-        vec![REBALANCE_IN_PROGRESS]
+        vec![ResponseError::RebalanceInProgress.code()]
     );
     answer_sync(h.sync(sync_req("g", &m1, 1, vec![])));
     assert_eq!(
@@ -1041,20 +1109,23 @@ fn member_commits_are_checked_against_member_and_generation() {
     );
     assert_eq!(
         codes(&h.commit(commit_req("g", 2, &m1, "t", &[(0, 1, "")]))),
-        vec![ILLEGAL_GENERATION]
+        vec![ResponseError::IllegalGeneration.code()]
     );
     assert_eq!(
         codes(&h.commit(commit_req("g", 1, "x", "t", &[(0, 1, "")]))),
-        vec![UNKNOWN_MEMBER_ID]
+        vec![ResponseError::UnknownMemberId.code()]
     );
     // A simple commit to a group with members.
     assert_eq!(
         codes(&h.commit(commit_req("g", -1, "", "t", &[(0, 1, "")]))),
-        vec![UNKNOWN_MEMBER_ID]
+        vec![ResponseError::UnknownMemberId.code()]
     );
     let mut fenced = commit_req("g", 1, &m1, "t", &[(0, 1, "")]);
     fenced.group_instance_id = Some("i".into());
-    assert_eq!(codes(&h.commit(fenced)), vec![UNKNOWN_MEMBER_ID]);
+    assert_eq!(
+        codes(&h.commit(fenced)),
+        vec![ResponseError::UnknownMemberId.code()]
+    );
     assert_eq!(h.committed("g", "t", 0).unwrap().offset, 5);
     // Commits during PreparingRebalance with the current generation are accepted.
     let (_b, _rxb) = h.join_new("g", "b");
@@ -1079,14 +1150,17 @@ fn commits_keep_a_member_session_alive() {
 #[test]
 fn a_failed_commit_append_changes_nothing() {
     let mut h = Harness::new();
-    h.fail_appends = Some(crate::coordinator::group::error::KAFKA_STORAGE_ERROR);
+    h.fail_appends = Some(ResponseError::KafkaStorageError.code());
     let r = h.commit(commit_req("g", -1, "", "t", &[(0, 1, "")]));
-    assert_eq!(codes(&r), vec![NOT_COORDINATOR]);
+    assert_eq!(codes(&r), vec![ResponseError::NotCoordinator.code()]);
     assert!(h.committed("g", "t", 0).is_none());
     assert!(h.c.group("g").is_none());
-    h.fail_appends = Some(crate::coordinator::group::error::UNKNOWN_TOPIC_OR_PARTITION);
+    h.fail_appends = Some(ResponseError::UnknownTopicOrPartition.code());
     let r = h.commit(commit_req("g", -1, "", "t", &[(0, 1, "")]));
-    assert_eq!(codes(&r), vec![COORDINATOR_NOT_AVAILABLE]);
+    assert_eq!(
+        codes(&r),
+        vec![ResponseError::CoordinatorNotAvailable.code()]
+    );
 }
 
 #[test]
@@ -1195,7 +1269,7 @@ fn delete_offsets_respects_subscriptions() {
     let mut h = Harness::new();
     assert_eq!(
         h.c.delete_offsets("nope", vec![]).response,
-        Err(GROUP_ID_NOT_FOUND)
+        Err(ResponseError::GroupIdNotFound.code())
     );
     let ids = h.stable_group("g", &["a"]);
     h.commit(commit_req("g", 1, &ids[0], "t", &[(0, 1, "")]));
@@ -1207,7 +1281,10 @@ fn delete_offsets_respects_subscriptions() {
     assert_eq!(
         out.response,
         Ok(vec![
-            ("t".to_string(), vec![(0, GROUP_SUBSCRIBED_TO_TOPIC)]),
+            (
+                "t".to_string(),
+                vec![(0, ResponseError::GroupSubscribedToTopic.code())]
+            ),
             ("other".to_string(), vec![(0, NONE), (5, NONE)]),
         ])
     );
@@ -1221,17 +1298,23 @@ fn delete_offsets_respects_subscriptions() {
     answer(h.join(connect));
     assert_eq!(
         h.c.delete_offsets("c", vec![]).response,
-        Err(NON_EMPTY_GROUP)
+        Err(ResponseError::NonEmptyGroup.code())
     );
 }
 
 #[test]
 fn delete_groups_only_when_empty() {
     let mut h = Harness::new();
-    assert_eq!(h.c.delete_group("nope").response, GROUP_ID_NOT_FOUND);
+    assert_eq!(
+        h.c.delete_group("nope").response,
+        ResponseError::GroupIdNotFound.code()
+    );
     let ids = h.stable_group("g", &["a"]);
     h.commit(commit_req("g", 1, &ids[0], "t", &[(0, 1, "")]));
-    assert_eq!(h.c.delete_group("g").response, NON_EMPTY_GROUP);
+    assert_eq!(
+        h.c.delete_group("g").response,
+        ResponseError::NonEmptyGroup.code()
+    );
     h.leave("g", &[(&ids[0], None)]);
     let out = h.c.delete_group("g");
     assert_eq!(out.response, NONE);
@@ -1322,7 +1405,7 @@ fn unloading_answers_parked_requests_with_not_coordinator() {
     let rx = h.join(join_req("g", &ids[0], "a"));
     h.c.unload();
     h.run(Vec::new());
-    assert_eq!(answer(rx).error_code, NOT_COORDINATOR);
+    assert_eq!(answer(rx).error_code, ResponseError::NotCoordinator.code());
 }
 
 #[test]

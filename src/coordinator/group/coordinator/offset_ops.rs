@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::GroupId;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::list_groups_response::ListedGroup;
@@ -13,9 +14,9 @@ use super::{
     AfterAppend, Append, CommitRequest, FetchedOffsets, GroupCoordinator, Outcome, PartitionErrors,
 };
 use crate::coordinator::group::classic::{ClassicGroup, GroupState};
-use crate::coordinator::group::error;
+use crate::coordinator::group::owned_str;
 use crate::coordinator::group::records::{CoordinatorRecord, OffsetCommitValue};
-use crate::handlers::owned_str;
+use crate::log::error::NONE;
 
 impl GroupCoordinator {
     // ----- offsets -------------------------------------------------------------------------
@@ -51,10 +52,10 @@ impl GroupCoordinator {
             for p in partitions {
                 let metadata = p.metadata.unwrap_or_default();
                 if utf16_len(&metadata) > self.config.offset_metadata_max_bytes {
-                    results.push((p.partition, error::OFFSET_METADATA_TOO_LARGE));
+                    results.push((p.partition, ResponseError::OffsetMetadataTooLarge.code()));
                     continue;
                 }
-                results.push((p.partition, error::NONE));
+                results.push((p.partition, NONE));
                 records.push(CoordinatorRecord::OffsetCommit {
                     group: req.group_id.clone(),
                     topic: topic.clone(),
@@ -88,14 +89,14 @@ impl GroupCoordinator {
             return if req.generation_id < 0 {
                 // A simple group: created when the commit is replayed.
                 if self.groups.len() >= self.config.max_groups {
-                    Err(error::GROUP_MAX_SIZE_REACHED)
+                    Err(ResponseError::GroupMaxSizeReached.code())
                 } else {
                     Ok(())
                 }
             } else if req.version >= 9 {
-                Err(error::GROUP_ID_NOT_FOUND)
+                Err(ResponseError::GroupIdNotFound.code())
             } else {
-                Err(error::ILLEGAL_GENERATION)
+                Err(ResponseError::IllegalGeneration.code())
             };
         };
         if req.generation_id < 0 && group.is(GroupState::Empty) {
@@ -104,15 +105,15 @@ impl GroupCoordinator {
         if req.generation_id >= 0 || !req.member_id.is_empty() || req.group_instance_id.is_some() {
             group.validate_member(&req.member_id, req.group_instance_id.as_deref())?;
             if req.generation_id != group.generation_id() {
-                return Err(error::ILLEGAL_GENERATION);
+                return Err(ResponseError::IllegalGeneration.code());
             }
         } else if !group.is(GroupState::Empty) {
             // Commits without a member are only for groups nobody is a member of.
-            return Err(error::UNKNOWN_MEMBER_ID);
+            return Err(ResponseError::UnknownMemberId.code());
         }
         if group.is(GroupState::CompletingRebalance) {
             // The member has its JoinGroup answer but not its assignment yet.
-            return Err(error::REBALANCE_IN_PROGRESS);
+            return Err(ResponseError::RebalanceInProgress.code());
         }
         Ok(())
     }
@@ -167,10 +168,10 @@ impl GroupCoordinator {
         topics: Vec<(String, Vec<i32>)>,
     ) -> Outcome<Result<PartitionErrors, i16>> {
         let Some(group) = self.groups.get(group_id) else {
-            return Outcome::only(Err(error::GROUP_ID_NOT_FOUND));
+            return Outcome::only(Err(ResponseError::GroupIdNotFound.code()));
         };
         if !matches!(group.state(), GroupState::Empty) && !group.uses_consumer_protocol() {
-            return Outcome::only(Err(error::NON_EMPTY_GROUP));
+            return Outcome::only(Err(ResponseError::NonEmptyGroup.code()));
         }
         let mut records = Vec::new();
         let mut response = Vec::with_capacity(topics.len());
@@ -179,10 +180,10 @@ impl GroupCoordinator {
             let mut results = Vec::with_capacity(partitions.len());
             for p in partitions {
                 if subscribed {
-                    results.push((p, error::GROUP_SUBSCRIBED_TO_TOPIC));
+                    results.push((p, ResponseError::GroupSubscribedToTopic.code()));
                     continue;
                 }
-                results.push((p, error::NONE));
+                results.push((p, NONE));
                 if self.offsets.get(group_id, &topic, p).is_some() {
                     records.push(CoordinatorRecord::OffsetCommit {
                         group: group_id.to_string(),
@@ -210,10 +211,10 @@ impl GroupCoordinator {
     /// DeleteGroups for one group: only Empty groups; their offsets go too.
     pub fn delete_group(&mut self, group_id: &str) -> Outcome<i16> {
         let Some(group) = self.groups.get(group_id) else {
-            return Outcome::only(error::GROUP_ID_NOT_FOUND);
+            return Outcome::only(ResponseError::GroupIdNotFound.code());
         };
         if !group.is(GroupState::Empty) {
-            return Outcome::only(error::NON_EMPTY_GROUP);
+            return Outcome::only(ResponseError::NonEmptyGroup.code());
         }
         let mut records: Vec<CoordinatorRecord> = self
             .offsets
@@ -232,7 +233,7 @@ impl GroupCoordinator {
         });
         tracing::info!(group = group_id, "deleting group");
         Outcome::new(
-            error::NONE,
+            NONE,
             vec![Append {
                 group_id: group_id.to_string(),
                 records,
