@@ -9,6 +9,7 @@
 //! get INVALID_REQUEST as in Kafka. `timeout_ms` (v10) has nothing to wait for on one node.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
@@ -34,7 +35,7 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Reply {
+pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Reply {
     let mut seen = HashSet::new();
     let mut duplicates = HashSet::new();
     for t in &request.topics {
@@ -44,56 +45,56 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Reply {
             }
         }
     }
-    let topics = request
-        .topics
-        .iter()
-        .map(|t| {
-            let topic = ctx.broker.topics.get(t.name.0.as_str());
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let base = ListOffsetsPartitionResponse::default()
-                        .with_partition_index(p.partition_index)
-                        .with_timestamp(-1)
-                        .with_offset(-1)
-                        .with_leader_epoch(-1);
-                    if duplicates.contains(&(t.name.0.clone(), p.partition_index)) {
-                        return base.with_error_code(ResponseError::InvalidRequest.code());
-                    }
-                    let r = match topic
-                        .as_ref()
-                        .and_then(|tp| tp.partition(p.partition_index))
-                    {
-                        None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
-                        Some(partition) => lookup(
-                            partition,
-                            p.timestamp,
-                            p.current_leader_epoch,
-                            ctx.version,
-                            base,
-                        ),
-                    };
-                    // The leader epoch field only exists from v4.
-                    if ctx.version < 4 {
-                        r.with_leader_epoch(-1)
-                    } else {
-                        r
-                    }
-                })
-                .collect();
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for t in &request.topics {
+        let topic = ctx.broker.topics.get(t.name.0.as_str());
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let base = ListOffsetsPartitionResponse::default()
+                .with_partition_index(p.partition_index)
+                .with_timestamp(-1)
+                .with_offset(-1)
+                .with_leader_epoch(-1);
+            if duplicates.contains(&(t.name.0.clone(), p.partition_index)) {
+                partitions.push(base.with_error_code(ResponseError::InvalidRequest.code()));
+                continue;
+            }
+            let r = match topic
+                .as_ref()
+                .and_then(|tp| tp.partition(p.partition_index))
+            {
+                None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                Some(partition) => {
+                    lookup(
+                        partition,
+                        p.timestamp,
+                        p.current_leader_epoch,
+                        ctx.version,
+                        base,
+                    )
+                    .await
+                }
+            };
+            // The leader epoch field only exists from v4.
+            partitions.push(if ctx.version < 4 {
+                r.with_leader_epoch(-1)
+            } else {
+                r
+            });
+        }
+        topics.push(
             ListOffsetsTopicResponse::default()
                 .with_name(TopicName(owned_str(&t.name.0)))
-                .with_partitions(partitions)
-        })
-        .collect();
+                .with_partitions(partitions),
+        );
+    }
     Reply::message(ResponseKind::ListOffsets(
         ListOffsetsResponse::default().with_topics(topics),
     ))
 }
 
-fn lookup(
-    partition: &Partition,
+async fn lookup(
+    partition: &Arc<Partition>,
     timestamp: i64,
     current_leader_epoch: i32,
     version: i16,
@@ -104,38 +105,41 @@ fn lookup(
         return base.with_error_code(epoch_error);
     }
     let epoch = partition.leader_epoch;
-    let log = partition.log();
-    if let Err(e) = log.check_readable() {
-        return base.with_error_code(e.error_code());
-    }
     let found = |offset: i64| {
         base.clone()
             .with_offset(offset)
             .with_timestamp(-1)
             .with_leader_epoch(epoch)
     };
-    match timestamp {
-        LATEST => found(log.high_watermark()),
-        EARLIEST => found(log.log_start_offset()),
-        EARLIEST_LOCAL if version >= 8 => found(log.log_start_offset()),
-        LATEST_TIERED if version >= 9 => base.clone().with_leader_epoch(-1),
-        MAX_TIMESTAMP if version >= 7 => match log.max_timestamp_and_offset() {
-            Ok(Some((offset, ts, leader_epoch))) => base
-                .clone()
-                .with_offset(offset)
-                .with_timestamp(ts)
-                .with_leader_epoch(leader_epoch),
-            Ok(None) => base.clone(),
-            Err(e) => base.clone().with_error_code(e.error_code()),
-        },
-        ts => match log.offset_for_timestamp(ts) {
-            Ok(Some((offset, found_ts, leader_epoch))) => base
-                .clone()
-                .with_offset(offset)
-                .with_timestamp(found_ts)
-                .with_leader_epoch(leader_epoch),
-            Ok(None) => base.clone(),
-            Err(e) => base.clone().with_error_code(e.error_code()),
-        },
+    // Offsets are read under the partition lock; a timestamp search is only prepared there
+    // (index look-ups) and its file reads and decompression run on the heavy-work pool.
+    let prepared = {
+        let log = partition.log();
+        if let Err(e) = log.check_readable() {
+            return base.with_error_code(e.error_code());
+        }
+        match timestamp {
+            LATEST => return found(log.high_watermark()),
+            EARLIEST => return found(log.log_start_offset()),
+            EARLIEST_LOCAL if version >= 8 => return found(log.log_start_offset()),
+            LATEST_TIERED if version >= 9 => return base.clone().with_leader_epoch(-1),
+            MAX_TIMESTAMP if version >= 7 => log.lookup_max_timestamp(),
+            ts => log.lookup_timestamp(ts),
+        }
+    };
+    let lookup = match prepared {
+        Ok(Some(lookup)) => lookup,
+        Ok(None) => return base,
+        Err(e) => return base.with_error_code(e.error_code()),
+    };
+    let searched = partition.services().heavy.run(move || lookup.run()).await;
+    match searched {
+        Some(Ok(Some((offset, ts, leader_epoch)))) => base
+            .with_offset(offset)
+            .with_timestamp(ts)
+            .with_leader_epoch(leader_epoch),
+        Some(Ok(None)) => base,
+        Some(Err(e)) => base.with_error_code(e.error_code()),
+        None => base.with_error_code(ResponseError::KafkaStorageError.code()),
     }
 }

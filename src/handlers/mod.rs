@@ -132,7 +132,7 @@ pub async fn dispatch(ctx: &RequestContext<'_>, request: RequestKind) -> Reply {
     match request {
         RequestKind::Produce(r) => produce::handle(ctx, r).await,
         RequestKind::Fetch(r) => fetch::handle(ctx, r).await,
-        RequestKind::ListOffsets(r) => list_offsets::handle(ctx, r),
+        RequestKind::ListOffsets(r) => list_offsets::handle(ctx, r).await,
         RequestKind::Metadata(r) => metadata::handle(ctx, r).await,
         RequestKind::ApiVersions(r) => api_versions::handle(ctx, r),
         RequestKind::CreateTopics(r) => create_topics::handle(ctx, r).await,

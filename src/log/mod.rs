@@ -53,7 +53,7 @@ pub use clock::now_ms;
 pub use compression::Compression;
 pub use error::{AppendError, LogError, ReadError, RecordError};
 pub use handle::{LogHandle, LogSource};
-pub use partition_log::{AppendOutcome, FlushJob, Offline, PartitionLog};
+pub use partition_log::{AppendOutcome, FlushJob, Offline, PartitionLog, TimestampLookup};
 pub use retention::DeletedFiles;
 
 /// How a partition's files are kept.

@@ -765,7 +765,9 @@ impl PartitionLog {
     /// record at or after the log start whose timestamp is >= `ts`, searched in the first segment
     /// whose largest timestamp is >= `ts` via its time index; records of the found batch are
     /// decoded (decompression bounded). Results at or past the high watermark are not returned.
-    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64, i32)>, LogError> {
+    /// Prepared under the lock (index look-ups only); `TimestampLookup::run` does the file reads
+    /// and decompression outside it.
+    pub fn lookup_timestamp(&self, ts: i64) -> Result<Option<TimestampLookup>, LogError> {
         self.check_readable()?;
         let Some(segment) = self.segments.iter().find(|s| s.max_timestamp >= ts) else {
             return Ok(None);
@@ -773,34 +775,22 @@ impl PartitionLog {
         let (_, indexed_offset) = segment.time_index.lookup(ts);
         let start_offset = indexed_offset.max(self.log_start_offset);
         let (_, start) = segment.offset_index.lookup(start_offset);
-        let mut scanner = HeaderScanner::new(&segment.log, u64::from(start), segment.size);
-        while let Scan::Batch { position, header } = scanner.next()? {
-            if header.max_timestamp < ts || header.last_offset() < self.log_start_offset {
-                continue;
-            }
-            let bytes = segment.read_batch(position, &header)?;
-            let found = find_record(&bytes, &header, |offset, t| {
-                t >= ts && offset >= self.log_start_offset
-            })?;
-            if let Some((offset, timestamp)) = found {
-                if offset >= self.high_watermark {
-                    return Ok(None);
-                }
-                return Ok(Some((
-                    offset,
-                    timestamp,
-                    header.partition_leader_epoch.max(-1),
-                )));
-            }
-        }
-        Ok(None)
+        Ok(Some(TimestampLookup {
+            file: segment.log.clone(),
+            start: u64::from(start),
+            end: segment.size,
+            target: Target::AtLeast(ts),
+            log_start_offset: self.log_start_offset,
+            high_watermark: self.high_watermark,
+        }))
     }
 
     /// ListOffsets MAX_TIMESTAMP (-3), as Kafka 4 answers it: in the first segment holding the
     /// largest batch maxTimestamp, the first batch with that maxTimestamp, and in it the first
     /// record carrying that timestamp (record-level offset; for LogAppendTime batches the first
-    /// record). Returns (offset, timestamp, leader epoch), `None` on an empty log.
-    pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64, i32)>, LogError> {
+    /// record). Prepared under the lock like [`lookup_timestamp`](Self::lookup_timestamp);
+    /// `None` on an empty log.
+    pub fn lookup_max_timestamp(&self) -> Result<Option<TimestampLookup>, LogError> {
         self.check_readable()?;
         let mut best: Option<&Segment> = None;
         for segment in self.segments.iter().filter(|s| s.size > 0) {
@@ -809,19 +799,25 @@ impl PartitionLog {
             }
         }
         let Some(segment) = best else { return Ok(None) };
-        let target = segment.max_timestamp;
         let (_, start) = segment.offset_index.lookup(segment.offset_of_max_timestamp);
-        let mut scanner = HeaderScanner::new(&segment.log, u64::from(start), segment.size);
-        while let Scan::Batch { position, header } = scanner.next()? {
-            if header.max_timestamp != target {
-                continue;
-            }
-            let bytes = segment.read_batch(position, &header)?;
-            return Ok(find_record(&bytes, &header, |_, t| t == target)?.map(
-                |(offset, timestamp)| (offset, timestamp, header.partition_leader_epoch.max(-1)),
-            ));
-        }
-        Ok(None)
+        Ok(Some(TimestampLookup {
+            file: segment.log.clone(),
+            start: u64::from(start),
+            end: segment.size,
+            target: Target::Max(segment.max_timestamp),
+            log_start_offset: self.log_start_offset,
+            high_watermark: self.high_watermark,
+        }))
+    }
+
+    /// `lookup_timestamp` and its run in one call (tests, tools).
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64, i32)>, LogError> {
+        self.lookup_timestamp(ts)?.map_or(Ok(None), |l| l.run())
+    }
+
+    /// `lookup_max_timestamp` and its run in one call (tests, tools).
+    pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64, i32)>, LogError> {
+        self.lookup_max_timestamp()?.map_or(Ok(None), |l| l.run())
     }
 
     /// Whether `flush.messages` or `flush.ms` asks for an fsync now.
@@ -986,6 +982,60 @@ impl PartitionLog {
                 .windows(2)
                 .all(|w| w[0].next_offset <= w[1].base_offset)
         );
+    }
+}
+
+/// What a timestamp look-up searches for.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// The first record with a timestamp >= this.
+    AtLeast(i64),
+    /// The first record carrying the segment's largest timestamp.
+    Max(i64),
+}
+
+/// A ListOffsets timestamp look-up: segment handles copied out under the partition lock, the
+/// scan (file reads, bounded decompression) run outside it by [`run`](Self::run).
+#[derive(Debug, Clone)]
+pub struct TimestampLookup {
+    file: Arc<File>,
+    start: u64,
+    end: u64,
+    target: Target,
+    log_start_offset: i64,
+    high_watermark: i64,
+}
+
+impl TimestampLookup {
+    /// (offset, timestamp, leader epoch) of the record found, if any.
+    pub fn run(&self) -> Result<Option<(i64, i64, i32)>, LogError> {
+        let mut scanner = HeaderScanner::new(&self.file, self.start, self.end);
+        while let Scan::Batch { position, header } = scanner.next()? {
+            let wanted = match self.target {
+                Target::AtLeast(ts) => {
+                    header.max_timestamp >= ts && header.last_offset() >= self.log_start_offset
+                }
+                Target::Max(ts) => header.max_timestamp == ts,
+            };
+            if !wanted {
+                continue;
+            }
+            let bytes = super::segment::read_batch_at(&self.file, self.end, position, &header)?;
+            let found = match self.target {
+                Target::AtLeast(ts) => find_record(&bytes, &header, |offset, t| {
+                    t >= ts && offset >= self.log_start_offset
+                })?,
+                Target::Max(ts) => find_record(&bytes, &header, |_, t| t == ts)?,
+            };
+            let epoch = header.partition_leader_epoch.max(-1);
+            match (self.target, found) {
+                (_, Some((offset, _))) if offset >= self.high_watermark => return Ok(None),
+                (_, Some((offset, timestamp))) => return Ok(Some((offset, timestamp, epoch))),
+                (Target::Max(_), None) => return Ok(None),
+                (Target::AtLeast(_), None) => {}
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -200,6 +200,28 @@ fn valid_batch_follows(file: &File, from: u64, file_len: u64) -> io::Result<bool
     Ok(false)
 }
 
+/// Reads one whole batch of a segment file holding `size` valid bytes.
+pub(crate) fn read_batch_at(
+    file: &File,
+    size: u64,
+    position: u64,
+    header: &BatchHeader,
+) -> io::Result<Vec<u8>> {
+    let total = header
+        .total_size()
+        .unwrap_or(0)
+        .min(size.saturating_sub(position));
+    let mut buf = vec![0u8; total as usize];
+    let n = read_up_to_at(file, &mut buf, position)?;
+    if n != buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "batch extends past the segment",
+        ));
+    }
+    Ok(buf)
+}
+
 impl Segment {
     /// A new, empty segment (files created or truncated).
     pub(crate) fn create(place: &Place, base_offset: i64, now_ms: i64) -> io::Result<Segment> {
@@ -715,23 +737,6 @@ impl Segment {
                 offset_file_name(self.base_offset, LOG_SUFFIX)
             ),
         )
-    }
-
-    /// Reads one whole batch.
-    pub(crate) fn read_batch(&self, position: u64, header: &BatchHeader) -> io::Result<Vec<u8>> {
-        let total = header
-            .total_size()
-            .unwrap_or(0)
-            .min(self.size.saturating_sub(position));
-        let mut buf = vec![0u8; total as usize];
-        let n = read_up_to_at(&self.log, &mut buf, position)?;
-        if n != buf.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "batch extends past the segment",
-            ));
-        }
-        Ok(buf)
     }
 
     pub(crate) fn file_names(&self) -> [String; 3] {
