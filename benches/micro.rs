@@ -17,6 +17,7 @@
 //! On this VM, memory the process (or the page cache) touches for the first time is expensive
 //! (the hypervisor backs guest pages lazily and takes freed ones back), so the append benchmarks
 //! recycle a bounded amount of log instead of growing files without limit; see BENCHMARKS.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! DescribeConfigs, IncrementalAlterConfigs and AlterConfigs over the wire: Kafka's values,
 //! sources, synonyms, types and documentation; every error case; changes reaching live
 //! partitions; dynamic broker configs; durability across restarts.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod admin_util;
 mod common;

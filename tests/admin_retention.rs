@@ -2,6 +2,7 @@
 //! moving the earliest offset, `retention.bytes` bounding a partition, compaction keeping the
 //! latest value per key and tombstones vanishing after `delete.retention.ms`, keyless records
 //! refused on compacted topics, and a config change taking effect on a live topic.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod admin_util;
 mod common;

@@ -1,6 +1,7 @@
 //! CreatePartitions, DescribeTopicPartitions, DescribeCluster, DeleteRecords, DescribeLogDirs,
 //! ElectLeaders, ListPartitionReassignments and DescribeAcls over the wire, every version, with
 //! their error cases and durability across restarts.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod admin_util;
 mod common;

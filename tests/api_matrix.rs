@@ -1,6 +1,7 @@
 //! Every supported version of every API, driven with kafka-protocol's client encoders and
 //! checked on the data that comes back. Catches fields a version cannot carry, wrong header
 //! versions and version-gated behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
 

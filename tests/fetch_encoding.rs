@@ -2,6 +2,7 @@
 //! kafka-protocol 0.18's `FetchResponse` encoder writes for the same content — with records
 //! read from the same file regions and `Empty` records as an empty (not null) field — and must
 //! refuse exactly what kafka-protocol refuses.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::fs::{File, OpenOptions};
 use std::ops::RangeInclusive;

@@ -2,6 +2,7 @@
 //! client encoders against an in-process broker, and checked on the data that comes back.
 //! Also: the coordinator's timers in real time, durability across a restart, and the
 //! `__consumer_offsets` records landing where Kafka would put them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
 

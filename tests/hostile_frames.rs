@@ -1,6 +1,7 @@
 //! Hostile input at the protocol level: every kind of malformed frame closes (or is answered on)
 //! its own connection, and a well-behaved client on another connection keeps getting correct
 //! answers throughout.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
 

@@ -5,6 +5,7 @@
 //! with `config` a leaf above `log`. The log imports nothing else of the crate; coordinators
 //! import no handler, network or hub; metadata imports no handler or coordinator. Every
 //! `crate::…` path in `src/` counts (use lines and inline paths alike, tests included).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

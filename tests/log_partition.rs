@@ -1,6 +1,7 @@
 //! Integration tests of `PartitionLog` through its public API: append/read across rolls,
 //! on-disk index files, timestamp look-ups, recovery after torn writes, producer state across
 //! restarts, flush jobs, memory mode with sendfile, hostile on-disk bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! Produce and Fetch semantics over the wire: idempotence, validation errors, acks=0,
 //! long-poll wake-up on append, LogAppendTime, and durability across restarts.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Issue 8: the holes a hostile client or a bad disk could use at 2264378, each reproduced.
 //! Every test here failed on that commit's behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
 

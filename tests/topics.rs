@@ -1,5 +1,6 @@
 //! Topic lifecycle through the protocol: Kafka's CreateTopics checks, Metadata's topic-list
 //! semantics, auto-creation, and topic ids across delete and recreate (also across restarts).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
 

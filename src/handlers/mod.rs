@@ -55,39 +55,65 @@ pub struct ApiSpec {
     pub max_version: i16,
 }
 
-/// The registry. ApiVersions is generated from this list.
-pub const APIS: &[ApiSpec] = &[
-    produce::SPEC,
-    fetch::SPEC,
-    list_offsets::SPEC,
-    metadata::SPEC,
-    api_versions::SPEC,
-    create_topics::SPEC,
-    delete_topics::SPEC,
-    init_producer_id::SPEC,
-    delete_records::SPEC,
-    describe_acls::SPEC,
-    describe_configs::SPEC,
-    alter_configs::SPEC,
-    describe_log_dirs::SPEC,
-    create_partitions::SPEC,
-    elect_leaders::SPEC,
-    incremental_alter_configs::SPEC,
-    list_partition_reassignments::SPEC,
-    describe_cluster::SPEC,
-    describe_topic_partitions::SPEC,
-    offset_commit::SPEC,
-    offset_fetch::SPEC,
-    find_coordinator::SPEC,
-    join_group::SPEC,
-    heartbeat::SPEC,
-    leave_group::SPEC,
-    sync_group::SPEC,
-    describe_groups::SPEC,
-    list_groups::SPEC,
-    delete_groups::SPEC,
-    offset_delete::SPEC,
-];
+/// One list makes both the registry and the dispatch, so they cannot disagree: every API in
+/// `APIS` has its arm in `dispatch` and no arm exists without its `APIS` entry. (`ROUTES`
+/// pairs each arm's request kind with its handler's spec; a test checks they name the same
+/// API, so a handler cannot be filed under another's request.)
+macro_rules! handlers {
+    ($($variant:ident => $module:ident $($asynchronous:ident)?,)*) => {
+        /// The registry. ApiVersions is generated from this list.
+        pub const APIS: &[ApiSpec] = &[$($module::SPEC,)*];
+
+        /// (the API of the request kind an arm matches, the spec of the handler it calls)
+        #[cfg(test)]
+        const ROUTES: &[(ApiKey, ApiSpec)] = &[$((ApiKey::$variant, $module::SPEC),)*];
+
+        /// Routes a decoded request to its handler.
+        pub async fn dispatch(ctx: &RequestContext<'_>, request: RequestKind) -> Reply {
+            match request {
+                $(RequestKind::$variant(r) => handlers!(@call $module ctx r $($asynchronous)?),)*
+                // The connection checks `is_supported` (the same list) before decoding, so
+                // a request without a handler never reaches here.
+                _ => Reply::Close,
+            }
+        }
+    };
+    (@call $module:ident $ctx:ident $r:ident async) => { $module::handle($ctx, $r).await };
+    (@call $module:ident $ctx:ident $r:ident) => { $module::handle($ctx, $r) };
+}
+
+handlers! {
+    Produce => produce async,
+    Fetch => fetch async,
+    ListOffsets => list_offsets async,
+    Metadata => metadata async,
+    ApiVersions => api_versions,
+    CreateTopics => create_topics async,
+    DeleteTopics => delete_topics async,
+    InitProducerId => init_producer_id async,
+    DeleteRecords => delete_records async,
+    DescribeAcls => describe_acls,
+    DescribeConfigs => describe_configs,
+    AlterConfigs => alter_configs async,
+    DescribeLogDirs => describe_log_dirs,
+    CreatePartitions => create_partitions async,
+    ElectLeaders => elect_leaders,
+    IncrementalAlterConfigs => incremental_alter_configs async,
+    ListPartitionReassignments => list_partition_reassignments,
+    DescribeCluster => describe_cluster,
+    DescribeTopicPartitions => describe_topic_partitions,
+    OffsetCommit => offset_commit async,
+    OffsetFetch => offset_fetch async,
+    FindCoordinator => find_coordinator async,
+    JoinGroup => join_group async,
+    Heartbeat => heartbeat async,
+    LeaveGroup => leave_group async,
+    SyncGroup => sync_group async,
+    DescribeGroups => describe_groups async,
+    ListGroups => list_groups async,
+    DeleteGroups => delete_groups async,
+    OffsetDelete => offset_delete async,
+}
 
 /// The handler's spec for `key`, if any.
 pub fn spec(key: ApiKey) -> Option<&'static ApiSpec> {
@@ -124,44 +150,6 @@ pub enum Reply {
 impl Reply {
     pub fn message(response: ResponseKind) -> Reply {
         Reply::Message(Box::new(response))
-    }
-}
-
-/// Routes a decoded request to its handler.
-pub async fn dispatch(ctx: &RequestContext<'_>, request: RequestKind) -> Reply {
-    match request {
-        RequestKind::Produce(r) => produce::handle(ctx, r).await,
-        RequestKind::Fetch(r) => fetch::handle(ctx, r).await,
-        RequestKind::ListOffsets(r) => list_offsets::handle(ctx, r).await,
-        RequestKind::Metadata(r) => metadata::handle(ctx, r).await,
-        RequestKind::ApiVersions(r) => api_versions::handle(ctx, r),
-        RequestKind::CreateTopics(r) => create_topics::handle(ctx, r).await,
-        RequestKind::DeleteTopics(r) => delete_topics::handle(ctx, r).await,
-        RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).await,
-        RequestKind::DeleteRecords(r) => delete_records::handle(ctx, r).await,
-        RequestKind::DescribeAcls(r) => describe_acls::handle(ctx, r),
-        RequestKind::DescribeConfigs(r) => describe_configs::handle(ctx, r),
-        RequestKind::AlterConfigs(r) => alter_configs::handle(ctx, r).await,
-        RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(ctx, r),
-        RequestKind::CreatePartitions(r) => create_partitions::handle(ctx, r).await,
-        RequestKind::ElectLeaders(r) => elect_leaders::handle(ctx, r),
-        RequestKind::IncrementalAlterConfigs(r) => incremental_alter_configs::handle(ctx, r).await,
-        RequestKind::ListPartitionReassignments(r) => list_partition_reassignments::handle(ctx, r),
-        RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r),
-        RequestKind::DescribeTopicPartitions(r) => describe_topic_partitions::handle(ctx, r),
-        RequestKind::OffsetCommit(r) => offset_commit::handle(ctx, r).await,
-        RequestKind::OffsetFetch(r) => offset_fetch::handle(ctx, r).await,
-        RequestKind::FindCoordinator(r) => find_coordinator::handle(ctx, r).await,
-        RequestKind::JoinGroup(r) => join_group::handle(ctx, r).await,
-        RequestKind::Heartbeat(r) => heartbeat::handle(ctx, r).await,
-        RequestKind::LeaveGroup(r) => leave_group::handle(ctx, r).await,
-        RequestKind::SyncGroup(r) => sync_group::handle(ctx, r).await,
-        RequestKind::DescribeGroups(r) => describe_groups::handle(ctx, r).await,
-        RequestKind::ListGroups(r) => list_groups::handle(ctx, r).await,
-        RequestKind::DeleteGroups(r) => delete_groups::handle(ctx, r).await,
-        RequestKind::OffsetDelete(r) => offset_delete::handle(ctx, r).await,
-        // The connection checks `is_supported` before decoding, so nothing else reaches here.
-        _ => Reply::Close,
     }
 }
 
@@ -205,5 +193,24 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), APIS.len(), "one handler per API");
+    }
+
+    /// Both ways: every dispatch arm's request kind is the API its handler's spec registers,
+    /// and every registered API is routed.
+    #[test]
+    fn registry_and_dispatch_agree() {
+        assert_eq!(ROUTES.len(), APIS.len());
+        for (arm, spec) in ROUTES {
+            assert_eq!(
+                *arm, spec.key,
+                "the {arm:?} arm calls the handler of {:?}",
+                spec.key
+            );
+            assert!(is_supported(*arm, spec.max_version));
+        }
+        for key in (0..=100).filter_map(|k| ApiKey::try_from(k).ok()) {
+            let routed = ROUTES.iter().any(|(arm, _)| *arm == key);
+            assert_eq!(routed, spec(key).is_some(), "{key:?}");
+        }
     }
 }

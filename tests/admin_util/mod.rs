@@ -1,5 +1,6 @@
 //! Helpers shared by the admin API tests: thin request builders over `common::Client`.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use bytes::Bytes;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};

@@ -1,6 +1,7 @@
 //! Shared test helpers: an in-process broker on a free port, and a minimal Kafka client built
 //! on kafka-protocol's own encoders (the same codec real clients' bytes are checked against).
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
