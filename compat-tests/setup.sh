@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real Kafka clients the compat suite drives, and compiles the Java test programs.
 #
-#   setup.sh                 everything (kcat, python, java, node)
+#   setup.sh                 everything (kcat, python, java, node, oracle)
 #   setup.sh java            only the Java client jars + compiled test programs
 #   setup.sh node            only kafkajs (npm ci into compat-tests/node)
+#   setup.sh oracle          the differential oracle's client (kafka-clients 4.4.0 from Maven)
 #   setup.sh kcat python     any subset
 #
 # Idempotent: every step checks first and does nothing when already done, so running it before
@@ -72,7 +73,7 @@ setup_python() {
     local pair
     for pair in confluent_kafka:confluent-kafka kafka:kafka-python pytest:pytest \
                 lz4:lz4 zstandard:zstandard snappy:python-snappy \
-                aiokafka:aiokafka cramjam:cramjam; do
+                aiokafka:aiokafka cramjam:cramjam yaml:pyyaml; do
         "$PYTHON" -c "import ${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
     # The kafka-python tests use the 3.x admin API (dict-based create_topics etc.).
@@ -166,14 +167,51 @@ setup_node() {
     echo "$stamp" > "$NODE_DIR/node_modules/.vltava-stamp"
 }
 
+# The differential oracle (compat-tests/oracle): Kafka's own protocol classes, as published on
+# Maven Central, and the Java program that speaks through them. Jars are fetched once per pom.xml
+# version; the program is recompiled when its source or the jars change.
+ORACLE_DIR="$HERE/oracle"
+ORACLE_LIBS="$CACHE/oracle-libs"
+ORACLE_BUILD="$ORACLE_DIR/build"
+
+setup_oracle() {
+    if ! command -v javac >/dev/null 2>&1; then apt_install openjdk-17-jdk-headless; fi
+    if ! command -v mvn >/dev/null 2>&1; then apt_install maven; fi
+    local pom_hash
+    pom_hash="$(sha256sum "$ORACLE_DIR/pom.xml" | cut -d' ' -f1)"
+    if [ ! -f "$ORACLE_LIBS/.complete" ] || [ "$(cat "$ORACLE_LIBS/.complete")" != "$pom_hash" ]; then
+        log "fetching the oracle's jars (kafka-clients 4.4.0) into $ORACLE_LIBS"
+        rm -rf "$ORACLE_LIBS.tmp"
+        mvn -q -B -Dstyle.color=never -f "$ORACLE_DIR/pom.xml" dependency:copy-dependencies \
+            -DoutputDirectory="$ORACLE_LIBS.tmp" </dev/null
+        rm -rf "$ORACLE_LIBS"
+        mv "$ORACLE_LIBS.tmp" "$ORACLE_LIBS"
+        echo "$pom_hash" > "$ORACLE_LIBS/.complete"
+    fi
+    local stamp
+    stamp="$(cd "$ORACLE_DIR/src" && { sha256sum ./*.java; ls -l "$ORACLE_LIBS"; } | sha256sum | cut -d' ' -f1)"
+    if [ -f "$ORACLE_BUILD/stamp" ] && [ "$(cat "$ORACLE_BUILD/stamp")" = "$stamp" ] \
+        && [ -f "$ORACLE_BUILD/classpath" ]; then
+        return 0
+    fi
+    log "compiling the oracle into $ORACLE_BUILD/classes"
+    rm -rf "$ORACLE_BUILD"
+    mkdir -p "$ORACLE_BUILD/classes"
+    javac --release 17 -Xlint:all,-options -Werror -encoding UTF-8 \
+        -cp "$ORACLE_LIBS/*" -d "$ORACLE_BUILD/classes" "$ORACLE_DIR/src"/*.java
+    echo "$ORACLE_BUILD/classes:$ORACLE_LIBS/*" > "$ORACLE_BUILD/classpath"
+    echo "$stamp" > "$ORACLE_BUILD/stamp"
+}
+
 components=("$@")
-[ "${#components[@]}" -eq 0 ] && components=(kcat python java node)
+[ "${#components[@]}" -eq 0 ] && components=(kcat python java node oracle)
 for c in "${components[@]}"; do
     case "$c" in
         kcat) setup_kcat ;;
         python) setup_python ;;
         java) setup_java ;;
         node) setup_node ;;
-        *) echo "setup.sh: unknown component '$c' (kcat, python, java, node)" >&2; exit 2 ;;
+        oracle) setup_oracle ;;
+        *) echo "setup.sh: unknown component '$c' (kcat, python, java, node, oracle)" >&2; exit 2 ;;
     esac
 done
