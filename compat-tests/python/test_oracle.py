@@ -8,9 +8,11 @@ An unlisted difference fails its case. A listed difference that no longer occurs
 Real Kafka starts once per session; each case gets a fresh Vltava. Run:
     cd compat-tests/python && VLTAVA_BIN=... python3 -m pytest -q test_oracle.py
 """
+import json
 import os
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -24,10 +26,16 @@ RAN: dict[str, list] = {}
 
 SCENARIO_PROBLEMS = ("expectFailed", "untilFailed")
 
-# The real Kafka's own settings (real_kafka.RealKafka.settings) that Vltava also reads: each Vltava
-# runs with the same values, so answers that show settings (DescribeConfigs values and sources)
-# compare like for like. Listeners and directories differ by nature and stay out.
-SHARED_SETTINGS = {"node.id": "1", "num.partitions": "1", "group.initial.rebalance.delay.ms": "0"}
+# Settings of the real Kafka (real_kafka.RealKafka.settings) that Vltava has too: each Vltava runs
+# with the same values, so answers that show settings (DescribeConfigs values and sources) compare
+# like for like. Listeners, directories and KRaft's own settings differ by nature and stay out.
+SHARED_SETTINGS = ("node.id", "num.partitions", "group.initial.rebalance.delay.ms")
+
+
+def shared_settings() -> dict:
+    from real_kafka import RealKafka
+    settings = RealKafka(Path("/nonexistent")).settings()
+    return {k: settings[k] for k in SHARED_SETTINGS}
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +49,8 @@ def oracle():
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(request):
-    # ORACLE_KAFKA_BOOTSTRAP points at an already running Kafka 4.4.0 (handy while writing
-    # scenarios); otherwise the session's real Kafka is started.
+    # The session's real Kafka (conftest.real_kafka); ORACLE_KAFKA_BOOTSTRAP may instead name one
+    # already running with RealKafka's settings (saves its start while writing scenarios).
     external = os.environ.get("ORACLE_KAFKA_BOOTSTRAP")
     if external:
         return external
@@ -73,6 +81,11 @@ def versions(oracle, kafka_bootstrap, tmp_path_factory):
     # The transaction coordinator too (its topic then shows in all-topics answers, whichever
     # cases ran before).
     warm.append(dict(warm[0], id="fc-txn", request={"key": "ox00000000-warmup", "keyType": 1}))
+    # And the producer-id manager (a fresh Kafka answers the first InitProducerId with
+    # COORDINATOR_LOAD_IN_PROGRESS while it fetches its first block of ids).
+    warm.append({"id": "pid", "api": "InitProducerId", "version": 4,
+                 "request": {"transactionalId": None, "transactionTimeoutMs": 60000},
+                 "until": {"/response/errorCode": 0}, "untilTimeoutMs": 60000})
     res = oracle.run(kafka_bootstrap, {"uid": "-"}, warm)
     for r in res:
         assert r.get("response", {}).get("errorCode") == 0, f"Kafka's coordinator never came up: {res}"
@@ -113,7 +126,7 @@ def fresh_vltava(request, tmp_path):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case(case, oracle, kafka_bootstrap, versions, differences, fresh_vltava):
-    vltava = fresh_vltava({**SHARED_SETTINGS, **case.spec.get("vltavaOverrides", {})})
+    vltava = fresh_vltava({**shared_settings(), **case.spec.get("vltavaOverrides", {})})
     variables = case_vars()
     steps = expand_steps(case, versions)
     fk = oracle.submit(kafka_bootstrap, variables, steps)
@@ -132,8 +145,6 @@ def test_case(case, oracle, kafka_bootstrap, versions, differences, fresh_vltava
     mv = mask(theirs["results"], variables, extra, patterns)
     if os.environ.get("ORACLE_TRACE_DIR"):
         # While writing scenarios: both sides' masked answers, to read side by side.
-        import json
-        from pathlib import Path
         d = Path(os.environ["ORACLE_TRACE_DIR"])
         d.mkdir(parents=True, exist_ok=True)
         stem = case.name.replace("/", "__")
