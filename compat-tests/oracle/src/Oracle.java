@@ -182,6 +182,7 @@ public final class Oracle {
         final Map<String, Conn> conns = new HashMap<>();
         final Map<String, CompletableFuture<ObjectNode>> pending = new HashMap<>();
         final ArrayNode results = NF.arrayNode();
+        final long started = System.nanoTime();
 
         CaseRunner(JsonNode job) {
             bootstrap = job.get("bootstrap").asText();
@@ -289,6 +290,10 @@ public final class Oracle {
                 return;
             }
 
+            if (step.has("observeForMs")) {
+                observe(step, connName);
+                return;
+            }
             long deadline = System.currentTimeMillis() + step.path("untilTimeoutMs").asLong(15_000);
             while (true) {
                 ObjectNode r = exchange(step, connName);
@@ -313,9 +318,38 @@ public final class Oracle {
             }
         }
 
+        long elapsedMs() {
+            return (System.nanoTime() - started) / 1_000_000;
+        }
+
+        /**
+         * Repeats one request every observeEveryMs for observeForMs and records each answer that
+         * differs from the one before, with its time (ms since the case began): a timeline.
+         */
+        void observe(JsonNode step, String connName) throws Exception {
+            ObjectNode r = base(step);
+            ArrayNode seen = r.putArray("observations");
+            long end = System.currentTimeMillis() + step.get("observeForMs").asLong();
+            JsonNode last = null;
+            while (System.currentTimeMillis() < end) {
+                long at = elapsedMs();
+                ObjectNode one = exchange(step, connName);
+                JsonNode now = one.has("response") ? one.get("response") : one;
+                if (!now.equals(last)) {
+                    ObjectNode o = seen.addObject();
+                    o.put("atMs", at);
+                    o.set("response", now);
+                    last = now;
+                }
+                Thread.sleep(step.path("observeEveryMs").asLong(100));
+            }
+            record(step, r);
+        }
+
         ObjectNode base(JsonNode step) {
             ObjectNode r = NF.objectNode();
             r.put("step", step.path("id").asText("?"));
+            if (step.path("timed").asBoolean(false)) r.put("atMs", elapsedMs());
             r.put("api", step.get("api").asText());
             r.put("version", step.has("version") ? step.get("version").asInt() : step.path("rawVersion").asInt());
             return r;
