@@ -266,6 +266,9 @@ def _produce(step: dict, i: int, versions: Versions) -> dict:
     }
     if "record" not in out:
         out["record"] = spec.get("record", True)
+    if not out["record"] and "expect" not in out and out["request"]["acks"] != 0:
+        # A setup produce must succeed: if it fails on either side, the result is shown.
+        out["expect"] = {"/response/responses/0/partitionResponses/0/errorCode": 0}
     return out
 
 
