@@ -66,12 +66,15 @@ setup_kcat() {
 ensure_venv() {
     [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -m pip --version >/dev/null 2>&1 && return 0
     command -v "$PYTHON" >/dev/null 2>&1 || apt_install python3
-    # Debian's python3 needs python3-venv for `-m venv` (it carries ensurepip).
-    "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
     log "creating the virtual environment $VENV"
     rm -rf "$VENV"
     mkdir -p "$CACHE"
-    "$PYTHON" -m venv "$VENV"
+    if ! "$PYTHON" -m venv "$VENV"; then
+        # Debian's own python3 makes virtual environments only with python3-venv installed.
+        rm -rf "$VENV"
+        apt_install python3-venv
+        "$PYTHON" -m venv "$VENV"
+    fi
 }
 
 setup_python() {
