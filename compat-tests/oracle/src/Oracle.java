@@ -412,7 +412,7 @@ public final class Oracle {
             Iterator<Map.Entry<String, JsonNode>> it = until.properties().iterator();
             while (it.hasNext()) {
                 Map.Entry<String, JsonNode> e = it.next();
-                JsonNode actual = r.at(e.getKey());
+                JsonNode actual = at(r, e.getKey());
                 JsonNode want = substitute(e.getValue());
                 if (want.isObject() && want.has("$ne")) {
                     if (actual.isMissingNode() || actual.equals(want.get("$ne"))) return false;
@@ -431,9 +431,35 @@ public final class Oracle {
             Iterator<Map.Entry<String, JsonNode>> it = step.get("capture").properties().iterator();
             while (it.hasNext()) {
                 Map.Entry<String, JsonNode> e = it.next();
-                JsonNode v = r.at(e.getValue().asText());
+                JsonNode v = at(r, e.getValue().asText());
                 if (!v.isMissingNode()) vars.set(e.getKey(), v.deepCopy());
             }
+        }
+
+        /**
+         * A JSON pointer, where a segment "[field=value]" picks the array element whose field
+         * has that value (e.g. /response/results/0/configs/[name=retention.ms]/value).
+         */
+        JsonNode at(JsonNode root, String pointer) {
+            JsonNode n = root;
+            for (String seg : pointer.substring(pointer.startsWith("/") ? 1 : 0).split("/")) {
+                if (n == null || n.isMissingNode()) break;
+                if (seg.startsWith("[") && seg.endsWith("]") && seg.contains("=")) {
+                    String field = seg.substring(1, seg.indexOf('='));
+                    String want = seg.substring(seg.indexOf('=') + 1, seg.length() - 1);
+                    JsonNode found = com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+                    for (JsonNode el : n) {
+                        if (el.path(field).asText().equals(want)) {
+                            found = el;
+                            break;
+                        }
+                    }
+                    n = found;
+                } else {
+                    n = n.at("/" + seg.replace("~", "~0"));
+                }
+            }
+            return n == null ? com.fasterxml.jackson.databind.node.MissingNode.getInstance() : n;
         }
 
         // --------------------------------------------------------------------------------------
