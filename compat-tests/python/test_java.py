@@ -1,4 +1,4 @@
-"""Java kafka-clients 4.3.0 (what every kafka-*.sh tool is built on), via the programs in
+"""Java kafka-clients 4.4.0 from Maven Central (what every kafka-*.sh tool is built on), via the programs in
 compat-tests/java. setup.sh fetches the jars and compiles the programs; the session fixture
 runs it (a no-op when nothing changed)."""
 import os

@@ -22,16 +22,19 @@ from log_checks import CODEC_IDS, default_partition, segment_batches
 NODE = shutil.which("node")
 NODE_DIR = COMPAT_DIR / "node"
 KJS = NODE_DIR / "kjs.js"
+# setup.sh installs kafkajs outside the repository; NODE_PATH lets kjs.js find it there.
+NODE_MODULES = Path(os.environ.get("VLTAVA_CACHE", Path.home() / ".cache" / "vltava")) / "node" / "node_modules"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def kafkajs_installed():
-    if NODE is None or not (NODE_DIR / "node_modules" / "kafkajs" / "package.json").exists():
+    if NODE is None or not (NODE_MODULES / "kafkajs" / "package.json").exists():
         pytest.fail("kafkajs is not installed: run `compat-tests/setup.sh node` (needs node and npm)")
 
 
 def node_env(debug=False) -> dict:
     env = dict(os.environ)
+    env["NODE_PATH"] = str(NODE_MODULES)
     # kafkajs 2 prints a banner about its (Java-compatible) default partitioner otherwise.
     env["KAFKAJS_NO_PARTITIONER_WARNING"] = "1"
     env["KJS_LOG"] = "debug" if debug else "error"

@@ -1,0 +1,3 @@
+#!/bin/sh
+# kafka-transactions.sh of Apache Kafka 4.4: main class org.apache.kafka.tools.TransactionsCommand.
+exec "$(dirname "$0")/kafka-run-class.sh" org.apache.kafka.tools.TransactionsCommand "$@"

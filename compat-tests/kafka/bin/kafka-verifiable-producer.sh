@@ -1,0 +1,3 @@
+#!/bin/sh
+# kafka-verifiable-producer.sh of Apache Kafka 4.4: main class org.apache.kafka.tools.VerifiableProducer.
+exec "$(dirname "$0")/kafka-run-class.sh" org.apache.kafka.tools.VerifiableProducer "$@"
