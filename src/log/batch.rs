@@ -363,6 +363,23 @@ pub fn validate_produce<'a>(
     })
 }
 
+/// A batch this broker built itself (transaction markers): parsed as is, not checked as a
+/// client's would be (clients may not write control batches).
+pub(crate) fn trusted_batch(bytes: &[u8]) -> Result<ValidatedBatch<'_>, AppendError> {
+    let header: [u8; HEADER_LEN] = bytes
+        .first_chunk::<HEADER_LEN>()
+        .copied()
+        .ok_or_else(|| AppendError::CorruptMessage("batch shorter than its header".into()))?;
+    let fields = BatchHeader::from_bytes(&header);
+    Ok(ValidatedBatch {
+        header,
+        rest: &bytes[HEADER_LEN..],
+        fields,
+        max_timestamp: fields.max_timestamp,
+        log_append_time_ms: -1,
+    })
+}
+
 /// Kafka's framing of a produce record set, returning the one whole batch it must contain.
 fn single_batch(records: &[u8]) -> Result<&[u8], AppendError> {
     let mut first: Option<&[u8]> = None;
@@ -594,6 +611,83 @@ fn keyless_records(indexes: &[i32]) -> AppendError {
             })
             .collect(),
     }
+}
+
+/// What a control batch marks (Kafka's `ControlRecordType`): the end of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlType {
+    Abort,
+    Commit,
+}
+
+/// A transaction marker as Kafka writes it (`EndTransactionMarker`): a control batch, flagged
+/// transactional, holding one record whose key is (version 0, type) and whose value is
+/// (version 0, coordinator epoch).
+pub fn build_control_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    control: ControlType,
+    coordinator_epoch: i32,
+    timestamp_ms: i64,
+) -> std::io::Result<Vec<u8>> {
+    let kind: i16 = match control {
+        ControlType::Abort => 0,
+        ControlType::Commit => 1,
+    };
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&kind.to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    build_batch(
+        &[NewRecord {
+            key: Some(key),
+            value: Some(value),
+            headers: Vec::new(),
+            timestamp_ms,
+        }],
+        &BatchOptions {
+            producer_id,
+            producer_epoch,
+            base_sequence: -1,
+            transactional: true,
+            control: true,
+            ..BatchOptions::default()
+        },
+    )
+}
+
+/// The marker type of a stored control batch, from the first record's key (`rest`: the bytes
+/// after the 61-byte header). `None` if it is not a readable control record.
+pub fn control_type(h: &BatchHeader, rest: &[u8]) -> Option<ControlType> {
+    if !h.is_control() || h.compression() != Some(Compression::None) {
+        return None;
+    }
+    let mut found = None;
+    let _ = record::for_each_record(rest, h.records_count.min(1), |_, r| {
+        found = r.key.and_then(|k| match k {
+            [_, _, 0, 0] => Some(ControlType::Abort),
+            [_, _, 0, 1] => Some(ControlType::Commit),
+            _ => None,
+        });
+        false
+    });
+    found
+}
+
+/// The coordinator epoch a marker carries (its value), -1 if unreadable.
+pub fn control_coordinator_epoch(h: &BatchHeader, rest: &[u8]) -> i32 {
+    let mut epoch = -1;
+    if h.is_control() {
+        let _ = record::for_each_record(rest, h.records_count.min(1), |_, r| {
+            if let Some([_, _, a, b, c, d]) = r.value.map(|v| v.get(..6).unwrap_or(&[])) {
+                epoch = i32::from_be_bytes([*a, *b, *c, *d]);
+            }
+            false
+        });
+    }
+    epoch
 }
 
 /// One record for `build_batch`.

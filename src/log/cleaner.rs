@@ -57,6 +57,7 @@ use super::partition_log::PartitionLog;
 use super::record;
 use super::retention::{DELETED_SUFFIX, DeletedFiles, retire_segment_files};
 use super::segment::{HeaderScanner, INDEX_SUFFIX, LOG_SUFFIX, Scan, Segment, TIME_INDEX_SUFFIX};
+use super::txn_index::{AbortedTxn, TXN_INDEX_SUFFIX};
 use super::{LogConfig, TimestampType};
 
 pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
@@ -174,6 +175,9 @@ pub struct CleanJob {
     first_uncleanable: i64,
     /// Last offsets of each producer's latest batch: those batches keep their headers.
     producer_last_offsets: HashSet<i64>,
+    /// Aborted transactions in the cleanable range: their records are never visible, so they
+    /// neither enter the offset map nor survive cleaning.
+    aborted: Vec<AbortedTxn>,
     now_ms: i64,
 }
 
@@ -262,7 +266,8 @@ impl PartitionLog {
         };
         let active_base = self.active().base_offset;
         let non_active = &self.segments[..self.segments.len().saturating_sub(1)];
-        let mut first_uncleanable = self.high_watermark.min(active_base);
+        // Kafka cleans only below the last stable offset: open transactions stay as written.
+        let mut first_uncleanable = self.last_stable_offset().min(active_base);
         let min_lag = self.config.min_compaction_lag_ms.max(0);
         if min_lag > 0
             && let Some(s) = non_active.iter().find(|s| {
@@ -339,6 +344,10 @@ impl PartitionLog {
             first_dirty: c.first_dirty,
             first_uncleanable: c.first_uncleanable,
             producer_last_offsets: self.producers.last_offsets(),
+            aborted: self.txns.overlapping(
+                self.log_start_offset,
+                c.first_uncleanable.max(c.first_dirty),
+            ),
             now_ms,
         })
     }
@@ -392,6 +401,15 @@ impl PartitionLog {
                         cleaned(TIME_INDEX_SUFFIX),
                         dir.join(name(TIME_INDEX_SUFFIX)),
                     )
+                })
+                .and_then(|()| {
+                    match std::fs::rename(
+                        cleaned(TXN_INDEX_SUFFIX),
+                        dir.join(name(TXN_INDEX_SUFFIX)),
+                    ) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                        _ => Ok(()),
+                    }
                 })
                 .and_then(|()| std::fs::rename(&swap_log, dir.join(name(LOG_SUFFIX))));
             if let Err(e) = finish {
@@ -490,7 +508,7 @@ impl CleanJob {
                 if map.entries.len() >= map.max_entries {
                     break 'segments;
                 }
-                if !h.is_control() {
+                if !h.is_control() && !self.is_aborted(&h) {
                     read_batch(&s.log, position, &h, &mut buf)?;
                     let plain = records_of(&buf, &h)?;
                     let first_dirty = self.first_dirty;
@@ -510,6 +528,17 @@ impl CleanJob {
             }
         }
         Ok(map)
+    }
+
+    /// True for a transactional batch of an aborted transaction.
+    fn is_aborted(&self, h: &BatchHeader) -> bool {
+        h.is_transactional()
+            && !h.is_control()
+            && self.aborted.iter().any(|t| {
+                t.producer_id == h.producer_id
+                    && t.first_offset <= h.base_offset
+                    && h.last_offset() < t.last_offset
+            })
     }
 
     /// The offset after the last one the map covers: the pass cleans below it.
@@ -573,10 +602,24 @@ impl CleanJob {
             }
         };
         out.seal()?;
-        if self.place.dir().is_some() {
+        if let Some(dir) = self.place.dir() {
             out.log.sync_data()?;
             out.offset_index.file.sync_data()?;
             out.time_index.file.sync_data()?;
+            // The aborted transactions whose markers the cleaned segment holds.
+            let txns: Vec<u8> = self
+                .aborted
+                .iter()
+                .filter(|t| t.last_offset >= first.base_offset && t.last_offset < last.next_offset)
+                .flat_map(|t| t.to_bytes())
+                .collect();
+            if !txns.is_empty() {
+                let name = format!(
+                    "{}{CLEANED_SUFFIX}",
+                    offset_file_name(first.base_offset, TXN_INDEX_SUFFIX)
+                );
+                file::replace_file(dir, &name, &txns, true)?;
+            }
         }
         Ok(CleanedGroup {
             segment: out,
@@ -657,7 +700,16 @@ impl CleanJob {
         retain_empty: bool,
     ) -> Result<(BatchAction, Option<i64>, u64), LogError> {
         if h.is_control() {
+            // Transaction markers stay (Kafka removes them once their transaction's data is
+            // gone and the delete horizon has passed; they are 70-byte batches).
             return Ok((BatchAction::Keep, None, 0));
+        }
+        if self.is_aborted(h) {
+            // An aborted transaction's records are never read: they go, as in Kafka.
+            if !retain_empty {
+                return Ok((BatchAction::Drop, None, 0));
+            }
+            return Ok((BatchAction::Rewrite(empty_batch(h)), None, 0));
         }
         let plain = records_of(bytes, h)?;
         let has_horizon = h.attributes & ATTR_DELETE_HORIZON != 0;
@@ -880,7 +932,24 @@ pub(crate) fn complete_interrupted_swaps(dir: &Path) -> io::Result<()> {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        if name.ends_with(CLEANED_SUFFIX) || name.ends_with(DELETED_SUFFIX) {
+        let txn_index_of_swap = name
+            .strip_suffix(CLEANED_SUFFIX)
+            .and_then(|stem| file::parse_offset_file_name(stem, TXN_INDEX_SUFFIX))
+            .filter(|base| {
+                dir.join(format!(
+                    "{}{SWAP_SUFFIX}",
+                    offset_file_name(*base, LOG_SUFFIX)
+                ))
+                .exists()
+            });
+        if let Some(base) = txn_index_of_swap {
+            // A committed swap's transaction index: it replaces the old ones.
+            std::fs::rename(
+                entry.path(),
+                dir.join(offset_file_name(base, TXN_INDEX_SUFFIX)),
+            )?;
+            changed = true;
+        } else if name.ends_with(CLEANED_SUFFIX) || name.ends_with(DELETED_SUFFIX) {
             std::fs::remove_file(entry.path())?;
             changed = true;
         } else if let Some(stem) = name.strip_suffix(SWAP_SUFFIX) {
@@ -908,7 +977,15 @@ pub(crate) fn complete_interrupted_swaps(dir: &Path) -> io::Result<()> {
             last = last.max(header.last_offset());
         }
         for &old in logs.iter().filter(|&&b| b >= base && b <= last) {
-            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            for suffix in [
+                LOG_SUFFIX,
+                INDEX_SUFFIX,
+                TIME_INDEX_SUFFIX,
+                TXN_INDEX_SUFFIX,
+            ] {
+                if old == base && suffix == TXN_INDEX_SUFFIX {
+                    continue; // the swapped-in segment's own (renamed above)
+                }
                 match std::fs::remove_file(dir.join(offset_file_name(old, suffix))) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                     _ => {}

@@ -58,6 +58,9 @@ pub enum AppendError {
     /// A transactional batch before the broker serves transactions (INVALID_TXN_STATE).
     #[error("transactions are not supported yet")]
     TransactionsUnsupported,
+    /// A marker from an older transaction coordinator epoch.
+    #[error("{0}")]
+    CoordinatorFenced(String),
     /// The write failed, or the log is offline after an earlier failure or `close`.
     #[error("storage error: {0}")]
     Storage(#[from] io::Error),
@@ -77,6 +80,7 @@ impl AppendError {
             AppendError::OutOfOrderSequence(_) => ResponseError::OutOfOrderSequenceNumber.code(),
             AppendError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch.code(),
             AppendError::TransactionsUnsupported => ResponseError::InvalidTxnState.code(),
+            AppendError::CoordinatorFenced(_) => ResponseError::TransactionCoordinatorFenced.code(),
             AppendError::Storage(_) => ResponseError::KafkaStorageError.code(),
         }
     }

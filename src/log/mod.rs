@@ -6,7 +6,9 @@
 //! - `record`: records inside a batch (only walked on rare paths);
 //! - `compression`: codecs with bounded decompression;
 //! - `segment`, `index`, `time_index`: one segment and its two sparse indexes;
-//! - `producer_state`: idempotent-producer sequence and duplicate checks, snapshots;
+//! - `producer_state`: idempotent-producer sequence and duplicate checks, ongoing
+//!   transactions, snapshots;
+//! - `txn_index`: aborted transactions (`.txnindex`), for read_committed fetches;
 //! - `leader_epoch`: the leader epoch cache and its checkpoint file;
 //! - `partition_log`: the partition's log: append, read (sendfile regions), ListOffsets
 //!   look-ups, group-commit flush jobs, recovery at open, clean close;
@@ -43,10 +45,12 @@ pub mod record;
 pub mod retention;
 mod segment;
 mod time_index;
+pub mod txn_index;
 pub mod verify;
 
 pub use batch::{
-    BatchHeader, BatchOptions, NewRecord, ValidatedBatch, build_batch, recompress, validate_produce,
+    BatchHeader, BatchOptions, ControlType, NewRecord, ValidatedBatch, build_batch,
+    build_control_batch, recompress, validate_produce,
 };
 pub use cleaner::{CleanError, CleanStats, clean_log};
 pub use clock::now_ms;

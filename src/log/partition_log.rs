@@ -34,17 +34,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::batch::{
-    self, BatchHeader, HEADER_LEN, MAX_DECOMPRESSED_BATCH_BYTES, PARTITION_LEADER_EPOCH_OFFSET,
-    ValidatedBatch,
+    self, BatchHeader, ControlType, HEADER_LEN, MAX_DECOMPRESSED_BATCH_BYTES,
+    PARTITION_LEADER_EPOCH_OFFSET, ValidatedBatch,
 };
 use super::cleaner::{self, CleanerState};
 use super::compression::{self, Compression};
 use super::error::{AppendError, LogError, ReadError};
 use super::file::{self, Place};
 use super::leader_epoch::LeaderEpochCache;
-use super::producer_state::ProducerStateManager;
+use super::producer_state::{CompletedTxn, ProducerStateManager};
 use super::record;
 use super::segment::{HeaderScanner, INDEX_SUFFIX, LOG_SUFFIX, Scan, Segment, TIME_INDEX_SUFFIX};
+use super::txn_index::{AbortedTxn, TxnIndex};
 use super::{FileRegion, LogConfig, Storage, TimestampType};
 
 pub(crate) const SNAPSHOT_SUFFIX: &str = ".snapshot";
@@ -145,6 +146,8 @@ pub struct PartitionLog {
     pub(super) label: String,
     /// Compaction progress (see cleaner.rs).
     pub(super) cleaner: CleanerState,
+    /// Aborted transactions (see txn_index.rs).
+    pub(super) txns: TxnIndex,
 }
 
 impl PartitionLog {
@@ -187,6 +190,7 @@ impl PartitionLog {
             offline: None,
             label: String::new(),
             cleaner: CleanerState::default(),
+            txns: TxnIndex::default(),
         }
     }
 
@@ -290,6 +294,8 @@ impl PartitionLog {
 
         let mut log = PartitionLog::assemble(place, config, segments, log_start_offset);
         log.load_leader_epochs(&dir, recovered_epochs)?;
+        let bases: Vec<i64> = log.segments.iter().map(|s| s.base_offset).collect();
+        log.txns = TxnIndex::load(&log.place, &bases, leo)?;
         log.load_producer_state(&dir, &listing.snapshots)?;
         log.cleaner = CleanerState::load(&dir);
         log.recovery_point = if clean { leo } else { recovery_point.min(leo) };
@@ -365,17 +371,44 @@ impl PartitionLog {
                 }
             }
         }
+        // Replays the batches after the snapshot; markers close transactions, and aborted ones
+        // are (re)recorded in the transaction index (adding a known one is a no-op).
+        let mut aborted = Vec::new();
         for segment in self.segments.iter().filter(|s| s.next_offset > from) {
             let start = match segment.find_batch(from)? {
                 Some((position, _)) => position,
                 None => continue,
             };
             let mut scanner = HeaderScanner::new(&segment.log, start, segment.size);
-            while let Scan::Batch { header, .. } = scanner.next()? {
-                if header.base_offset >= from {
+            while let Scan::Batch { header, position } = scanner.next()? {
+                if header.base_offset < from {
+                    continue;
+                }
+                if !header.is_control() {
                     state.update(&header, header.base_offset, header.max_timestamp);
+                    continue;
+                }
+                let bytes =
+                    super::segment::read_batch_at(&segment.log, segment.size, position, &header)?;
+                let rest = bytes.get(HEADER_LEN..).unwrap_or(&[]);
+                let Some(control) = batch::control_type(&header, rest) else {
+                    state.update(&header, header.base_offset, header.max_timestamp);
+                    continue;
+                };
+                let coordinator_epoch = batch::control_coordinator_epoch(&header, rest);
+                if let Some(done) =
+                    state.complete_txn(&header, header.base_offset, control, coordinator_epoch)
+                    && done.aborted
+                {
+                    let lso = state
+                        .first_unstable_offset()
+                        .unwrap_or(done.last_offset + 1);
+                    aborted.push((segment.base_offset, aborted_txn(&done, lso)));
                 }
             }
+        }
+        for (segment_base, txn) in aborted {
+            self.txns.add(&self.place, segment_base, txn)?;
         }
         self.producers = state;
         Ok(())
@@ -477,7 +510,8 @@ impl PartitionLog {
             }
         };
         let h = &batch.fields;
-        if h.has_producer_id() {
+        // Markers are checked by `append_control` (their epoch may be a bumped one).
+        if h.has_producer_id() && !h.is_control() {
             if let Some(dup) = self.producers.find_duplicate(h) {
                 return Ok(AppendOutcome {
                     base_offset: dup.first_offset(),
@@ -555,6 +589,90 @@ impl PartitionLog {
             rolled,
             record_count: batch.record_count(),
         })
+    }
+
+    /// Appends a transaction marker (commit or abort) for `producer_id`, as the transaction
+    /// coordinator's `WriteTxnMarkers` does: Kafka's marker checks (producer and coordinator
+    /// epochs), then the control batch; the producer's open transaction closes, an aborted one
+    /// is recorded in the transaction index, and the last stable offset moves.
+    pub fn append_control(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        control: ControlType,
+        coordinator_epoch: i32,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendOutcome, AppendError> {
+        self.producers
+            .check_marker(producer_id, producer_epoch, coordinator_epoch)?;
+        let bytes = batch::build_control_batch(
+            producer_id,
+            producer_epoch,
+            control,
+            coordinator_epoch,
+            now_ms,
+        )
+        .map_err(AppendError::Storage)?;
+        let batch = batch::trusted_batch(&bytes)?;
+        let outcome = self.append_validated(&batch, leader_epoch, now_ms)?;
+        if let Some(done) = self.producers.complete_txn(
+            &batch.fields,
+            outcome.base_offset,
+            control,
+            coordinator_epoch,
+        ) && done.aborted
+        {
+            let lso = self
+                .producers
+                .first_unstable_offset()
+                .unwrap_or(done.last_offset + 1);
+            let segment_base = self.active().base_offset;
+            let txn = aborted_txn(&done, lso);
+            self.txns
+                .add(&self.place, segment_base, txn)
+                .map_err(|e| self.go_offline(e, now_ms))?;
+        }
+        Ok(outcome)
+    }
+
+    /// The last stable offset: below it every transaction is decided (Kafka's LSO), so a
+    /// `read_committed` consumer reads up to here.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.producers
+            .first_unstable_offset()
+            .map_or(self.high_watermark, |first| first.min(self.high_watermark))
+    }
+
+    /// The aborted transactions a `read_committed` fetch of `[fetch_offset, upper_bound)` must
+    /// report: (producer id, first offset).
+    pub fn aborted_transactions(&self, fetch_offset: i64, upper_bound: i64) -> Vec<(i64, i64)> {
+        self.txns
+            .overlapping(fetch_offset, upper_bound)
+            .into_iter()
+            .map(|t| (t.producer_id, t.first_offset))
+            .collect()
+    }
+
+    /// Producer states (DescribeProducers): id, epoch, last sequence, last timestamp,
+    /// coordinator epoch, first offset of the open transaction (-1 if none).
+    pub fn producer_states(&self) -> Vec<(i64, i16, i32, i64, i32, i64)> {
+        let mut out: Vec<_> = self
+            .producers
+            .producers()
+            .map(|(id, e)| {
+                (
+                    id,
+                    e.epoch,
+                    e.last_seq().unwrap_or(-1),
+                    e.last_timestamp,
+                    e.coordinator_epoch,
+                    e.current_txn_first_offset,
+                )
+            })
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// A write failed: offline until a retry succeeds (disk full) or for good (anything else).
@@ -685,11 +803,33 @@ impl PartitionLog {
         max_bytes: u32,
         min_one_batch: bool,
     ) -> Result<Option<FileRegion>, ReadError> {
+        let upper = self.high_watermark;
+        self.read_to(fetch_offset, max_bytes, min_one_batch, upper)
+    }
+
+    /// `read`, for `read_committed` consumers: never past the last stable offset.
+    pub fn read_committed(
+        &mut self,
+        fetch_offset: i64,
+        max_bytes: u32,
+        min_one_batch: bool,
+    ) -> Result<Option<FileRegion>, ReadError> {
+        let upper = self.last_stable_offset();
+        self.read_to(fetch_offset, max_bytes, min_one_batch, upper)
+    }
+
+    fn read_to(
+        &mut self,
+        fetch_offset: i64,
+        max_bytes: u32,
+        min_one_batch: bool,
+        upper: i64,
+    ) -> Result<Option<FileRegion>, ReadError> {
         if let Some(Offline::Corrupt(why)) = &self.offline {
             return Err(ReadError::Corrupt(why.clone()));
         }
         let found = self
-            .find_region(fetch_offset, max_bytes, min_one_batch)
+            .find_region(fetch_offset, max_bytes, min_one_batch, upper)
             .and_then(|found| {
                 // Every batch header the region carries is checked once before it is served.
                 if let Some((i, region, first)) = &found {
@@ -712,6 +852,7 @@ impl PartitionLog {
         fetch_offset: i64,
         max_bytes: u32,
         min_one_batch: bool,
+        upper: i64,
     ) -> Result<Option<(usize, FileRegion, BatchHeader)>, ReadError> {
         if fetch_offset < self.log_start_offset || fetch_offset > self.high_watermark {
             return Err(ReadError::OffsetOutOfRange {
@@ -720,7 +861,7 @@ impl PartitionLog {
                 high_watermark: self.high_watermark,
             });
         }
-        if fetch_offset == self.high_watermark {
+        if fetch_offset >= upper {
             return Ok(None);
         }
         let first = self
@@ -731,12 +872,10 @@ impl PartitionLog {
             let Some((position, header)) = segment.find_batch(fetch_offset)? else {
                 continue;
             };
-            let max_position = if self.high_watermark >= segment.next_offset {
+            let max_position = if upper >= segment.next_offset {
                 segment.size
             } else {
-                segment
-                    .find_batch(self.high_watermark)?
-                    .map_or(segment.size, |(p, _)| p)
+                segment.find_batch(upper)?.map_or(segment.size, |(p, _)| p)
             };
             if position >= max_position {
                 return Ok(None);
@@ -959,6 +1098,7 @@ impl PartitionLog {
                 self.place.remove(&name)?;
             }
         }
+        self.txns.drop_below(self.segments[0].base_offset);
         self.check_invariants();
         Ok(true)
     }
@@ -982,6 +1122,15 @@ impl PartitionLog {
                 .windows(2)
                 .all(|w| w[0].next_offset <= w[1].base_offset)
         );
+    }
+}
+
+fn aborted_txn(done: &CompletedTxn, last_stable_offset: i64) -> AbortedTxn {
+    AbortedTxn {
+        producer_id: done.producer_id,
+        first_offset: done.first_offset,
+        last_offset: done.last_offset,
+        last_stable_offset,
     }
 }
 
@@ -1101,6 +1250,7 @@ impl DirListing {
                 snapshots.push(offset);
             } else if let Some(base) = file::parse_offset_file_name(&name, INDEX_SUFFIX)
                 .or_else(|| file::parse_offset_file_name(&name, TIME_INDEX_SUFFIX))
+                .or_else(|| super::txn_index::parse_txn_index_name(&name))
             {
                 indexes.push((base, entry.path()));
             }

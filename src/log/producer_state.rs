@@ -20,13 +20,28 @@
 //! u8 batch count, and per batch: i32 last sequence, i64 last offset, i32 offset delta,
 //! i64 timestamp.
 //!
-//! Left out for now: transactions (ongoing-transaction tracking, markers, INVALID_TXN_STATE)
-//! and producer-id expiry (`producer.id.expiration.ms`).
+//!
+//! Transactions (Kafka's `ProducerStateEntry.currentTxnFirstOffset`): a producer's first
+//! transactional batch opens a transaction at its base offset; the commit or abort marker
+//! closes it. The smallest first offset of the open transactions is the partition's first
+//! unstable offset, which bounds the last stable offset `read_committed` consumers read to.
+//!
+//! Left out: producer-id expiry (`producer.id.expiration.ms`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::batch::{BatchHeader, decrement_sequence};
+use super::batch::{BatchHeader, ControlType, decrement_sequence};
 use super::error::AppendError;
+
+/// A transaction a marker closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    /// The marker's offset.
+    pub last_offset: i64,
+    pub aborted: bool,
+}
 
 /// Kafka's `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`.
 pub const BATCHES_TO_RETAIN: usize = 5;
@@ -92,6 +107,8 @@ impl ProducerEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions: first offset -> producer id (derived from `producers`).
+    ongoing: BTreeMap<i64, i64>,
 }
 
 impl ProducerStateManager {
@@ -170,7 +187,76 @@ impl ProducerStateManager {
         Ok(())
     }
 
-    /// Records an appended batch (after `check`, or unchecked when replaying the log).
+    /// Kafka's `appendEndTxnMarker` checks: a marker with an older producer epoch, or from an
+    /// older coordinator epoch, is refused.
+    pub fn check_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+    ) -> Result<(), AppendError> {
+        let Some(entry) = self.producers.get(&producer_id) else {
+            return Ok(());
+        };
+        if producer_epoch < entry.epoch {
+            return Err(AppendError::InvalidProducerEpoch(format!(
+                "Producer {producer_id}'s epoch in the transaction marker is {producer_epoch}, which is smaller than the last seen epoch {}",
+                entry.epoch
+            )));
+        }
+        if coordinator_epoch < entry.coordinator_epoch {
+            return Err(AppendError::CoordinatorFenced(format!(
+                "Invalid coordinator epoch for producer {producer_id}: {coordinator_epoch} (zombie), {} (current)",
+                entry.coordinator_epoch
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records an appended marker: the producer's open transaction (if it wrote anything
+    /// here) is closed and returned.
+    pub fn complete_txn(
+        &mut self,
+        h: &BatchHeader,
+        marker_offset: i64,
+        control: ControlType,
+        coordinator_epoch: i32,
+    ) -> Option<CompletedTxn> {
+        let entry = self
+            .producers
+            .entry(h.producer_id)
+            .or_insert_with(ProducerEntry::new);
+        if entry.epoch != h.producer_epoch {
+            entry.batches.clear();
+            entry.epoch = h.producer_epoch;
+        }
+        entry.last_timestamp = h.max_timestamp;
+        entry.coordinator_epoch = coordinator_epoch;
+        let first_offset = std::mem::replace(&mut entry.current_txn_first_offset, -1);
+        if first_offset < 0 {
+            return None;
+        }
+        self.ongoing.remove(&first_offset);
+        Some(CompletedTxn {
+            producer_id: h.producer_id,
+            first_offset,
+            last_offset: marker_offset,
+            aborted: control == ControlType::Abort,
+        })
+    }
+
+    /// The first offset of the oldest open transaction (Kafka's first unstable offset).
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.keys().next().copied()
+    }
+
+    /// Every producer and its state (DescribeProducers).
+    pub fn producers(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, e)| (*id, e))
+    }
+
+    /// Records an appended batch (after `check`, or unchecked when replaying the log). Control
+    /// batches go through `complete_txn`.
     pub fn update(&mut self, h: &BatchHeader, base_offset: i64, max_timestamp: i64) {
         if !h.has_producer_id() {
             return;
@@ -180,13 +266,17 @@ impl ProducerStateManager {
             .entry(h.producer_id)
             .or_insert_with(ProducerEntry::new);
         if h.is_control() {
-            // A transaction marker: only the epoch moves (no transactions tracked yet).
+            // A marker replayed without its type: only the epoch moves.
             if entry.epoch != h.producer_epoch {
                 entry.batches.clear();
                 entry.epoch = h.producer_epoch;
             }
             entry.last_timestamp = max_timestamp;
             return;
+        }
+        if h.is_transactional() && entry.current_txn_first_offset < 0 {
+            entry.current_txn_first_offset = base_offset;
+            self.ongoing.insert(base_offset, h.producer_id);
         }
         let batch = BatchMetadata {
             last_seq: h.last_sequence(),
@@ -268,9 +358,14 @@ impl ProducerStateManager {
             }
             producers.insert(id, e);
         }
+        let ongoing = producers
+            .iter()
+            .filter(|(_, e)| e.current_txn_first_offset >= 0)
+            .map(|(id, e)| (e.current_txn_first_offset, *id))
+            .collect();
         r.buf
             .is_empty()
-            .then_some(ProducerStateManager { producers })
+            .then_some(ProducerStateManager { producers, ongoing })
     }
 }
 

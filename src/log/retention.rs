@@ -183,6 +183,8 @@ impl PartitionLog {
             return Err(LogError::Io(e));
         }
         let removed: Vec<Segment> = self.segments.drain(..count).collect();
+        let first_kept = self.segments.first().map_or(0, |s| s.base_offset);
+        self.txns.drop_below(first_kept);
         for segment in &removed {
             deleted
                 .paths

@@ -13,6 +13,7 @@ use super::batch::{ATTRIBUTES_OFFSET, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
 use super::file::{Place, offset_file_name, read_up_to_at, write_all_vectored_at};
 use super::index::OffsetIndex;
 use super::time_index::TimeIndex;
+use super::txn_index::TXN_INDEX_SUFFIX;
 
 pub(crate) const LOG_SUFFIX: &str = ".log";
 pub(crate) const INDEX_SUFFIX: &str = ".index";
@@ -739,7 +740,14 @@ impl Segment {
         )
     }
 
-    pub(crate) fn file_names(&self) -> [String; 3] {
-        [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX].map(|s| offset_file_name(self.base_offset, s))
+    /// The segment's files (the transaction index may not exist: removers ignore that).
+    pub(crate) fn file_names(&self) -> [String; 4] {
+        [
+            LOG_SUFFIX,
+            INDEX_SUFFIX,
+            TIME_INDEX_SUFFIX,
+            TXN_INDEX_SUFFIX,
+        ]
+        .map(|s| offset_file_name(self.base_offset, s))
     }
 }
