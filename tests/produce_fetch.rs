@@ -166,9 +166,16 @@ async fn log_append_time_topics_stamp_the_broker_time() {
     let ResponseKind::Fetch(r) = c.call(12, fetch_request("lat", 0, 0)).await else {
         panic!()
     };
-    let mut records = r.responses[0].partitions[0].records.clone().unwrap();
+    let raw = r.responses[0].partitions[0].records.clone().unwrap();
+    // Consumers read a LogAppendTime batch's time from its maxTimestamp (bytes 35..43); the
+    // records keep the producer's own timestamps, which the decoder below reports.
+    let max_timestamp = i64::from_be_bytes(raw[35..43].try_into().unwrap());
+    assert_eq!(max_timestamp, append_time);
+    let attributes = i16::from_be_bytes(raw[21..23].try_into().unwrap());
+    assert_eq!(attributes & 0x08, 0x08, "the LogAppendTime attribute is set");
+    let mut records = raw;
     let batches = RecordBatchDecoder::decode_all(&mut records).unwrap();
-    assert_eq!(batches[0].records[0].timestamp, append_time);
+    assert_eq!(batches[0].records[0].value.as_deref(), Some(&b"t"[..]));
     broker.stop().await;
 }
 
