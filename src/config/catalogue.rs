@@ -847,6 +847,20 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         "Default for preallocate.",
     ),
     c(
+        "log.remote.copy.lag.bytes",
+        T::Long,
+        Some("-1"),
+        M::ClusterWide,
+        "Default for remote.copy.lag.bytes.",
+    ),
+    c(
+        "log.remote.copy.lag.ms",
+        T::Long,
+        Some("0"),
+        M::ClusterWide,
+        "Default for remote.copy.lag.ms.",
+    ),
+    c(
         "log.retention.bytes",
         T::Long,
         Some("-1"),
@@ -950,6 +964,13 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         Some(""),
         M::ClusterWide,
         "Per-address connection limits (host:count,...).",
+    ),
+    c(
+        "max.decompressed.message.bytes",
+        T::Int,
+        Some("2147483639"),
+        M::ClusterWide,
+        "Default for max.decompressed.message.bytes.",
     ),
     c(
         "max.incremental.fetch.session.cache.slots",

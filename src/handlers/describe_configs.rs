@@ -502,6 +502,14 @@ mod tests {
             Some("0.5")
         );
         assert_eq!(get("retention.bytes").ty, Some(ConfigType::Long));
+        assert_eq!(
+            get("max.decompressed.message.bytes").synonyms,
+            vec![(
+                "max.decompressed.message.bytes".to_string(),
+                Some("2147483639".to_string()),
+                source::DEFAULT_CONFIG
+            )]
+        );
         assert!(get("remote.storage.enable").synonyms.is_empty());
     }
 
