@@ -241,13 +241,29 @@ pub fn display_value(ty: ConfigType, value: &str) -> String {
         ConfigType::Int | ConfigType::Short | ConfigType::Long => v
             .parse::<i64>()
             .map_or_else(|_| v.to_string(), |n| n.to_string()),
-        ConfigType::Double => match v.parse::<f64>() {
-            Ok(d) if d.fract() == 0.0 && d.abs() < 1e7 => format!("{d:.1}"),
-            Ok(d) => d.to_string(),
-            Err(_) => v.to_string(),
-        },
+        ConfigType::Double => v.parse::<f64>().map_or_else(|_| v.to_string(), java_double),
         _ => v.to_string(),
     }
+}
+
+/// Java's `Double.toString`: the shortest digits that read back as the same double, in plain
+/// notation with at least one decimal for 10^-3 <= |d| < 10^7, else as `d.dddE<exponent>`.
+fn java_double(d: f64) -> String {
+    if !d.is_finite() {
+        return match d {
+            d if d.is_nan() => "NaN".into(),
+            d if d > 0.0 => "Infinity".into(),
+            _ => "-Infinity".into(),
+        };
+    }
+    if d == 0.0 || (1e-3..1e7).contains(&d.abs()) {
+        // Debug prints the shortest round-trip digits and keeps a ".0" on whole numbers.
+        return format!("{d:?}");
+    }
+    let sci = format!("{d:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let dot = if mantissa.contains('.') { "" } else { ".0" };
+    format!("{mantissa}{dot}E{exponent}")
 }
 
 /// Kafka's `configSynonyms(name, brokerSynonyms(name))`: every set value of the synonym names,
@@ -511,6 +527,23 @@ mod tests {
             )]
         );
         assert!(get("remote.storage.enable").synonyms.is_empty());
+    }
+
+    #[test]
+    fn doubles_read_as_java_prints_them() {
+        for (v, java) in [
+            ("1.7976931348623157E308", "1.7976931348623157E308"),
+            ("0.5", "0.5"),
+            ("2", "2.0"),
+            ("1234567", "1234567.0"),
+            ("10000000", "1.0E7"),
+            ("0.001", "0.001"),
+            ("0.0001", "1.0E-4"),
+            ("-2.5e-5", "-2.5E-5"),
+            ("0", "0.0"),
+        ] {
+            assert_eq!(display_value(ConfigType::Double, v), java, "{v}");
+        }
     }
 
     #[test]
