@@ -103,7 +103,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         &[syn("log.cleanup.policy")],
         "delete",
         T::List,
-        Kind::ListOf(&["delete", "compact"]),
+        Kind::ListOf(&["compact", "delete"]),
         "`delete` drops old segments by time or size; `compact` keeps the latest record per key; both may be given.",
     ),
     def(
@@ -484,11 +484,12 @@ impl TopicConfigDef {
                 }
             }
             Kind::ListOf(words) => {
+                // Kafka's `ValidList` names the offending element, not the whole value.
                 if let Some(w) = v.split(',').map(str::trim).find(|w| !words.contains(w)) {
-                    return Err(bad(format!(
+                    return Err(format!(
                         "Invalid value {w} for configuration {name}: String must be one of: {}",
                         words.join(", ")
-                    )));
+                    ));
                 }
             }
             Kind::ReplicaList => {
@@ -638,7 +639,10 @@ mod tests {
     fn validation_follows_kafka_rules() {
         assert!(validate("cleanup.policy", "compact,delete").is_ok());
         assert!(validate("cleanup.policy", "compact, delete").is_ok());
-        assert!(validate("cleanup.policy", "shred").is_err());
+        assert_eq!(
+            validate("cleanup.policy", "compact,shred").unwrap_err(),
+            "Invalid value shred for configuration cleanup.policy: String must be one of: compact, delete"
+        );
         assert!(validate("retention.ms", "-1").is_ok());
         assert!(validate("retention.ms", "-2").is_err());
         assert!(validate("retention.ms", "ten").is_err());

@@ -10,7 +10,8 @@
 //!   time. Name "": only the cluster-wide dynamic defaults that are set. Another id or a
 //!   non-number: INVALID_REQUEST with Kafka's message.
 //! - BROKER_LOGGER (8): the root logger's level; CLIENT_METRICS (16): no subscriptions;
-//!   GROUP (32): the group configs' defaults. Any other type: INVALID_REQUEST.
+//!   GROUP (32): the group configs' defaults. Any other type: INVALID_REQUEST (with Kafka's
+//!   generic text for it).
 //!
 //! `configuration_keys` filters (null or empty: all). Synonyms (v1+, when asked) are built the
 //! way Kafka builds them — for each source in precedence order, each synonym name that is set,
@@ -29,7 +30,7 @@ use kafka_protocol::messages::{
     ApiKey, DescribeConfigsRequest, DescribeConfigsResponse, ResponseKind,
 };
 
-use super::{ApiSpec, Reply, RequestContext, owned_str};
+use super::{ApiSpec, INVALID_REQUEST_MESSAGE, Reply, RequestContext, owned_str};
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::config::catalogue::{self, ConfigType, Mode};
@@ -106,9 +107,10 @@ fn describe(
     let entries = match resource_entries(ctx.broker, resource) {
         Ok(entries) => entries,
         Err((code, message)) => {
+            // Kafka writes "" where it has no message (DescribeConfigs only; most APIs send null).
             return base
                 .with_error_code(code)
-                .with_error_message(message.map(|m| owned_str(&m)));
+                .with_error_message(Some(owned_str(&message.unwrap_or_default())));
         }
     };
     let wanted: Option<BTreeSet<&str>> = resource
@@ -122,7 +124,7 @@ fn describe(
         .map(|e| encode(e, ctx.version, request))
         .collect();
     base.with_error_code(NONE)
-        .with_error_message(None)
+        .with_error_message(Some(owned_str("")))
         .with_configs(configs)
 }
 
@@ -222,7 +224,8 @@ fn resource_entries(
                 })
                 .collect())
         }
-        other => Err(invalid(format!("Unsupported resource type: {other}"))),
+        // Kafka has nothing more specific to say than INVALID_REQUEST's own text.
+        _ => Err(invalid(INVALID_REQUEST_MESSAGE.into())),
     }
 }
 

@@ -534,7 +534,9 @@ impl Owner {
             }
             n => {
                 return Err(CreateTopicError::InvalidReplicationFactor(format!(
-                    "Unable to replicate the partition {n} time(s): The target replication factor of {n} cannot be reached because only 1 broker(s) are registered."
+                    "Unable to replicate the partition {n} time(s): The target replication factor \
+                     of {n} cannot be reached because only 1 broker(s) are registered or some \
+                     brokers have all their log directories cordoned."
                 )));
             }
         }
@@ -608,10 +610,8 @@ impl Owner {
         validate_only: bool,
     ) -> Result<(), AdminError> {
         let Some(topic) = self.image.topic(name).cloned() else {
-            return Err(AdminError::new(
-                ResponseError::UnknownTopicOrPartition,
-                "This server does not host this topic-partition.",
-            ));
+            // Kafka's controller explains nothing here (an empty message is sent as null).
+            return Err(AdminError::new(ResponseError::UnknownTopicOrPartition, ""));
         };
         let current = topic.partitions;
         if count == current {
@@ -635,7 +635,7 @@ impl Owner {
         if additional > MAX_PARTITIONS_PER_REQUEST {
             return Err(AdminError::new(
                 ResponseError::PolicyViolation,
-                "Excessively large number of partitions per request.",
+                "Excessively large number of additional partitions per request.",
             ));
         }
         if validate_only {
@@ -672,7 +672,7 @@ impl Owner {
         let Some(topic) = self.image.topic(name) else {
             return Err(AdminError::new(
                 ResponseError::UnknownTopicOrPartition,
-                format!("Topic {name} does not exist."),
+                format!("The topic '{name}' does not exist."),
             ));
         };
         if validate_only || configs == topic.configs {
