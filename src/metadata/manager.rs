@@ -940,23 +940,31 @@ fn check_assignments(
         )));
     }
     for brokers in assignments {
-        let mut sorted = brokers.clone();
-        sorted.sort_unstable();
-        if sorted.is_empty() {
-            return Err(invalid(
-                "The manual partition assignment includes an empty replica list.".into(),
-            ));
-        }
-        if let Some(b) = sorted.iter().find(|b| **b != node_id) {
-            return Err(invalid(format!(
-                "The manual partition assignment includes broker {b}, but no such broker is registered."
-            )));
-        }
-        if sorted.len() > 1 {
-            return Err(invalid(format!(
-                "The manual partition assignment includes the broker {node_id} more than once."
-            )));
-        }
+        check_replicas(brokers, node_id)?;
+    }
+    Ok(())
+}
+
+/// Kafka's check of one manually assigned replica list (`validateManualPartitionAssignment`),
+/// on a one-broker cluster: non-empty, only this broker, and it only once.
+pub fn check_replicas(brokers: &[i32], node_id: i32) -> Result<(), AdminError> {
+    let invalid = |m: String| AdminError::new(ResponseError::InvalidReplicaAssignment, m);
+    let mut sorted = brokers.to_vec();
+    sorted.sort_unstable();
+    if sorted.is_empty() {
+        return Err(invalid(
+            "The manual partition assignment includes an empty replica list.".into(),
+        ));
+    }
+    if let Some(b) = sorted.iter().find(|b| **b != node_id) {
+        return Err(invalid(format!(
+            "The manual partition assignment includes broker {b}, but no such broker is registered."
+        )));
+    }
+    if sorted.len() > 1 {
+        return Err(invalid(format!(
+            "The manual partition assignment includes the broker {node_id} more than once."
+        )));
     }
     Ok(())
 }
