@@ -243,3 +243,80 @@ async fn topic_compression_type_recompresses_batches() {
     }
     broker.stop().await;
 }
+
+/// Kafka 4.4's ListOffsets: a timestamp code the request's version does not know is
+/// UNSUPPORTED_VERSION for that partition; a partition named twice gets one INVALID_REQUEST
+/// result, and a topic named twice one entry.
+#[tokio::test]
+async fn list_offsets_codes_need_their_versions() {
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "lo", &[]).await;
+    assert_eq!(produce(&mut c, "lo", batch(&["a"], None)).await.0, 0);
+    let list = |topics: Vec<(&str, Vec<(i32, i64)>)>| {
+        RequestKind::ListOffsets(
+            ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(
+                    topics
+                        .into_iter()
+                        .map(|(t, parts)| {
+                            ListOffsetsTopic::default()
+                                .with_name(common::name(t))
+                                .with_partitions(
+                                    parts
+                                        .into_iter()
+                                        .map(|(p, ts)| {
+                                            ListOffsetsPartition::default()
+                                                .with_partition_index(p)
+                                                .with_timestamp(ts)
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                ),
+        )
+    };
+    for (version, timestamp, code) in [
+        (6, -3, 35),
+        (7, -3, 0),
+        (7, -4, 35),
+        (8, -4, 0),
+        (8, -5, 35),
+        (9, -5, 0),
+        (10, -6, 35),
+        (10, -7, 35),
+        (10, -100, 35),
+    ] {
+        let ResponseKind::ListOffsets(r) = c
+            .call(version, list(vec![("lo", vec![(0, timestamp)])]))
+            .await
+        else {
+            panic!()
+        };
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(p.error_code, code, "v{version} timestamp {timestamp}");
+        if code != 0 {
+            assert_eq!((p.offset, p.timestamp), (-1, -1));
+        }
+    }
+    let ResponseKind::ListOffsets(r) = c
+        .call(
+            10,
+            list(vec![("lo", vec![(0, -1), (0, -2)]), ("lo", vec![(1, -1)])]),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.topics.len(), 1, "one entry per topic");
+    let answers: Vec<(i32, i16)> = r.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.error_code))
+        .collect();
+    assert_eq!(answers, vec![(0, 42), (1, 3)]);
+    broker.stop().await;
+}
