@@ -244,6 +244,48 @@ async fn topic_compression_type_recompresses_batches() {
     broker.stop().await;
 }
 
+/// Kafka 4.4's Fetch answers: an empty aborted-transaction list for a partition refused before
+/// reading, and OFFSET_OUT_OF_RANGE for a last fetched epoch the leader never had.
+#[tokio::test]
+async fn fetch_errors_carry_what_kafka_44_sends() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "f", &[]).await;
+    assert_eq!(produce(&mut c, "f", batch(&["a", "b"], None)).await.0, 0);
+    let request = |partition: i32, last_fetched_epoch: i32| {
+        let RequestKind::Fetch(r) = fetch_request("f", 0, 0) else {
+            panic!()
+        };
+        let mut r = r;
+        r.topics[0].partitions[0].partition = partition;
+        r.topics[0].partitions[0].last_fetched_epoch = last_fetched_epoch;
+        RequestKind::Fetch(r)
+    };
+    let ResponseKind::Fetch(r) = c.call(12, request(5, -1)).await else {
+        panic!()
+    };
+    let p = &r.responses[0].partitions[0];
+    assert_eq!(p.error_code, 3);
+    assert_eq!(p.aborted_transactions.as_deref(), Some(&[][..]));
+    // The leader's epoch is 0: epoch 3 is ahead of it.
+    let ResponseKind::Fetch(r) = c.call(12, request(0, 3)).await else {
+        panic!()
+    };
+    let p = &r.responses[0].partitions[0];
+    assert_eq!(
+        (p.error_code, p.high_watermark, p.log_start_offset),
+        (1, -1, -1)
+    );
+    // Its own epoch is fine, and a read_uncommitted answer keeps a null list.
+    let ResponseKind::Fetch(r) = c.call(12, request(0, 0)).await else {
+        panic!()
+    };
+    let p = &r.responses[0].partitions[0];
+    assert_eq!((p.error_code, p.high_watermark), (0, 2));
+    assert_eq!(p.aborted_transactions, None);
+    broker.stop().await;
+}
+
 /// Kafka 4.4's ListOffsets: a timestamp code the request's version does not know is
 /// UNSUPPORTED_VERSION for that partition; a partition named twice gets one INVALID_REQUEST
 /// result, and a topic named twice one entry.
