@@ -244,6 +244,127 @@ async fn topic_compression_type_recompresses_batches() {
     broker.stop().await;
 }
 
+/// A batch of `keys.len()` records (a `None` key is a keyless record), compressed with `codec`.
+fn keyed_batch(keys: &[Option<&str>], codec: vltava::log::Compression) -> Bytes {
+    let records: Vec<vltava::log::NewRecord> = keys
+        .iter()
+        .map(|k| vltava::log::NewRecord {
+            key: k.map(|k| k.as_bytes().to_vec()),
+            value: Some(b"v".to_vec()),
+            headers: vec![],
+            timestamp_ms: vltava::broker::now_ms(),
+        })
+        .collect();
+    let options = vltava::log::BatchOptions {
+        compression: codec,
+        ..Default::default()
+    };
+    Bytes::from(vltava::log::build_batch(&records, &options).unwrap())
+}
+
+async fn produce_at(
+    c: &mut Client,
+    version: i16,
+    topic: &str,
+    records: Bytes,
+) -> produce_response::PartitionProduceResponse {
+    let ResponseKind::Produce(r) = c.call(version, produce_request(topic, -1, records)).await
+    else {
+        panic!()
+    };
+    r.responses[0].partition_responses[0].clone()
+}
+
+/// Kafka 4.4's Produce answers beyond the error code: the log start offset of a partition whose
+/// batch the log refused (-1 for request-level refusals and corrupt batches), every keyless
+/// record of a compacted topic with the partition named, zstd refused before v7, and a duplicate
+/// idempotent batch's kept timestamp.
+#[tokio::test]
+async fn produce_errors_carry_what_kafka_44_sends() {
+    use vltava::log::Compression;
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "compacted", &[("cleanup.policy", "compact")]).await;
+    create(&mut c, "plain", &[]).await;
+
+    let mut keys: Vec<Option<&str>> = vec![Some("k"); 25];
+    for i in [0, 10, 20, 24] {
+        keys[i] = None;
+    }
+    let r = produce_at(
+        &mut c,
+        9,
+        "compacted",
+        keyed_batch(&keys, Compression::None),
+    )
+    .await;
+    assert_eq!((r.error_code, r.log_start_offset), (87, 0));
+    let why = "Compacted topic cannot accept message without key in topic partition compacted-0";
+    let errors: Vec<(i32, Option<&str>)> = r
+        .record_errors
+        .iter()
+        .map(|e| (e.batch_index, e.batch_index_error_message.as_deref()))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            (0, Some(why)),
+            (10, Some(why)),
+            (20, Some(why)),
+            (24, Some(why))
+        ],
+        "every keyless record, not only three"
+    );
+    assert_eq!(
+        r.error_message.as_deref(),
+        Some(
+            format!(
+                "One or more records have been rejected due to 4 record errors in total, and only \
+                 showing the first three errors at most: [RecordError(batchIndex=0, message='{why}'), \
+                 RecordError(batchIndex=10, message='{why}'), RecordError(batchIndex=20, \
+                 message='{why}')]"
+            )
+            .as_str()
+        )
+    );
+
+    // A corrupt batch is refused before the log: no log start offset.
+    let mut bad = batch(&["x"], None).to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    let r = produce_at(&mut c, 9, "plain", Bytes::from(bad)).await;
+    assert_eq!((r.error_code, r.log_start_offset), (2, -1));
+    // An idempotent batch out of sequence is refused by the log: the log start offset.
+    create(&mut c, "sequenced", &[]).await;
+    let r = produce_at(&mut c, 9, "sequenced", batch(&["x"], Some((3, 0, 0)))).await;
+    assert_eq!(r.error_code, 0);
+    let r = produce_at(&mut c, 9, "sequenced", batch(&["x"], Some((3, 0, 5)))).await;
+    assert_eq!((r.error_code, r.log_start_offset), (45, 0));
+
+    // zstd needs Produce v7 (KIP-110).
+    let zstd = keyed_batch(&[Some("a")], Compression::Zstd);
+    for v in 3..=6 {
+        let r = produce_at(&mut c, v, "plain", zstd.clone()).await;
+        assert_eq!(
+            (r.error_code, r.base_offset, r.log_start_offset),
+            (76, -1, -1),
+            "v{v}"
+        );
+    }
+    let r = produce_at(&mut c, 7, "plain", zstd).await;
+    assert_eq!((r.error_code, r.base_offset), (0, 0));
+
+    // A duplicate idempotent batch answers with the timestamp kept for it, on a CreateTime topic.
+    let first = batch(&["a"], Some((8, 0, 0)));
+    let max_timestamp = i64::from_be_bytes(first[35..43].try_into().unwrap());
+    let r = produce_at(&mut c, 9, "plain", first.clone()).await;
+    assert_eq!((r.error_code, r.log_append_time_ms), (0, -1));
+    let r = produce_at(&mut c, 9, "plain", first).await;
+    assert_eq!((r.error_code, r.base_offset), (0, 1));
+    assert_eq!(r.log_append_time_ms, max_timestamp);
+    broker.stop().await;
+}
+
 /// Kafka 4.4's Fetch answers: an empty aborted-transaction list for a partition refused before
 /// reading, and OFFSET_OUT_OF_RANGE for a last fetched epoch the leader never had.
 #[tokio::test]

@@ -163,7 +163,7 @@ impl Partition {
         config: &LogConfig,
         now_ms: i64,
     ) -> Result<AppendOutcome, AppendError> {
-        let batch = validate_produce(records, config, now_ms)?;
+        let batch = validate_produce(records, config, now_ms, &self.log.label)?;
         // Validated first, so garbage gets Kafka's CORRUPT_MESSAGE / INVALID_RECORD.
         if batch.fields.is_transactional() {
             return Err(AppendError::TransactionsUnsupported);
@@ -174,7 +174,7 @@ impl Partition {
             .transpose()?
         {
             Some(Some(bytes)) => {
-                let batch = validate_produce(&bytes, config, now_ms)?;
+                let batch = validate_produce(&bytes, config, now_ms, &self.log.label)?;
                 self.log()
                     .append_validated(&batch, self.leader_epoch, now_ms)
             }
