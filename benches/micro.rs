@@ -298,7 +298,9 @@ fn validate(c: &mut Criterion) {
         );
         g.throughput(Throughput::Bytes(b.len() as u64));
         g.bench_function(label, |bench| {
-            bench.iter(|| black_box(validate_produce(black_box(&b), &config, now).expect("valid")))
+            bench.iter(|| {
+                black_box(validate_produce(black_box(&b), &config, now, "bench-0").expect("valid"))
+            })
         });
     }
     g.finish();

@@ -96,7 +96,9 @@ async fn create_topics_gives_kafkas_errors() {
     )
     .await;
     let codes: Vec<i16> = results.iter().map(|(_, c)| *c).collect();
-    assert_eq!(codes, vec![0, 17, 17, 17, 38, 37, 44, 40, 40, 42, 42]);
+    // A name given twice gets one INVALID_REQUEST result, after the others (as in Kafka 4.4).
+    assert_eq!(codes, vec![0, 17, 17, 17, 38, 37, 44, 40, 40, 42]);
+    assert_eq!(results.last().map(|(n, _)| n.as_str()), Some("dup"));
     let good = broker.broker.topics.get("good").expect("created");
     assert_eq!(good.partitions.len(), 3, "num.partitions default");
     assert_eq!(
@@ -129,6 +131,124 @@ async fn create_topics_gives_kafkas_errors() {
         vec![("dry".to_string(), 0), ("rf2".to_string(), 38)]
     );
     assert!(broker.broker.topics.get("dry").is_none());
+    broker.stop().await;
+}
+
+/// What Kafka 4.4 answers beyond the codes: null message and the configs on success, an empty
+/// config list on failure, its messages, and the checks on null configs, the metadata topic and
+/// manual assignments.
+#[tokio::test]
+async fn create_topics_results_match_kafka_44() {
+    use kafka_protocol::messages::create_topics_request::CreatableReplicaAssignment;
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let null_config = topic("nulls", 1, 1, &[]).with_configs(vec![
+        CreatableTopicConfig::default()
+            .with_name(StrBytes::from_static_str("retention.ms"))
+            .with_value(None),
+    ]);
+    let assigned = |n: &str, parts: &[(i32, &[i32])]| {
+        topic(n, -1, -1, &[]).with_assignments(
+            parts
+                .iter()
+                .map(|(p, brokers)| {
+                    CreatableReplicaAssignment::default()
+                        .with_partition_index(*p)
+                        .with_broker_ids(brokers.iter().map(|b| BrokerId(*b)).collect())
+                })
+                .collect(),
+        )
+    };
+    let req = CreateTopicsRequest::default()
+        .with_topics(vec![
+            topic("fine", 1, 1, &[]),
+            null_config,
+            topic("__cluster_metadata", 1, 1, &[]),
+            topic("bad name", 1, 1, &[]),
+            topic("rf3", 1, 3, &[]),
+            topic("policy", 1, 1, &[("cleanup.policy", "compact,shred")]),
+            assigned("gap", &[(0, &[1]), (2, &[1])]),
+            assigned("twice", &[(0, &[1, 1])]),
+            assigned("stranger", &[(0, &[7])]),
+            assigned("counted", &[(0, &[1])]).with_num_partitions(1),
+            assigned("assigned", &[(1, &[1]), (0, &[1])]),
+        ])
+        .with_timeout_ms(5000);
+    let ResponseKind::CreateTopics(r) = c.call(7, RequestKind::CreateTopics(req)).await else {
+        panic!()
+    };
+    let get = |n: &str| {
+        r.topics
+            .iter()
+            .find(|t| t.name.0.as_str() == n)
+            .unwrap_or_else(|| panic!("{n} answered"))
+    };
+    let ok = get("fine");
+    assert_eq!((ok.error_code, ok.error_message.as_deref()), (0, None));
+    assert!(ok.configs.as_ref().is_some_and(|c| !c.is_empty()));
+    let expect = |n: &str, code: i16, message: &str| {
+        let t = get(n);
+        assert_eq!(
+            (t.error_code, t.error_message.as_deref()),
+            (code, Some(message)),
+            "{n}"
+        );
+        assert_eq!(t.configs.as_deref(), Some(&[][..]), "{n}: configs []");
+        assert_eq!((t.num_partitions, t.replication_factor), (-1, -1), "{n}");
+    };
+    expect(
+        "nulls",
+        40,
+        "Null value not supported for topic configs: retention.ms",
+    );
+    expect(
+        "__cluster_metadata",
+        42,
+        "Creation of internal topic __cluster_metadata is prohibited.",
+    );
+    expect(
+        "bad name",
+        17,
+        "Topic name is invalid: 'bad name' contains one or more characters other than ASCII \
+         alphanumerics, '.', '_' and '-'",
+    );
+    expect(
+        "rf3",
+        38,
+        "Unable to replicate the partition 3 time(s): The target replication factor of 3 cannot \
+         be reached because only 1 broker(s) are registered or some brokers have all their log \
+         directories cordoned.",
+    );
+    expect(
+        "policy",
+        40,
+        "Invalid value shred for configuration cleanup.policy: String must be one of: compact, \
+         delete",
+    );
+    expect(
+        "gap",
+        39,
+        "partitions should be a consecutive 0-based integer sequence",
+    );
+    expect(
+        "twice",
+        39,
+        "The manual partition assignment includes the broker 1 more than once.",
+    );
+    expect(
+        "stranger",
+        39,
+        "The manual partition assignment includes broker 7, but no such broker is registered.",
+    );
+    expect(
+        "counted",
+        42,
+        "A manual partition assignment was specified, but numPartitions was not set to -1.",
+    );
+    let assigned = get("assigned");
+    assert_eq!((assigned.error_code, assigned.num_partitions), (0, 2));
+    assert!(broker.broker.topics.get("nulls").is_none());
+    assert!(broker.broker.topics.get("__cluster_metadata").is_none());
     broker.stop().await;
 }
 

@@ -28,7 +28,9 @@ def members():
             m.proc.wait(10)
 
 
-def test_first_join_with_java_defaults_is_fast(broker, java_cp, tmp_path, members):
+def test_first_join_with_java_defaults(broker, java_cp, tmp_path, members):
+    """A lone member with Java's defaults gets every partition on its first join. How long that
+    took is printed, not asserted (timing must not decide a test on a shared machine)."""
     topic = unique_topic("first-join")
     create_topic(broker, topic, 3)
     m = JavaMember(java_cp, broker, topic, "first-join-group", "solo", tmp_path)
@@ -36,7 +38,7 @@ def test_first_join_with_java_defaults_is_fast(broker, java_cp, tmp_path, member
     wait_until(lambda: m.owned() == {0, 1, 2}, 60, "the first assignment", [m])
     ms = m.first_join_ms()
     print(f"FIRST JOIN with Java defaults: {ms} ms (subscribe -> onPartitionsAssigned)")
-    assert ms is not None and ms < 1000, f"first join took {ms} ms"
+    assert ms is not None, "the member reported its first assignment"
     m.stop()
 
 

@@ -1,4 +1,4 @@
-//! The broker configs Kafka 4.1 reports through DescribeConfigs, with their types, defaults,
+//! The broker configs Kafka 4.4 reports through DescribeConfigs, with their types, defaults,
 //! whether they can change at run time, and a one-line description.
 //!
 //! This is the catalogue behind DescribeConfigs for the BROKER resource and behind the checks of
@@ -130,11 +130,11 @@ const N: Option<&str> = None;
 const LMAX: Option<&str> = Some("9223372036854775807");
 const IMAX: Option<&str> = Some("2147483647");
 
-/// Kafka 4.1's broker configs, sorted by name.
+/// Kafka 4.4's broker configs, sorted by name.
 pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     c(
         "advertised.listeners",
-        T::String,
+        T::List,
         N,
         M::ReadOnly,
         "Addresses clients are told to use, when different from `listeners`.",
@@ -281,7 +281,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     ),
     c(
         "controller.listener.names",
-        T::String,
+        T::List,
         N,
         M::ReadOnly,
         "Listeners used by the controller.",
@@ -421,7 +421,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     ),
     c(
         "early.start.listeners",
-        T::String,
+        T::List,
         N,
         M::ReadOnly,
         "Listeners started before the authorizer is ready.",
@@ -513,14 +513,14 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     c(
         "group.coordinator.append.linger.ms",
         T::Int,
-        Some("5"),
+        Some("-1"),
         M::ReadOnly,
         "How long the group coordinator batches writes.",
     ),
     c(
         "group.coordinator.rebalance.protocols",
         T::List,
-        Some("classic,consumer"),
+        Some("classic"),
         M::ReadOnly,
         "Group protocols the coordinator accepts.",
     ),
@@ -574,15 +574,8 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         "Heartbeat interval of share groups.",
     ),
     c(
-        "group.share.max.groups",
-        T::Short,
-        Some("10"),
-        M::ReadOnly,
-        "Most share groups.",
-    ),
-    c(
         "group.share.max.size",
-        T::Short,
+        T::Int,
         Some("200"),
         M::ReadOnly,
         "Most members in a share group.",
@@ -623,13 +616,6 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         "How often leader balance is checked.",
     ),
     c(
-        "leader.imbalance.per.broker.percentage",
-        T::Int,
-        Some("10"),
-        M::ReadOnly,
-        "Leader imbalance per broker that triggers a rebalance.",
-    ),
-    c(
         "leader.replication.throttled.rate",
         T::Long,
         LMAX,
@@ -645,7 +631,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     ),
     c(
         "listeners",
-        T::String,
+        T::List,
         Some("PLAINTEXT://:9092"),
         M::ReadOnly,
         "Addresses the broker listens on.",
@@ -736,7 +722,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     ),
     c(
         "log.dir",
-        T::String,
+        T::List,
         Some("/tmp/kafka-logs"),
         M::ReadOnly,
         "Data directory, used when log.dirs is not set.",
@@ -750,7 +736,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     ),
     c(
         "log.dirs",
-        T::String,
+        T::List,
         N,
         M::ReadOnly,
         "Data directories (comma-separated).",
@@ -845,6 +831,20 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         Some("false"),
         M::ClusterWide,
         "Default for preallocate.",
+    ),
+    c(
+        "log.remote.copy.lag.bytes",
+        T::Long,
+        Some("-1"),
+        M::ClusterWide,
+        "Default for remote.copy.lag.bytes.",
+    ),
+    c(
+        "log.remote.copy.lag.ms",
+        T::Long,
+        Some("0"),
+        M::ClusterWide,
+        "Default for remote.copy.lag.ms.",
     ),
     c(
         "log.retention.bytes",
@@ -950,6 +950,13 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         Some(""),
         M::ClusterWide,
         "Per-address connection limits (host:count,...).",
+    ),
+    c(
+        "max.decompressed.message.bytes",
+        T::Int,
+        Some("2147483639"),
+        M::ClusterWide,
+        "Default for max.decompressed.message.bytes.",
     ),
     c(
         "max.incremental.fetch.session.cache.slots",

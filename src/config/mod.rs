@@ -201,7 +201,14 @@ pub struct BrokerConfig {
 
 impl BrokerConfig {
     /// Builds the configuration from explicitly-set values; everything else is defaulted.
-    pub fn from_map(overrides: BTreeMap<String, String>) -> Result<BrokerConfig, ConfigError> {
+    pub fn from_map(mut overrides: BTreeMap<String, String>) -> Result<BrokerConfig, ConfigError> {
+        // `node.id` and `broker.id` are one setting: Kafka copies whichever is set into the
+        // other (`KafkaConfig.populateSynonyms`), so both report where the value came from.
+        for (set, other) in [("node.id", "broker.id"), ("broker.id", "node.id")] {
+            if let Some(v) = overrides.get(set).cloned() {
+                overrides.entry(other.to_string()).or_insert(v);
+            }
+        }
         let get = |name: &str| -> String {
             overrides.get(name).cloned().unwrap_or_else(|| {
                 KNOWN_KEYS

@@ -11,7 +11,8 @@
 //! Enforced by the log engine: segment size/age, index interval, flush, timestamps, message
 //! size, retention (`retention.ms`, `retention.bytes`), `cleanup.policy` and the compaction
 //! settings. Stored and reported only: replication, tiered-storage, compression-level, jitter,
-//! preallocation and file-deletion-delay settings.
+//! preallocation, file-deletion-delay, share-group dead-letter and
+//! `max.decompressed.message.bytes` (the log bounds decompression per batch on its own).
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,8 @@ use crate::log::{Compression, LogConfig, TimestampType};
 enum Kind {
     /// An integer at least this large.
     AtLeast(i64),
+    /// An integer in this range (inclusive).
+    Between(i64, i64),
     /// An integer in this range (inclusive), or exactly the first value given.
     Levels(i64, i64, i64),
     /// Any value of the type.
@@ -93,14 +96,14 @@ const MINUTES: i64 = 60_000;
 
 use ConfigType as T;
 
-/// Kafka 4.1's topic configs, sorted by name.
+/// Kafka 4.4's topic configs, sorted by name.
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def(
         "cleanup.policy",
         &[syn("log.cleanup.policy")],
         "delete",
         T::List,
-        Kind::ListOf(&["delete", "compact"]),
+        Kind::ListOf(&["compact", "delete"]),
         "`delete` drops old segments by time or size; `compact` keeps the latest record per key; both may be given.",
     ),
     def(
@@ -142,6 +145,14 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         T::Long,
         Kind::AtLeast(0),
         "How long a tombstone of a compacted topic stays readable after compaction first keeps it.",
+    ),
+    def(
+        "errors.deadletterqueue.group.enable",
+        &[],
+        "false",
+        T::Boolean,
+        Kind::Any,
+        "Allow share groups to use this topic as their dead-letter queue.",
     ),
     def(
         "file.delete.delay.ms",
@@ -219,6 +230,14 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "Longest a record may stay uncompacted.",
     ),
     def(
+        "max.decompressed.message.bytes",
+        &[syn("max.decompressed.message.bytes")],
+        "2147483639",
+        T::Int,
+        Kind::Between(1, 2_147_483_639),
+        "Largest single record accepted once decompressed (max.message.bytes bounds the batch as sent).",
+    ),
+    def(
         "max.message.bytes",
         &[syn("message.max.bytes")],
         "1048588",
@@ -281,6 +300,22 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         T::Boolean,
         Kind::Any,
         "Preallocate segment files.",
+    ),
+    def(
+        "remote.copy.lag.bytes",
+        &[syn("log.remote.copy.lag.bytes")],
+        "-1",
+        T::Long,
+        Kind::AtLeast(-1),
+        "Newer local data, in bytes, that makes a segment due for upload to remote storage (-1: from local.retention.bytes; 0: at once).",
+    ),
+    def(
+        "remote.copy.lag.ms",
+        &[syn("log.remote.copy.lag.ms")],
+        "0",
+        T::Long,
+        Kind::AtLeast(-1),
+        "Age that makes a segment due for upload to remote storage (-1: from local.retention.ms; 0: at once).",
     ),
     def(
         "remote.log.copy.disable",
@@ -422,6 +457,15 @@ impl TopicConfigDef {
                     return Err(bad(format!("Value must be at least {min}")));
                 }
             }
+            Kind::Between(min, max) => {
+                let n: i64 = v.parse().unwrap_or(i64::MIN);
+                if n < min {
+                    return Err(bad(format!("Value must be at least {min}")));
+                }
+                if n > max {
+                    return Err(bad(format!("Value must be no more than {max}")));
+                }
+            }
             Kind::Levels(default, lo, hi) => {
                 let n: i64 = v.parse().unwrap_or(i64::MIN);
                 if n != default && !(lo..=hi).contains(&n) {
@@ -440,11 +484,12 @@ impl TopicConfigDef {
                 }
             }
             Kind::ListOf(words) => {
+                // Kafka's `ValidList` names the offending element, not the whole value.
                 if let Some(w) = v.split(',').map(str::trim).find(|w| !words.contains(w)) {
-                    return Err(bad(format!(
+                    return Err(format!(
                         "Invalid value {w} for configuration {name}: String must be one of: {}",
                         words.join(", ")
-                    )));
+                    ));
                 }
             }
             Kind::ReplicaList => {
@@ -594,7 +639,10 @@ mod tests {
     fn validation_follows_kafka_rules() {
         assert!(validate("cleanup.policy", "compact,delete").is_ok());
         assert!(validate("cleanup.policy", "compact, delete").is_ok());
-        assert!(validate("cleanup.policy", "shred").is_err());
+        assert_eq!(
+            validate("cleanup.policy", "compact,shred").unwrap_err(),
+            "Invalid value shred for configuration cleanup.policy: String must be one of: compact, delete"
+        );
         assert!(validate("retention.ms", "-1").is_ok());
         assert!(validate("retention.ms", "-2").is_err());
         assert!(validate("retention.ms", "ten").is_err());
@@ -616,6 +664,16 @@ mod tests {
         assert!(validate("leader.replication.throttled.replicas", "*").is_ok());
         assert!(validate("leader.replication.throttled.replicas", "x").is_err());
         assert!(validate("preallocate", "maybe").is_err());
+        assert!(validate("max.decompressed.message.bytes", "1").is_ok());
+        assert!(validate("max.decompressed.message.bytes", "0").is_err());
+        assert!(
+            validate("max.decompressed.message.bytes", "2147483640")
+                .unwrap_err()
+                .ends_with("Value must be no more than 2147483639")
+        );
+        assert!(validate("remote.copy.lag.ms", "-1").is_ok());
+        assert!(validate("remote.copy.lag.bytes", "-2").is_err());
+        assert!(validate("errors.deadletterqueue.group.enable", "true").is_ok());
         let huge = "*".repeat(MAX_CONFIG_VALUE_BYTES + 1);
         assert!(validate("leader.replication.throttled.replicas", &huge).is_err());
         assert!(TOPIC_CONFIGS.windows(2).all(|w| w[0].name < w[1].name));

@@ -3,7 +3,8 @@
 //! The advertised table is generated from the handler registry (`handlers::APIS`), so it
 //! cannot list an API without a handler. v3+ validates `client_software_name/version` as Kafka
 //! does (INVALID_REQUEST when malformed). A request with a version newer than ours is answered
-//! by the connection with a v0 response carrying UNSUPPORTED_VERSION and our ranges.
+//! by the connection with a v0 response carrying UNSUPPORTED_VERSION and, as Kafka does, only
+//! the ApiVersions range: all a client needs to retry with a version we know.
 //!
 //! Deliberately not sent: `supported_features` / `finalized_features` (tagged fields). Kafka
 //! writes no tagged field at its default value, and librdkafka 2.0 (Debian's kcat) misparses
@@ -36,7 +37,15 @@ pub fn handle(ctx: &RequestContext<'_>, request: ApiVersionsRequest) -> Reply {
 
 /// The answer to an ApiVersions request whose version we do not know (encoded as v0).
 pub fn unsupported_version_response() -> ResponseKind {
-    ResponseKind::ApiVersions(supported(ResponseError::UnsupportedVersion.code()))
+    let own = ApiVersion::default()
+        .with_api_key(SPEC.key as i16)
+        .with_min_version(SPEC.min_version)
+        .with_max_version(SPEC.max_version);
+    ResponseKind::ApiVersions(
+        ApiVersionsResponse::default()
+            .with_error_code(ResponseError::UnsupportedVersion.code())
+            .with_api_keys(vec![own]),
+    )
 }
 
 fn supported(error_code: i16) -> ApiVersionsResponse {

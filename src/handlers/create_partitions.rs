@@ -64,7 +64,11 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreatePartitionsRequest) 
             .await;
         results.push(match outcome {
             Ok(()) => result(name, NONE, None),
-            Err(e) => result(name, e.code.code(), Some(e.message)),
+            Err(e) => result(
+                name,
+                e.code.code(),
+                Some(e.message).filter(|m| !m.is_empty()),
+            ),
         });
     }
     Reply::message(ResponseKind::CreatePartitions(

@@ -1,15 +1,19 @@
 //! CreateTopics (key 19), versions 2–7.
 //!
-//! Kafka's checks, per topic: legal name (INVALID_TOPIC_EXCEPTION), not already present or
-//! colliding on '.'/'_' (TOPIC_ALREADY_EXISTS / INVALID_TOPIC_EXCEPTION), partitions ≥ 1 or -1
-//! for `num.partitions` (ResponseError::InvalidPartitions.code()), replication factor 1 or -1 on a single broker
-//! (INVALID_REPLICATION_FACTOR otherwise), manual assignments naming only this broker
-//! (ResponseError::InvalidReplicaAssignment.code()), known configs with valid values (INVALID_CONFIG), a name
-//! repeated in one request (INVALID_REQUEST for each copy). `validate_only` checks everything
-//! and creates nothing. v5+ returns partitions, replication factor and the topic's configs
-//! with their sources; v7 returns the topic id.
+//! Kafka's checks, per topic: a name repeated in one request (INVALID_REQUEST "Duplicate topic
+//! name.", one result for it) and `__cluster_metadata` (INVALID_REQUEST) are refused first;
+//! then a config with a null value (INVALID_CONFIG), manual assignments (numPartitions and
+//! replicationFactor must be -1: INVALID_REQUEST; each replica list only this broker, once,
+//! partitions numbered 0, 1, 2, ...: INVALID_REPLICA_ASSIGNMENT), legal name
+//! (INVALID_TOPIC_EXCEPTION), partitions ≥ 1 or -1 for `num.partitions` (INVALID_PARTITIONS),
+//! replication factor 1 or -1 on a single broker (INVALID_REPLICATION_FACTOR), known configs
+//! with valid values (INVALID_CONFIG), not already present or colliding on '.'/'_'
+//! (TOPIC_ALREADY_EXISTS / INVALID_TOPIC_EXCEPTION). Messages are Kafka 4.4's. `validate_only`
+//! checks everything and creates nothing. v5+ returns partitions, replication factor and the
+//! topic's configs with their sources (an empty list for a failed topic); v7 returns the topic
+//! id. A created topic's message is null.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_topics_response::{
@@ -23,6 +27,10 @@ use uuid::Uuid;
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
 use crate::metadata::NewTopic;
+use crate::metadata::manager::check_replicas;
+
+/// KRaft's metadata log: a name no client may create.
+const CLUSTER_METADATA_TOPIC: &str = "__cluster_metadata";
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::CreateTopics,
@@ -36,39 +44,58 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
         *counts.entry(t.name.0.to_string()).or_default() += 1;
     }
     let mut results = Vec::with_capacity(request.topics.len());
+    // Kafka answers names it refuses before asking its controller (a duplicate, the metadata
+    // topic) once each, after the other results.
+    let mut refused: Vec<CreatableTopicResult> = Vec::new();
     for t in &request.topics {
         let name = t.name.0.to_string();
-        let fail = |code: i16, message: String| {
-            CreatableTopicResult::default()
-                .with_name(TopicName(owned_str(&name)))
-                .with_topic_id(Uuid::nil())
-                .with_error_code(code)
-                .with_error_message(Some(owned_str(&message)))
-                .with_num_partitions(-1)
-                .with_replication_factor(-1)
-                .with_configs(None)
-        };
         if counts.get(&name).copied().unwrap_or(0) > 1 {
-            results.push(fail(
+            if !refused.iter().any(|r| r.name.0.as_str() == name) {
+                refused.push(failed(
+                    &name,
+                    ResponseError::InvalidRequest.code(),
+                    "Duplicate topic name.".into(),
+                ));
+            }
+            continue;
+        }
+        if name == CLUSTER_METADATA_TOPIC {
+            refused.push(failed(
+                &name,
                 ResponseError::InvalidRequest.code(),
-                format!("Create topics request from client contains duplicate topic {name}"),
+                format!("Creation of internal topic {CLUSTER_METADATA_TOPIC} is prohibited."),
+            ));
+            continue;
+        }
+        let nulls: Vec<&str> = t
+            .configs
+            .iter()
+            .filter(|c| c.value.is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        if !nulls.is_empty() {
+            results.push(failed(
+                &name,
+                ResponseError::InvalidConfig.code(),
+                format!(
+                    "Null value not supported for topic configs: {}",
+                    nulls.join(",")
+                ),
             ));
             continue;
         }
         let (num_partitions, replication_factor) = match check_assignments(ctx, t) {
             Ok(v) => v,
             Err((code, message)) => {
-                results.push(fail(code, message));
+                results.push(failed(&name, code, message));
                 continue;
             }
         };
-        let mut configs = BTreeMap::new();
-        for c in &t.configs {
-            // A null value means "use the default": nothing to store.
-            if let Some(v) = &c.value {
-                configs.insert(c.name.to_string(), v.to_string());
-            }
-        }
+        let configs: BTreeMap<String, String> = t
+            .configs
+            .iter()
+            .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
+            .collect();
         let topic = NewTopic {
             name: name.clone(),
             partitions: num_partitions,
@@ -90,6 +117,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
                     .with_name(TopicName(owned_str(&name)))
                     .with_topic_id(created.map(|t| t.id).unwrap_or_else(Uuid::nil))
                     .with_error_code(NONE)
+                    .with_error_message(None)
                     .with_num_partitions(partitions)
                     .with_replication_factor(1);
                 if ctx.version >= 5 {
@@ -97,15 +125,30 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
                 }
                 results.push(r);
             }
-            Err(e) => results.push(fail(e.code().code(), e.to_string())),
+            Err(e) => results.push(failed(&name, e.code().code(), e.to_string())),
         }
     }
+    results.extend(refused);
     Reply::message(ResponseKind::CreateTopics(
         CreateTopicsResponse::default().with_topics(results),
     ))
 }
 
-/// Resolves manual replica assignments into a partition count, checking they fit one broker.
+/// A topic's failed result, as Kafka writes one: no id, partitions and replication factor -1,
+/// no configs (an empty list, v5+).
+fn failed(name: &str, code: i16, message: String) -> CreatableTopicResult {
+    CreatableTopicResult::default()
+        .with_name(TopicName(owned_str(name)))
+        .with_topic_id(Uuid::nil())
+        .with_error_code(code)
+        .with_error_message(Some(owned_str(&message)))
+        .with_num_partitions(-1)
+        .with_replication_factor(-1)
+        .with_configs(Some(Vec::new()))
+}
+
+/// Resolves manual replica assignments into a partition count, with Kafka's checks in Kafka's
+/// order (`ReplicationControlManager.createTopic`), on a one-broker cluster.
 fn check_assignments(
     ctx: &RequestContext<'_>,
     t: &kafka_protocol::messages::create_topics_request::CreatableTopic,
@@ -113,41 +156,43 @@ fn check_assignments(
     if t.assignments.is_empty() {
         return Ok((t.num_partitions, t.replication_factor));
     }
-    if t.num_partitions != -1 || t.replication_factor != -1 {
-        return Err((
+    let invalid_request = |what: &str| {
+        (
             ResponseError::InvalidRequest.code(),
-            "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into(),
-        ));
+            format!("A manual partition assignment was specified, but {what} was not set to -1."),
+        )
+    };
+    if t.replication_factor != -1 {
+        return Err(invalid_request("replication factor"));
     }
-    let node = ctx.broker.config.node_id;
-    let mut indexes: Vec<i32> = t.assignments.iter().map(|a| a.partition_index).collect();
-    indexes.sort_unstable();
-    if indexes.iter().enumerate().any(|(i, p)| *p != i as i32) {
-        return Err((
-            ResponseError::InvalidPartitions.code(),
-            "Partitions should be consecutive and start from 0".into(),
-        ));
+    if t.num_partitions != -1 {
+        return Err(invalid_request("numPartitions"));
     }
-    let mut rf = None;
+    let invalid_assignment = |m: String| (ResponseError::InvalidReplicaAssignment.code(), m);
+    let mut seen = BTreeSet::new();
     for a in &t.assignments {
-        if a.broker_ids.is_empty() || a.broker_ids.iter().any(|b| b.0 != node) {
-            return Err((
-                ResponseError::InvalidReplicaAssignment.code(),
-                format!(
-                    "Replica assignment for partition {} names brokers that do not exist",
-                    a.partition_index
-                ),
-            ));
+        if !seen.insert(a.partition_index) {
+            return Err(invalid_assignment(format!(
+                "Found multiple manual partition assignments for partition {}",
+                a.partition_index
+            )));
         }
-        if a.broker_ids.len() > 1 {
-            return Err((
-                ResponseError::InvalidReplicaAssignment.code(),
-                "Duplicate brokers in replica assignment".into(),
-            ));
-        }
-        rf = Some(a.broker_ids.len() as i16);
+        let brokers: Vec<i32> = a.broker_ids.iter().map(|b| b.0).collect();
+        check_replicas(&brokers, ctx.broker.config.node_id)
+            .map_err(|e| (e.code.code(), e.message))?;
     }
-    Ok((t.assignments.len() as i32, rf.unwrap_or(1)))
+    // `seen` is sorted and has no repeats: 0, 1, 2, ... exactly when the i-th index is i.
+    if seen
+        .iter()
+        .enumerate()
+        .any(|(i, p)| i64::from(*p) != i as i64)
+    {
+        return Err(invalid_assignment(
+            "partitions should be a consecutive 0-based integer sequence".into(),
+        ));
+    }
+    // Every replica list is this one broker, once.
+    Ok((t.assignments.len() as i32, 1))
 }
 
 /// The topic's effective configs as CreateTopics v5+ reports them: the same values and

@@ -2,10 +2,10 @@
 //!
 //! v1–5 name topics in `topic_names`; v6 uses `topics`, each with a name or an id (both or
 //! neither: INVALID_REQUEST). Unknown names answer UNKNOWN_TOPIC_OR_PARTITION, unknown ids
-//! UNKNOWN_TOPIC_ID. A deleted topic's partitions stop serving at once and their directories
-//! are removed in the background; recreating the name gives a new topic id. With
-//! `delete.topic.enable=false` every topic answers TOPIC_DELETION_DISABLED (INVALID_REQUEST
-//! before v3), as Kafka does.
+//! UNKNOWN_TOPIC_ID, each with the error's own text (v5+). A deleted topic's partitions stop
+//! serving at once and their directories are removed in the background; recreating the name
+//! gives a new topic id. With `delete.topic.enable=false` every topic answers
+//! TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3), as Kafka does.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
@@ -76,12 +76,20 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> R
             (None, false) => ctx.broker.topics.get_by_id(&id),
         };
         let Some(topic) = topic else {
-            let code = if name.is_some() {
-                ResponseError::UnknownTopicOrPartition.code()
+            // Kafka explains these with the errors' own texts.
+            let (code, message) = if name.is_some() {
+                (
+                    ResponseError::UnknownTopicOrPartition.code(),
+                    "This server does not host this topic-partition.",
+                )
             } else {
-                ResponseError::UnknownTopicId.code()
+                (
+                    ResponseError::UnknownTopicId.code(),
+                    "This server does not host this topic ID.",
+                )
             };
-            responses.push(result(name, id, code, None));
+            let message = (ctx.version >= 5).then(|| message.to_string());
+            responses.push(result(name, id, code, message));
             continue;
         };
         // UNKNOWN_TOPIC_OR_PARTITION only when the topic is gone; a journal failure is a

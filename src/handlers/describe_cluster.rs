@@ -24,17 +24,11 @@ pub const SPEC: ApiSpec = ApiSpec {
 
 const BROKERS: i8 = 1;
 const CONTROLLERS: i8 = 2;
-/// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE,
-/// CREATE_TOKENS, DESCRIBE_TOKENS (as Metadata reports them).
-pub const CLUSTER_OPERATIONS: i32 = (1 << 5)
-    | (1 << 7)
-    | (1 << 8)
-    | (1 << 9)
-    | (1 << 10)
-    | (1 << 11)
-    | (1 << 12)
-    | (1 << 13)
-    | (1 << 14);
+/// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE:
+/// what Kafka 4.4 reports for the cluster without an authorizer (also in Metadata v8–10).
+/// CREATE_TOKENS and DESCRIBE_TOKENS are not among them.
+pub const CLUSTER_OPERATIONS: i32 =
+    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Reply {
     let endpoint_type = if ctx.version >= 1 {

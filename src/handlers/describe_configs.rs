@@ -10,7 +10,8 @@
 //!   time. Name "": only the cluster-wide dynamic defaults that are set. Another id or a
 //!   non-number: INVALID_REQUEST with Kafka's message.
 //! - BROKER_LOGGER (8): the root logger's level; CLIENT_METRICS (16): no subscriptions;
-//!   GROUP (32): the group configs' defaults. Any other type: INVALID_REQUEST.
+//!   GROUP (32): the group configs' defaults. Any other type: INVALID_REQUEST (with Kafka's
+//!   generic text for it).
 //!
 //! `configuration_keys` filters (null or empty: all). Synonyms (v1+, when asked) are built the
 //! way Kafka builds them — for each source in precedence order, each synonym name that is set,
@@ -29,7 +30,7 @@ use kafka_protocol::messages::{
     ApiKey, DescribeConfigsRequest, DescribeConfigsResponse, ResponseKind,
 };
 
-use super::{ApiSpec, Reply, RequestContext, owned_str};
+use super::{ApiSpec, INVALID_REQUEST_MESSAGE, Reply, RequestContext, owned_str};
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::config::catalogue::{self, ConfigType, Mode};
@@ -106,9 +107,10 @@ fn describe(
     let entries = match resource_entries(ctx.broker, resource) {
         Ok(entries) => entries,
         Err((code, message)) => {
+            // Kafka writes "" where it has no message (DescribeConfigs only; most APIs send null).
             return base
                 .with_error_code(code)
-                .with_error_message(message.map(|m| owned_str(&m)));
+                .with_error_message(Some(owned_str(&message.unwrap_or_default())));
         }
     };
     let wanted: Option<BTreeSet<&str>> = resource
@@ -122,7 +124,7 @@ fn describe(
         .map(|e| encode(e, ctx.version, request))
         .collect();
     base.with_error_code(NONE)
-        .with_error_message(None)
+        .with_error_message(Some(owned_str("")))
         .with_configs(configs)
 }
 
@@ -222,7 +224,8 @@ fn resource_entries(
                 })
                 .collect())
         }
-        other => Err(invalid(format!("Unsupported resource type: {other}"))),
+        // Kafka has nothing more specific to say than INVALID_REQUEST's own text.
+        _ => Err(invalid(INVALID_REQUEST_MESSAGE.into())),
     }
 }
 
@@ -241,13 +244,29 @@ pub fn display_value(ty: ConfigType, value: &str) -> String {
         ConfigType::Int | ConfigType::Short | ConfigType::Long => v
             .parse::<i64>()
             .map_or_else(|_| v.to_string(), |n| n.to_string()),
-        ConfigType::Double => match v.parse::<f64>() {
-            Ok(d) if d.fract() == 0.0 && d.abs() < 1e7 => format!("{d:.1}"),
-            Ok(d) => d.to_string(),
-            Err(_) => v.to_string(),
-        },
+        ConfigType::Double => v.parse::<f64>().map_or_else(|_| v.to_string(), java_double),
         _ => v.to_string(),
     }
+}
+
+/// Java's `Double.toString`: the shortest digits that read back as the same double, in plain
+/// notation with at least one decimal for 10^-3 <= |d| < 10^7, else as `d.dddE<exponent>`.
+fn java_double(d: f64) -> String {
+    if !d.is_finite() {
+        return match d {
+            d if d.is_nan() => "NaN".into(),
+            d if d > 0.0 => "Infinity".into(),
+            _ => "-Infinity".into(),
+        };
+    }
+    if d == 0.0 || (1e-3..1e7).contains(&d.abs()) {
+        // Debug prints the shortest round-trip digits and keeps a ".0" on whole numbers.
+        return format!("{d:?}");
+    }
+    let sci = format!("{d:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let dot = if mantissa.contains('.') { "" } else { ".0" };
+    format!("{mantissa}{dot}E{exponent}")
 }
 
 /// Kafka's `configSynonyms(name, brokerSynonyms(name))`: every set value of the synonym names,
@@ -502,7 +521,32 @@ mod tests {
             Some("0.5")
         );
         assert_eq!(get("retention.bytes").ty, Some(ConfigType::Long));
+        assert_eq!(
+            get("max.decompressed.message.bytes").synonyms,
+            vec![(
+                "max.decompressed.message.bytes".to_string(),
+                Some("2147483639".to_string()),
+                source::DEFAULT_CONFIG
+            )]
+        );
         assert!(get("remote.storage.enable").synonyms.is_empty());
+    }
+
+    #[test]
+    fn doubles_read_as_java_prints_them() {
+        for (v, java) in [
+            ("1.7976931348623157E308", "1.7976931348623157E308"),
+            ("0.5", "0.5"),
+            ("2", "2.0"),
+            ("1234567", "1234567.0"),
+            ("10000000", "1.0E7"),
+            ("0.001", "0.001"),
+            ("0.0001", "1.0E-4"),
+            ("-2.5e-5", "-2.5E-5"),
+            ("0", "0.0"),
+        ] {
+            assert_eq!(display_value(ConfigType::Double, v), java, "{v}");
+        }
     }
 
     #[test]

@@ -8,6 +8,11 @@
 //!   `max_wait_ms`, and is woken by the append that brings data — never by a timer loop.
 //! - OFFSET_OUT_OF_RANGE outside [log start, high watermark]; leader-epoch checks (v9+) give
 //!   FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH; v13+ addresses topics by id (UNKNOWN_TOPIC_ID).
+//! - `last_fetched_epoch` (v12+) is checked against the epoch history as Kafka does: an epoch
+//!   the leader has not reached is OFFSET_OUT_OF_RANGE, an older one whose end lies before the
+//!   fetch offset answers `diverging_epoch` and no records.
+//! - A partition refused before reading (unknown or deleted) carries an empty aborted-transaction
+//!   list, as Kafka's; other partitions carry null unless read_committed.
 //! - Records are never null (librdkafka breaks on it): an empty partition sends empty records.
 //! - Fetch sessions (KIP-227) are not kept: session id 0 / epoch -1 (or 0) gets a full,
 //!   sessionless response with session id 0, which every client accepts; an incremental
@@ -29,8 +34,8 @@ use tokio::time::Instant;
 
 use super::{ApiSpec, Reply, RequestContext, check_leader_epoch};
 use crate::handlers::fetch_encode::{
-    FetchPartitionResponse, FetchResponseBody, FetchTopicResponse, PartitionRecords,
-    encode_fetch_response,
+    EpochEndOffset, FetchPartitionResponse, FetchResponseBody, FetchTopicResponse,
+    PartitionRecords, encode_fetch_response,
 };
 use crate::log::error::NONE;
 use crate::metadata::topics::{Partition, Topic};
@@ -52,6 +57,8 @@ struct Wanted {
     fetch_offset: i64,
     partition_max_bytes: i32,
     current_leader_epoch: i32,
+    /// -1 when not given (before v12, or by the fetcher).
+    last_fetched_epoch: i32,
     /// `None` when the topic or partition is unknown (the error code says which).
     partition: Result<Arc<Partition>, i16>,
 }
@@ -150,6 +157,7 @@ fn resolve(ctx: &RequestContext<'_>, request: &FetchRequest) -> Vec<WantedTopic>
                         fetch_offset: p.fetch_offset,
                         partition_max_bytes: p.partition_max_bytes,
                         current_leader_epoch: p.current_leader_epoch,
+                        last_fetched_epoch: p.last_fetched_epoch,
                         partition: match &topic {
                             None => Err(missing),
                             Some(topic) => topic
@@ -162,6 +170,52 @@ fn resolve(ctx: &RequestContext<'_>, request: &FetchRequest) -> Vec<WantedTopic>
             }
         })
         .collect()
+}
+
+/// Kafka's `LeaderEpochFileCache.endOffsetFor` on the leader's epoch history: the largest epoch
+/// <= `wanted` and where it ends; `None` when `wanted` is newer than the leader's epoch.
+fn epoch_end(
+    epochs: &[(i32, i64)],
+    leader_epoch: i32,
+    log_end_offset: i64,
+    wanted: i32,
+) -> Option<EpochEndOffset> {
+    // Kafka records the leader's epoch when it takes leadership; the log records it with the
+    // first append that carries it, so a leader epoch not there yet starts at the log end.
+    let pending = epochs
+        .last()
+        .is_none_or(|&(e, _)| e < leader_epoch)
+        .then_some((leader_epoch, log_end_offset));
+    let history = || epochs.iter().copied().chain(pending);
+    let (latest, _) = history().last()?;
+    if wanted == latest {
+        return Some(EpochEndOffset {
+            epoch: wanted,
+            end_offset: log_end_offset,
+        });
+    }
+    let (_, end_offset) = history().find(|&(e, _)| e > wanted)?;
+    let epoch = history()
+        .rfind(|&(e, _)| e <= wanted)
+        .map_or(wanted, |(e, _)| e);
+    Some(EpochEndOffset { epoch, end_offset })
+}
+
+/// Kafka's check of a fetcher's `last_fetched_epoch` before reading: an epoch it cannot place,
+/// or a fetch offset below the log start, is OFFSET_OUT_OF_RANGE; an epoch that ended before
+/// the fetch offset (or that the leader does not have) means the fetcher's log diverged.
+fn check_last_fetched(
+    end: Option<EpochEndOffset>,
+    w: &Wanted,
+    log_start_offset: i64,
+) -> Result<Option<EpochEndOffset>, i16> {
+    let out_of_range = ResponseError::OffsetOutOfRange.code();
+    let end = end.ok_or(out_of_range)?;
+    if w.fetch_offset < log_start_offset {
+        return Err(out_of_range);
+    }
+    let diverged = end.epoch < w.last_fetched_epoch || end.end_offset < w.fetch_offset;
+    Ok(diverged.then_some(end))
 }
 
 /// Reads every wanted partition once. Returns the response, the record bytes it carries, and
@@ -186,9 +240,13 @@ fn read_once(
                 ..Default::default()
             };
             match &w.partition {
-                Err(code) => r.error_code = *code,
+                Err(code) => {
+                    r.error_code = *code;
+                    r.aborted_transactions = Some(Vec::new());
+                }
                 Ok(p) if p.is_deleted() => {
-                    r.error_code = ResponseError::UnknownTopicOrPartition.code()
+                    r.error_code = ResponseError::UnknownTopicOrPartition.code();
+                    r.aborted_transactions = Some(Vec::new());
                 }
                 Ok(p) => {
                     let epoch_error = check_leader_epoch(w.current_leader_epoch, p.leader_epoch);
@@ -196,8 +254,23 @@ fn read_once(
                     r.high_watermark = log.high_watermark();
                     r.last_stable_offset = r.high_watermark;
                     r.log_start_offset = log.log_start_offset();
+                    let diverging = (epoch_error == NONE && w.last_fetched_epoch >= 0).then(|| {
+                        let end = epoch_end(
+                            log.leader_epochs(),
+                            p.leader_epoch,
+                            log.log_end_offset(),
+                            w.last_fetched_epoch,
+                        );
+                        check_last_fetched(end, w, r.log_start_offset)
+                    });
                     if epoch_error != NONE {
                         r.error_code = epoch_error;
+                    } else if let Some(Err(code)) = diverging {
+                        r.error_code = code;
+                    } else if let Some(Ok(Some(end))) = diverging {
+                        // Nothing to read until the fetcher truncates: answer at once.
+                        r.diverging_epoch = end;
+                        failed = true;
                     } else {
                         let limit = (w.partition_max_bytes.max(0) as usize)
                             .min(max_bytes.saturating_sub(total));
@@ -233,4 +306,26 @@ fn read_once(
         ..Default::default()
     };
     (body, total, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_ends_follow_kafkas_cache() {
+        let end = |epochs: &[(i32, i64)], leader, leo, wanted| {
+            epoch_end(epochs, leader, leo, wanted).map(|e| (e.epoch, e.end_offset))
+        };
+        // The leader's own epoch ends at the log end, even before any append carries it.
+        assert_eq!(end(&[], 0, 0, 0), Some((0, 0)));
+        assert_eq!(end(&[(0, 0)], 0, 7, 0), Some((0, 7)));
+        // An epoch the leader has not reached cannot be placed.
+        assert_eq!(end(&[], 0, 0, 3), None);
+        assert_eq!(end(&[(0, 0)], 0, 7, 1), None);
+        // Older epochs end where the next one starts.
+        assert_eq!(end(&[(0, 0), (2, 5)], 3, 9, 1), Some((0, 5)));
+        assert_eq!(end(&[(0, 0), (2, 5)], 3, 9, 2), Some((2, 9)));
+        assert_eq!(end(&[(1, 4)], 1, 9, 0), Some((0, 4)));
+    }
 }

@@ -10,7 +10,8 @@
 //!   off). Transactions (type 1) get the same: Vltava has no transaction coordinator, and a
 //!   retriable COORDINATOR_NOT_AVAILABLE would leave a transactional producer retrying
 //!   forever; InitProducerId refuses transactional ids with INVALID_REQUEST for the same reason.
-//! - v1–3 errors carry Kafka's error message; failed lookups name node -1, host "", port -1.
+//! - Errors carry Kafka's error message (v1–3 in the response, v4+ per key; an unknown key type
+//!   gets INVALID_REQUEST's own text); failed lookups name node -1, host "", port -1.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -18,7 +19,7 @@ use kafka_protocol::messages::{
     ApiKey, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, ResponseKind,
 };
 
-use super::{ApiSpec, Reply, RequestContext, owned_str};
+use super::{ApiSpec, INVALID_REQUEST_MESSAGE, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -50,13 +51,20 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FindCoordinatorRequest) -
         let mut coordinators = Vec::with_capacity(request.coordinator_keys.len());
         for key in &request.coordinator_keys {
             let found = lookup(ctx, key_type).await;
+            // v4+ explains only errors; a found coordinator carries "".
+            let message = if found.error_code == NONE {
+                ""
+            } else {
+                found.message
+            };
             coordinators.push(
                 Coordinator::default()
                     .with_key(owned_str(key))
                     .with_node_id(BrokerId(found.node_id))
                     .with_host(owned_str(&found.host))
                     .with_port(found.port)
-                    .with_error_code(found.error_code),
+                    .with_error_code(found.error_code)
+                    .with_error_message(Some(owned_str(message))),
             );
         }
         return Reply::message(ResponseKind::FindCoordinator(
@@ -92,9 +100,10 @@ async fn lookup(ctx: &RequestContext<'_>, key_type: i8) -> Found {
             );
         }
         _ => {
+            // Kafka explains an unknown key type with INVALID_REQUEST's own message.
             return failed(
                 ResponseError::InvalidRequest.code(),
-                "Unsupported coordinator key type.",
+                INVALID_REQUEST_MESSAGE,
             );
         }
     }

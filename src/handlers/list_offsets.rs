@@ -3,12 +3,15 @@
 //! Timestamps: -1 latest (high watermark; the last stable offset for read_committed, equal
 //! until transactions exist), -2 earliest (log start offset), -3 max timestamp (v7+),
 //! -4 earliest local (v8+, the log start offset: there is no tiered storage), -5 latest tiered
-//! (v9+: no tiered storage, so offset -1 as Kafka answers), anything else: the first record
-//! whose timestamp is at or after it, through the time index (offset -1 when none).
-//! Leader epoch (v4+) and `current_leader_epoch` checks; duplicate partitions in one request
-//! get INVALID_REQUEST as in Kafka. `timeout_ms` (v10) has nothing to wait for on one node.
+//! (v9+: no tiered storage, so offset -1 as Kafka answers), any other non-negative value: the
+//! first record whose timestamp is at or after it, through the time index (offset -1 when
+//! none). A negative value the request's version does not know (-3 before v7, -4 before v8,
+//! -5 before v9, -6 before v11 — never, here — and anything below) is UNSUPPORTED_VERSION for
+//! that partition, as in Kafka. Leader epoch (v4+) and `current_leader_epoch` checks. A
+//! partition named more than once gets one INVALID_REQUEST result, and a topic named more than
+//! once one entry, as Kafka answers. `timeout_ms` (v10) has nothing to wait for on one node.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
@@ -35,6 +38,26 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
+/// The first version that knows each timestamp code (Kafka's `timestampMinSupportedVersion`;
+/// -6, earliest pending upload, needs v11).
+const CODES: &[(i64, i16)] = &[
+    (LATEST, 1),
+    (EARLIEST, 1),
+    (MAX_TIMESTAMP, 7),
+    (EARLIEST_LOCAL, 8),
+    (LATEST_TIERED, 9),
+    (-6, 11),
+];
+
+/// True when `timestamp` is a code this request's version does not know.
+fn is_unsupported_code(timestamp: i64, version: i16) -> bool {
+    timestamp < 0
+        && CODES
+            .iter()
+            .find(|(code, _)| *code == timestamp)
+            .is_none_or(|(_, min)| version < *min)
+}
+
 pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Reply {
     let mut seen = HashSet::new();
     let mut duplicates = HashSet::new();
@@ -45,48 +68,53 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Re
             }
         }
     }
-    let mut topics = Vec::with_capacity(request.topics.len());
+    // One entry per topic and one result per partition, in first-seen order.
+    let mut topics: Vec<ListOffsetsTopicResponse> = Vec::with_capacity(request.topics.len());
+    let mut topic_index: HashMap<&str, usize> = HashMap::new();
+    let mut answered = HashSet::new();
     for t in &request.topics {
         let topic = ctx.broker.topics.get(t.name.0.as_str());
-        let mut partitions = Vec::with_capacity(t.partitions.len());
+        let index = *topic_index.entry(t.name.0.as_str()).or_insert_with(|| {
+            topics.push(
+                ListOffsetsTopicResponse::default().with_name(TopicName(owned_str(&t.name.0))),
+            );
+            topics.len() - 1
+        });
         for p in &t.partitions {
+            if !answered.insert((t.name.0.as_str(), p.partition_index)) {
+                continue;
+            }
             let base = ListOffsetsPartitionResponse::default()
                 .with_partition_index(p.partition_index)
                 .with_timestamp(-1)
                 .with_offset(-1)
                 .with_leader_epoch(-1);
-            if duplicates.contains(&(t.name.0.clone(), p.partition_index)) {
-                partitions.push(base.with_error_code(ResponseError::InvalidRequest.code()));
-                continue;
-            }
-            let r = match topic
-                .as_ref()
-                .and_then(|tp| tp.partition(p.partition_index))
-            {
-                None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
-                Some(partition) => {
-                    lookup(
-                        partition,
-                        p.timestamp,
-                        p.current_leader_epoch,
-                        ctx.version,
-                        base,
-                    )
-                    .await
+            let key = (t.name.0.clone(), p.partition_index);
+            let r = if duplicates.contains(&key) {
+                base.with_error_code(ResponseError::InvalidRequest.code())
+            } else if is_unsupported_code(p.timestamp, ctx.version) {
+                base.with_error_code(ResponseError::UnsupportedVersion.code())
+            } else {
+                match topic
+                    .as_ref()
+                    .and_then(|tp| tp.partition(p.partition_index))
+                {
+                    None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                    Some(partition) => {
+                        lookup(partition, p.timestamp, p.current_leader_epoch, base).await
+                    }
                 }
             };
             // The leader epoch field only exists from v4.
-            partitions.push(if ctx.version < 4 {
+            let r = if ctx.version < 4 {
                 r.with_leader_epoch(-1)
             } else {
                 r
-            });
+            };
+            if let Some(entry) = topics.get_mut(index) {
+                entry.partitions.push(r);
+            }
         }
-        topics.push(
-            ListOffsetsTopicResponse::default()
-                .with_name(TopicName(owned_str(&t.name.0)))
-                .with_partitions(partitions),
-        );
     }
     Reply::message(ResponseKind::ListOffsets(
         ListOffsetsResponse::default().with_topics(topics),
@@ -97,7 +125,6 @@ async fn lookup(
     partition: &Arc<Partition>,
     timestamp: i64,
     current_leader_epoch: i32,
-    version: i16,
     base: ListOffsetsPartitionResponse,
 ) -> ListOffsetsPartitionResponse {
     let epoch_error = check_leader_epoch(current_leader_epoch, partition.leader_epoch);
@@ -121,9 +148,10 @@ async fn lookup(
         match timestamp {
             LATEST => return found(log.high_watermark()),
             EARLIEST => return found(log.log_start_offset()),
-            EARLIEST_LOCAL if version >= 8 => return found(log.log_start_offset()),
-            LATEST_TIERED if version >= 9 => return base.clone().with_leader_epoch(-1),
-            MAX_TIMESTAMP if version >= 7 => log.lookup_max_timestamp(),
+            // The handler has refused codes the version does not know.
+            EARLIEST_LOCAL => return found(log.log_start_offset()),
+            LATEST_TIERED => return base.clone().with_leader_epoch(-1),
+            MAX_TIMESTAMP => log.lookup_max_timestamp(),
             ts => log.lookup_timestamp(ts),
         }
     };
@@ -141,5 +169,22 @@ async fn lookup(
         Some(Ok(None)) => base,
         Some(Err(e)) => base.with_error_code(e.error_code()),
         None => base.with_error_code(ResponseError::KafkaStorageError.code()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_codes_need_their_versions() {
+        assert!(!is_unsupported_code(0, 1));
+        assert!(!is_unsupported_code(1_700_000_000_000, 1));
+        assert!(!is_unsupported_code(LATEST, 1) && !is_unsupported_code(EARLIEST, 1));
+        assert!(is_unsupported_code(MAX_TIMESTAMP, 6) && !is_unsupported_code(MAX_TIMESTAMP, 7));
+        assert!(is_unsupported_code(EARLIEST_LOCAL, 7) && !is_unsupported_code(EARLIEST_LOCAL, 8));
+        assert!(is_unsupported_code(LATEST_TIERED, 8) && !is_unsupported_code(LATEST_TIERED, 9));
+        assert!(is_unsupported_code(-6, 10));
+        assert!(is_unsupported_code(-7, 10) && is_unsupported_code(i64::MIN, 10));
     }
 }

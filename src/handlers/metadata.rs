@@ -19,6 +19,7 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
+use super::describe_cluster::CLUSTER_OPERATIONS;
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
 use crate::metadata::topics::{Topic, validate_topic_name};
@@ -33,17 +34,6 @@ pub const SPEC: ApiSpec = ApiSpec {
 /// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
 const TOPIC_OPERATIONS: i32 =
     (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
-/// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE,
-/// CREATE_TOKENS, DESCRIBE_TOKENS.
-const CLUSTER_OPERATIONS: i32 = (1 << 5)
-    | (1 << 7)
-    | (1 << 8)
-    | (1 << 9)
-    | (1 << 10)
-    | (1 << 11)
-    | (1 << 12)
-    | (1 << 13)
-    | (1 << 14);
 /// What Kafka sends when authorized operations were not requested.
 const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
 

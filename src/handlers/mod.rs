@@ -164,6 +164,12 @@ pub fn check_leader_epoch(requested: i32, ours: i32) -> i16 {
     }
 }
 
+/// Kafka's own text for INVALID_REQUEST (`Errors.INVALID_REQUEST.message()`), which it sends
+/// where it has nothing more specific to say.
+pub const INVALID_REQUEST_MESSAGE: &str = "This most likely occurs because of a request being \
+    malformed by the client library or the message was sent to an incompatible broker. See the \
+    broker logs for more details.";
+
 /// A `StrBytes` that owns its bytes (not a slice pinning a request frame).
 pub fn owned_str(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())

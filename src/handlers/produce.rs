@@ -4,9 +4,14 @@
 //!   when it sees them): every partition answers UNSUPPORTED_VERSION. The codec cannot decode
 //!   them, so their bodies are read as v3 with a null transactional id in front, and their
 //!   responses are encoded here.
-//! - v3–12: batches are validated and appended by the partition's log (CRC32C, magic 2, header
-//!   consistency, `max.message.bytes`, timestamps, idempotent sequences); offsets are assigned by
+//! - v3–12: first the request-level checks of Kafka's `ProduceRequest.validateRecords` (exactly
+//!   one whole batch, magic 2, and no zstd before v7: UNSUPPORTED_COMPRESSION_TYPE); then the
+//!   partition's log validates and appends (CRC32C, header consistency, `max.message.bytes`,
+//!   timestamps, keys on compacted topics, idempotent sequences); offsets are assigned by
 //!   patching the batch header. Per-partition errors; v8+ adds `record_errors`/`error_message`.
+//!   As in Kafka, an error found by the log reports the partition's log start offset, except
+//!   the ones Kafka raises before consulting the log (corrupt or oversized batches, storage
+//!   errors); request-level refusals report -1.
 //! - acks must be -1, 0 or 1 (INVALID_REQUIRED_ACKS). acks=0 gets no response; if any partition
 //!   failed, the connection is closed instead, as Kafka does, so the producer notices.
 //! - acks=1 and acks=-1 are the same on one node; when `flush.messages`/`flush.ms` demand an
@@ -28,8 +33,9 @@ use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, Response
 use kafka_protocol::protocol::Decodable;
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::batch::single_batch;
 use crate::log::error::NONE;
-use crate::log::now_ms;
+use crate::log::{AppendError, BatchHeader, Compression, now_ms};
 use crate::metadata::NewTopic;
 use crate::metadata::topics::{Partition, Topic};
 
@@ -66,7 +72,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply 
                         ResponseError::InvalidTopicException.code(),
                         Some(format!("Cannot append to internal topic {name}")),
                     ),
-                    Some((_, p)) => append(p, pd.records, acks).await,
+                    Some((_, p)) => append(p, pd.records, acks, ctx.version).await,
                 }
             };
             any_error |= r.error_code != NONE;
@@ -112,19 +118,20 @@ async fn append(
     partition: &Arc<Partition>,
     records: Option<Bytes>,
     acks: i16,
+    version: i16,
 ) -> PartitionProduceResponse {
     let index = partition.index;
-    let Some(records) = records.filter(|r| !r.is_empty()) else {
-        return failed(
-            index,
-            ResponseError::InvalidRecord.code(),
-            Some("no records".into()),
-        );
-    };
+    let records = records.unwrap_or_default();
+    if let Err(e) = check_request_level(&records, version) {
+        return failed(index, e.error_code(), Some(e.error_message()));
+    }
     let appended = match partition.append(records, now_ms()).await {
         Ok(a) => a,
         Err(e) => {
             let mut r = failed(index, e.error_code(), Some(e.error_message()));
+            if reports_log_start(e.error_code()) {
+                r.log_start_offset = partition.log().log_start_offset();
+            }
             r.record_errors = e
                 .record_errors()
                 .iter()
@@ -150,6 +157,35 @@ async fn append(
         .with_base_offset(outcome.base_offset)
         .with_log_append_time_ms(outcome.log_append_time_ms)
         .with_log_start_offset(outcome.log_start_offset)
+}
+
+/// Kafka's `ProduceRequest.validateRecords`, which refuses a partition's records before the
+/// partition is consulted: exactly one whole v2 batch, and zstd only from v7 (KIP-110).
+fn check_request_level(records: &[u8], version: i16) -> Result<(), AppendError> {
+    let batch = single_batch(records)?;
+    let zstd =
+        BatchHeader::parse(batch).is_some_and(|h| h.compression() == Some(Compression::Zstd));
+    if zstd && version < 7 {
+        return Err(AppendError::UnsupportedCompressionType(format!(
+            "Produce requests with version {version} are not allowed to use ZStandard compression"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether Kafka reports the partition's log start offset alongside this append error: it does
+/// for everything but the errors its `ReplicaManager.appendToLocalLog` catches first.
+fn reports_log_start(code: i16) -> bool {
+    ![
+        ResponseError::CorruptMessage.code(),
+        ResponseError::MessageTooLarge.code(),
+        ResponseError::RecordListTooLarge.code(),
+        ResponseError::KafkaStorageError.code(),
+        // Until transactions exist this stands in for Kafka's request-level refusal
+        // (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), which reports -1.
+        ResponseError::InvalidTxnState.code(),
+    ]
+    .contains(&code)
 }
 
 fn failed(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {

@@ -62,6 +62,9 @@ pub const ATTR_CONTROL: i16 = 0x20;
 /// must not take the broker's memory. MESSAGE_TOO_LARGE past it makes the Java producer split
 /// the batch and retry.
 pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 64 << 20;
+/// Per-record errors kept for one batch (Kafka lists every one; a compressed batch can hold
+/// millions of records, and each error costs memory and response bytes). Counts stay exact.
+pub const MAX_RECORD_ERRORS: usize = 10_000;
 
 /// The fields of a v2 batch header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,11 +281,13 @@ impl ValidatedBatch<'_> {
 }
 
 /// Validates a produce request's records for one partition (see the module header for the
-/// rules and error codes). Pure: call it outside the partition lock.
+/// rules and error codes); `topic_partition` (`<topic>-<index>`) names it in messages, as
+/// Kafka's do. Pure: call it outside the partition lock.
 pub fn validate_produce<'a>(
     records: &'a [u8],
     config: &LogConfig,
     now_ms: i64,
+    topic_partition: &str,
 ) -> Result<ValidatedBatch<'a>, AppendError> {
     let batch = single_batch(records)?;
     let header_bytes: [u8; HEADER_LEN] = match batch.first_chunk::<HEADER_LEN>() {
@@ -334,10 +339,10 @@ pub fn validate_produce<'a>(
     let mut fields = h;
     let mut max_timestamp = h.max_timestamp;
     let true_max = if codec == Compression::None {
-        check_records(&h, rest, config, now_ms)?
+        check_records(&h, rest, config, now_ms, topic_partition)?
     } else {
         let plain = decompress_for_validation(codec, rest)?;
-        check_records(&h, &plain, config, now_ms)?
+        check_records(&h, &plain, config, now_ms, topic_partition)?
     };
     if config.timestamp_type == TimestampType::CreateTime && true_max != h.max_timestamp {
         max_timestamp = true_max;
@@ -380,8 +385,9 @@ pub(crate) fn trusted_batch(bytes: &[u8]) -> Result<ValidatedBatch<'_>, AppendEr
     })
 }
 
-/// Kafka's framing of a produce record set, returning the one whole batch it must contain.
-fn single_batch(records: &[u8]) -> Result<&[u8], AppendError> {
+/// Kafka's framing of a produce record set (`ProduceRequest.validateRecords`), returning the
+/// one whole batch it must contain. Produce calls it first, as Kafka does before the append.
+pub fn single_batch(records: &[u8]) -> Result<&[u8], AppendError> {
     let mut first: Option<&[u8]> = None;
     let mut rest = records;
     while rest.len() >= LOG_OVERHEAD {
@@ -505,6 +511,7 @@ fn check_records(
     plain: &[u8],
     config: &LogConfig,
     now_ms: i64,
+    topic_partition: &str,
 ) -> Result<i64, AppendError> {
     let batch_log_append = h.timestamp_type() == TimestampType::LogAppendTime;
     if batch_log_append
@@ -520,14 +527,18 @@ fn check_records(
     let mut max_timestamp = -1i64;
     let mut timestamp_errors = Vec::new();
     let mut offset_error = None;
-    let mut keyless = Vec::new();
+    // Keyless records: how many, and the first `MAX_RECORD_ERRORS` indexes.
+    let mut keyless = (0usize, Vec::new());
     let walk = record::for_each_record(plain, h.records_count, |index, r| {
         if r.offset_delta != index {
             offset_error = Some(index);
             return false;
         }
         if config.cleanup_compact && r.key.is_none() {
-            keyless.push(index);
+            keyless.0 += 1;
+            if keyless.1.len() < MAX_RECORD_ERRORS {
+                keyless.1.push(index);
+            }
         }
         let ts = if batch_log_append {
             h.max_timestamp
@@ -535,7 +546,11 @@ fn check_records(
             h.base_timestamp.wrapping_add(r.timestamp_delta)
         };
         max_timestamp = max_timestamp.max(ts);
-        if check_timestamps && ts != -1 && (ts < earliest || ts > latest) {
+        if check_timestamps
+            && ts != -1
+            && (ts < earliest || ts > latest)
+            && timestamp_errors.len() < MAX_RECORD_ERRORS
+        {
             timestamp_errors.push(timestamp_error(ts, index, now_ms, config));
         }
         true
@@ -552,8 +567,8 @@ fn check_records(
             h.records_count,
         )));
     }
-    if !keyless.is_empty() {
-        return Err(keyless_records(&keyless));
+    if keyless.0 > 0 {
+        return Err(keyless_records(keyless.0, &keyless.1, topic_partition));
     }
     if !timestamp_errors.is_empty() {
         return Err(invalid_timestamp(timestamp_errors));
@@ -595,21 +610,35 @@ fn offset_delta_at(plain: &[u8], index: i32) -> i32 {
     found
 }
 
-fn keyless_records(indexes: &[i32]) -> AppendError {
-    const WHY: &str = "Compacted topic cannot accept message without key.";
+/// Kafka's errors for records without keys on a compacted topic: one per record (up to
+/// `MAX_RECORD_ERRORS`), and a summary listing the first three as Java prints them.
+fn keyless_records(count: usize, indexes: &[i32], topic_partition: &str) -> AppendError {
+    let why = format!(
+        "Compacted topic cannot accept message without key in topic partition {topic_partition}"
+    );
+    let record_errors: Vec<RecordError> = indexes
+        .iter()
+        .map(|&batch_index| RecordError {
+            batch_index,
+            message: why.clone(),
+        })
+        .collect();
+    let first_three: Vec<String> = record_errors
+        .iter()
+        .take(3)
+        .map(|e| {
+            format!(
+                "RecordError(batchIndex={}, message='{}')",
+                e.batch_index, e.message
+            )
+        })
+        .collect();
     AppendError::InvalidRecord {
         message: format!(
-            "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: {WHY}",
-            indexes.len()
+            "One or more records have been rejected due to {count} record errors in total, and only showing the first three errors at most: [{}]",
+            first_three.join(", ")
         ),
-        record_errors: indexes
-            .iter()
-            .take(3)
-            .map(|&batch_index| RecordError {
-                batch_index,
-                message: WHY.into(),
-            })
-            .collect(),
+        record_errors,
     }
 }
 
@@ -806,7 +835,7 @@ mod tests {
     }
 
     fn code(bytes: &[u8], config: &LogConfig) -> i16 {
-        validate_produce(bytes, config, NOW)
+        validate_produce(bytes, config, NOW, "t-0")
             .unwrap_err()
             .error_code()
     }
@@ -840,7 +869,7 @@ mod tests {
                     ..BatchOptions::default()
                 },
             );
-            let v = validate_produce(&bytes, &config, NOW).unwrap();
+            let v = validate_produce(&bytes, &config, NOW, "t-0").unwrap();
             assert_eq!(v.record_count(), 20);
             assert_eq!(v.size(), bytes.len() as u64);
             assert_eq!(v.max_timestamp, NOW - 100 + 19);
@@ -879,7 +908,7 @@ mod tests {
                 h.records_count = 1;
                 h.last_offset_delta = 0;
             });
-            let e = validate_produce(&fewer, &config, NOW).unwrap_err();
+            let e = validate_produce(&fewer, &config, NOW, "t-0").unwrap_err();
             assert_eq!(e.error_code(), 87, "{codec:?}: {e}");
             assert!(e.to_string().contains("records still remaining"), "{e}");
             // One real record declared as a thousand.
@@ -888,7 +917,7 @@ mod tests {
                 h.records_count = 1000;
                 h.last_offset_delta = 999;
             });
-            let e = validate_produce(&more, &config, NOW).unwrap_err();
+            let e = validate_produce(&more, &config, NOW, "t-0").unwrap_err();
             assert_eq!(e.error_code(), 87, "{codec:?}: {e}");
             assert!(e.to_string().contains("premature EOF"), "{e}");
         }
@@ -910,13 +939,13 @@ mod tests {
             out.extend_from_slice(body);
             patch(&out, |_| {})
         };
-        let e = validate_produce(&with_body(&plain), &config, NOW).unwrap_err();
+        let e = validate_produce(&with_body(&plain), &config, NOW, "t-0").unwrap_err();
         assert_eq!(e.error_code(), 87);
         assert!(e.to_string().contains("offset delta 1, expected 2"), "{e}");
         // A stray byte after the last record.
         let mut trailing = good[HEADER_LEN..].to_vec();
         trailing.push(0);
-        let e = validate_produce(&with_body(&trailing), &config, NOW).unwrap_err();
+        let e = validate_produce(&with_body(&trailing), &config, NOW, "t-0").unwrap_err();
         assert_eq!(e.error_code(), 87, "{e}");
         // A record whose length runs past the batch.
         let mut cut = good[HEADER_LEN..].to_vec();
@@ -938,14 +967,14 @@ mod tests {
         // The header's base and max timestamps are both within bounds.
         let h = BatchHeader::parse(&bytes).unwrap();
         assert!(NOW - h.base_timestamp < 60_000 && NOW - h.max_timestamp < 60_000);
-        let e = validate_produce(&bytes, &config, NOW).unwrap_err();
+        let e = validate_produce(&bytes, &config, NOW, "t-0").unwrap_err();
         assert_eq!(e.error_code(), 32);
         assert_eq!(e.record_errors().len(), 1);
         assert_eq!(e.record_errors()[0].batch_index, 1);
         let low_max = patch(&batch(3, BatchOptions::default()), |h| {
             h.max_timestamp = NOW - 100
         });
-        let v = validate_produce(&low_max, &LogConfig::default(), NOW).unwrap();
+        let v = validate_produce(&low_max, &LogConfig::default(), NOW, "t-0").unwrap();
         assert_eq!(v.max_timestamp, NOW - 100 + 2);
         assert_eq!(v.fields.max_timestamp, NOW - 100 + 2);
         assert_eq!(v.fields.crc, batch_crc(&v.header, v.rest));
@@ -984,7 +1013,9 @@ mod tests {
         let mut trailing = good.clone();
         trailing.extend_from_slice(&good[..11]);
         assert_eq!(
-            validate_produce(&trailing, &config, NOW).unwrap().size(),
+            validate_produce(&trailing, &config, NOW, "t-0")
+                .unwrap()
+                .size(),
             good.len() as u64
         );
         // Length field below the minimum overhead, or too short for a v2 header.
@@ -1026,14 +1057,14 @@ mod tests {
                 },
             )
             .unwrap();
-            let err = validate_produce(&bytes, &config, NOW).unwrap_err();
+            let err = validate_produce(&bytes, &config, NOW, "t-0").unwrap_err();
             assert_eq!(err.error_code(), 32);
             let indexes: Vec<i32> = err.record_errors().iter().map(|e| e.batch_index).collect();
             assert_eq!(indexes, vec![2, 3], "{codec:?}");
         }
         // -1 (no timestamp) is never out of bounds.
         let none = build_batch(&records(2, -1)[..1], &BatchOptions::default()).unwrap();
-        assert!(validate_produce(&none, &config, NOW).is_ok());
+        assert!(validate_produce(&none, &config, NOW, "t-0").is_ok());
         // A client may not set LogAppendTime.
         let lat = batch(
             2,
@@ -1063,7 +1094,7 @@ mod tests {
                     ..BatchOptions::default()
                 },
             );
-            let v = validate_produce(&bytes, &config, NOW).unwrap();
+            let v = validate_produce(&bytes, &config, NOW, "t-0").unwrap();
             let h = BatchHeader::from_bytes(&v.header);
             assert_eq!(h.max_timestamp, NOW);
             assert_eq!(h.timestamp_type(), TimestampType::LogAppendTime);
@@ -1084,7 +1115,7 @@ mod tests {
             },
         );
         let lying = patch(&bytes, |h| h.max_timestamp = NOW - 1000);
-        let v = validate_produce(&lying, &LogConfig::default(), NOW).unwrap();
+        let v = validate_produce(&lying, &LogConfig::default(), NOW, "t-0").unwrap();
         assert_eq!(v.max_timestamp, NOW - 100 + 4);
         assert_eq!(
             BatchHeader::from_bytes(&v.header).crc,
@@ -1137,7 +1168,7 @@ mod tests {
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let _ = validate_produce(&bytes, &LogConfig::default(), NOW);
+            let _ = validate_produce(&bytes, &LogConfig::default(), NOW, "t-0");
         }
 
         #[test]
@@ -1154,7 +1185,7 @@ mod tests {
             if fix_crc && bytes.len() >= HEADER_LEN {
                 bytes = patch(&bytes, |_| {});
             }
-            let _ = validate_produce(&bytes, &LogConfig::default(), NOW);
+            let _ = validate_produce(&bytes, &LogConfig::default(), NOW, "t-0");
         }
     }
 }

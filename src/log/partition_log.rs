@@ -484,7 +484,7 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendOutcome, AppendError> {
-        let validated = batch::validate_produce(records, &self.config, now_ms)?;
+        let validated = batch::validate_produce(records, &self.config, now_ms, &self.label)?;
         self.append_validated(&validated, leader_epoch, now_ms)
     }
 
@@ -516,13 +516,9 @@ impl PartitionLog {
                 return Ok(AppendOutcome {
                     base_offset: dup.first_offset(),
                     last_offset: dup.last_offset,
-                    log_append_time_ms: if self.config.timestamp_type
-                        == TimestampType::LogAppendTime
-                    {
-                        dup.timestamp
-                    } else {
-                        -1
-                    },
+                    // Kafka answers a duplicate with the timestamp it kept for the batch (its
+                    // max timestamp), whatever the topic's timestamp type.
+                    log_append_time_ms: dup.timestamp,
                     log_start_offset: self.log_start_offset,
                     duplicate: true,
                     flush_needed: false,

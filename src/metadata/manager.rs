@@ -534,7 +534,9 @@ impl Owner {
             }
             n => {
                 return Err(CreateTopicError::InvalidReplicationFactor(format!(
-                    "Unable to replicate the partition {n} time(s): The target replication factor of {n} cannot be reached because only 1 broker(s) are registered."
+                    "Unable to replicate the partition {n} time(s): The target replication factor \
+                     of {n} cannot be reached because only 1 broker(s) are registered or some \
+                     brokers have all their log directories cordoned."
                 )));
             }
         }
@@ -608,10 +610,8 @@ impl Owner {
         validate_only: bool,
     ) -> Result<(), AdminError> {
         let Some(topic) = self.image.topic(name).cloned() else {
-            return Err(AdminError::new(
-                ResponseError::UnknownTopicOrPartition,
-                "This server does not host this topic-partition.",
-            ));
+            // Kafka's controller explains nothing here (an empty message is sent as null).
+            return Err(AdminError::new(ResponseError::UnknownTopicOrPartition, ""));
         };
         let current = topic.partitions;
         if count == current {
@@ -635,7 +635,7 @@ impl Owner {
         if additional > MAX_PARTITIONS_PER_REQUEST {
             return Err(AdminError::new(
                 ResponseError::PolicyViolation,
-                "Excessively large number of partitions per request.",
+                "Excessively large number of additional partitions per request.",
             ));
         }
         if validate_only {
@@ -672,7 +672,7 @@ impl Owner {
         let Some(topic) = self.image.topic(name) else {
             return Err(AdminError::new(
                 ResponseError::UnknownTopicOrPartition,
-                format!("Topic {name} does not exist."),
+                format!("The topic '{name}' does not exist."),
             ));
         };
         if validate_only || configs == topic.configs {
@@ -940,23 +940,31 @@ fn check_assignments(
         )));
     }
     for brokers in assignments {
-        let mut sorted = brokers.clone();
-        sorted.sort_unstable();
-        if sorted.is_empty() {
-            return Err(invalid(
-                "The manual partition assignment includes an empty replica list.".into(),
-            ));
-        }
-        if let Some(b) = sorted.iter().find(|b| **b != node_id) {
-            return Err(invalid(format!(
-                "The manual partition assignment includes broker {b}, but no such broker is registered."
-            )));
-        }
-        if sorted.len() > 1 {
-            return Err(invalid(format!(
-                "The manual partition assignment includes the broker {node_id} more than once."
-            )));
-        }
+        check_replicas(brokers, node_id)?;
+    }
+    Ok(())
+}
+
+/// Kafka's check of one manually assigned replica list (`validateManualPartitionAssignment`),
+/// on a one-broker cluster: non-empty, only this broker, and it only once.
+pub fn check_replicas(brokers: &[i32], node_id: i32) -> Result<(), AdminError> {
+    let invalid = |m: String| AdminError::new(ResponseError::InvalidReplicaAssignment, m);
+    let mut sorted = brokers.to_vec();
+    sorted.sort_unstable();
+    if sorted.is_empty() {
+        return Err(invalid(
+            "The manual partition assignment includes an empty replica list.".into(),
+        ));
+    }
+    if let Some(b) = sorted.iter().find(|b| **b != node_id) {
+        return Err(invalid(format!(
+            "The manual partition assignment includes broker {b}, but no such broker is registered."
+        )));
+    }
+    if sorted.len() > 1 {
+        return Err(invalid(format!(
+            "The manual partition assignment includes the broker {node_id} more than once."
+        )));
     }
     Ok(())
 }

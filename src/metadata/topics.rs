@@ -163,7 +163,7 @@ impl Partition {
         config: &LogConfig,
         now_ms: i64,
     ) -> Result<AppendOutcome, AppendError> {
-        let batch = validate_produce(records, config, now_ms)?;
+        let batch = validate_produce(records, config, now_ms, &self.log.label)?;
         // Validated first, so garbage gets Kafka's CORRUPT_MESSAGE / INVALID_RECORD.
         if batch.fields.is_transactional() {
             return Err(AppendError::TransactionsUnsupported);
@@ -174,7 +174,7 @@ impl Partition {
             .transpose()?
         {
             Some(Some(bytes)) => {
-                let batch = validate_produce(&bytes, config, now_ms)?;
+                let batch = validate_produce(&bytes, config, now_ms, &self.log.label)?;
                 self.log()
                     .append_validated(&batch, self.leader_epoch, now_ms)
             }
@@ -334,28 +334,28 @@ impl TopicRegistry {
     }
 }
 
-/// Kafka's topic name rule: 1–249 characters of `[a-zA-Z0-9._-]`, and not `.` or `..`.
+/// Kafka's topic name rule: 1–249 characters of `[a-zA-Z0-9._-]`, and not `.` or `..`. The
+/// error is Kafka 4.4's message ("Topic name is invalid: ...").
 pub fn validate_topic_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("Topic name is illegal, it can't be empty".into());
-    }
-    if name == "." || name == ".." {
-        return Err("Topic name cannot be \".\" or \"..\"".into());
-    }
-    if name.len() > 249 {
-        return Err(format!(
-            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
-        ));
-    }
-    if !name
+    let reason = if name.is_empty() {
+        "the empty string is not allowed".to_string()
+    } else if name == "." || name == ".." {
+        format!("'{name}' is not allowed")
+    } else if name.encode_utf16().count() > 249 {
+        // Java counts UTF-16 units.
+        format!("the length of '{name}' is longer than the max allowed length 249")
+    } else if !name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
-        return Err(format!(
-            "Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
-        ));
-    }
-    Ok(())
+        format!(
+            "'{name}' contains one or more characters other than ASCII alphanumerics, '.', '_' \
+             and '-'"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(format!("Topic name is invalid: {reason}"))
 }
 
 #[cfg(test)]
@@ -372,5 +372,14 @@ mod tests {
         assert!(validate_topic_name("ü").is_err());
         assert!(validate_topic_name(&"x".repeat(249)).is_ok());
         assert!(validate_topic_name(&"x".repeat(250)).is_err());
+        assert_eq!(
+            validate_topic_name("a b").unwrap_err(),
+            "Topic name is invalid: 'a b' contains one or more characters other than ASCII \
+             alphanumerics, '.', '_' and '-'"
+        );
+        assert_eq!(
+            validate_topic_name("..").unwrap_err(),
+            "Topic name is invalid: '..' is not allowed"
+        );
     }
 }

@@ -158,7 +158,8 @@ impl Connection {
 
         if api == ApiKey::ApiVersions && !handlers::is_supported(api, version) {
             // Kafka answers an ApiVersions it cannot parse with a v0 response carrying
-            // UNSUPPORTED_VERSION and its ranges, so the client can retry with a version it knows.
+            // UNSUPPORTED_VERSION and its own range, so the client can retry with a version it
+            // knows.
             let body = handlers::api_versions::unsupported_version_response();
             return self.write_message(api, 0, correlation_id, &body).await;
         }
