@@ -172,7 +172,11 @@ async fn log_append_time_topics_stamp_the_broker_time() {
     let max_timestamp = i64::from_be_bytes(raw[35..43].try_into().unwrap());
     assert_eq!(max_timestamp, append_time);
     let attributes = i16::from_be_bytes(raw[21..23].try_into().unwrap());
-    assert_eq!(attributes & 0x08, 0x08, "the LogAppendTime attribute is set");
+    assert_eq!(
+        attributes & 0x08,
+        0x08,
+        "the LogAppendTime attribute is set"
+    );
     let mut records = raw;
     let batches = RecordBatchDecoder::decode_all(&mut records).unwrap();
     assert_eq!(batches[0].records[0].value.as_deref(), Some(&b"t"[..]));

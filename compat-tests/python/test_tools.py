@@ -655,13 +655,7 @@ FEATURE_LINE = re.compile(r"^Feature: (\S+)\s+SupportedMinVersion: (\S+)\s+Suppo
                           r"FinalizedVersionLevel: (\S+)\s+Epoch: (\S+)")
 
 
-@pytest.mark.parametrize("target", [
-    pytest.param("vltava", marks=pytest.mark.xfail(strict=True, reason=(
-        "ApiVersions (v3+) answers carry no SupportedFeatures / FinalizedFeaturesEpoch / "
-        "FinalizedFeatures tagged fields, so Admin.describeFeatures sees no features and "
-        "kafka-features describe prints nothing; Kafka 4.4 lists metadata.version, kraft.version, "
-        "group.version, transaction.version, ..."))),
-    "kafka"])
+@pytest.mark.parametrize("target", ["vltava", "kafka"])
 def test_features_describe(request, kafka_tools, target):
     bootstrap = (request.getfixturevalue("broker") if target == "vltava"
                  else request.getfixturevalue("real_kafka")).bootstrap
@@ -670,6 +664,7 @@ def test_features_describe(request, kafka_tools, target):
     assert "metadata.version" in feats, r
     lo, hi, finalized, epoch = feats["metadata.version"]
     assert re.fullmatch(r"\d+\.\d+-IV\d+", finalized), feats
+    assert lo == "3.3-IV3" and finalized == hi == "4.4-IV2", feats
 
 
 @pytest.mark.parametrize("target", [

@@ -6,16 +6,21 @@
 //! by the connection with a v0 response carrying UNSUPPORTED_VERSION and, as Kafka does, only
 //! the ApiVersions range: all a client needs to retry with a version we know.
 //!
-//! Deliberately not sent: `supported_features` / `finalized_features` (tagged fields). Kafka
-//! writes no tagged field at its default value, and librdkafka 2.0 (Debian's kcat) misparses
-//! responses that do, so we write none.
+//! v3+ carries the feature levels (`metadata::features`) in tagged fields, as Kafka does; as in
+//! Kafka (KIP-1022) a request older than v4 is not told of supported features whose minimum is
+//! 0. No tagged field is written at its default value: librdkafka 2.0 (Debian's kcat) misparses
+//! responses that do, and Kafka never does.
 
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
 
 use super::{APIS, ApiSpec, Reply, RequestContext};
 use crate::log::error::NONE;
+use crate::metadata::features::{FEATURES, FINALIZED_EPOCH};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ApiVersions,
@@ -28,7 +33,11 @@ pub fn handle(ctx: &RequestContext<'_>, request: ApiVersionsRequest) -> Reply {
         || (is_valid_software_field(&request.client_software_name)
             && is_valid_software_field(&request.client_software_version));
     let response = if valid {
-        supported(NONE)
+        let mut r = supported(NONE);
+        if ctx.version >= 3 {
+            with_features(&mut r, ctx.version);
+        }
+        r
     } else {
         ApiVersionsResponse::default().with_error_code(ResponseError::InvalidRequest.code())
     };
@@ -61,6 +70,31 @@ fn supported(error_code: i16) -> ApiVersionsResponse {
     ApiVersionsResponse::default()
         .with_error_code(error_code)
         .with_api_keys(api_keys)
+}
+
+/// The feature tagged fields of a v3+ answer.
+fn with_features(r: &mut ApiVersionsResponse, version: i16) {
+    r.supported_features = FEATURES
+        .iter()
+        .filter(|f| version >= 4 || f.min_version > 0)
+        .map(|f| {
+            SupportedFeatureKey::default()
+                .with_name(StrBytes::from_static_str(f.name))
+                .with_min_version(f.min_version)
+                .with_max_version(f.max_version)
+        })
+        .collect();
+    r.finalized_features_epoch = FINALIZED_EPOCH;
+    r.finalized_features = FEATURES
+        .iter()
+        .filter(|f| f.finalized > 0)
+        .map(|f| {
+            FinalizedFeatureKey::default()
+                .with_name(StrBytes::from_static_str(f.name))
+                .with_min_version_level(f.finalized)
+                .with_max_version_level(f.finalized)
+        })
+        .collect();
 }
 
 /// Kafka's rule: `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?`.
@@ -104,6 +138,24 @@ mod tests {
         assert_eq!(
             r.finalized_features_epoch, -1,
             "no default-valued tagged field is written"
+        );
+    }
+
+    #[test]
+    fn features_as_kafka_reports_them() {
+        let mut r = supported(0);
+        with_features(&mut r, 4);
+        let mv = r
+            .supported_features
+            .iter()
+            .find(|f| f.name.as_str() == "metadata.version")
+            .map(|f| (f.min_version, f.max_version));
+        assert_eq!(mv, Some((7, 33)));
+        assert_eq!(r.finalized_features_epoch, FINALIZED_EPOCH);
+        assert!(
+            r.finalized_features
+                .iter()
+                .all(|f| f.min_version_level == f.max_version_level)
         );
     }
 }
