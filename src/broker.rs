@@ -1,7 +1,9 @@
 //! The broker hub: the services one request may need, wired together once at start-up — the
-//! metadata (live topics, admin commands, effective configs) and the group coordinator, joined
-//! to its internal topic through the runtime's `CoordinatorLog` port (`InternalTopic` here). It
-//! holds no state of its own; the layers below it never import it.
+//! metadata (live topics, admin commands, effective configs), the group coordinator and the
+//! transaction coordinator, each joined to its internal topic through the runtime's
+//! `CoordinatorLog` port (`InternalTopic` here); the transaction coordinator also reaches the
+//! partitions and the group coordinator for its markers through `TxnPorts` (`MarkerWriter`).
+//! It holds no state of its own; the layers below it never import it.
 
 use std::sync::Arc;
 
@@ -10,13 +12,16 @@ use kafka_protocol::ResponseError;
 
 use crate::config::BrokerConfig;
 use crate::config::dynamic::DynamicConfigs;
-use crate::config::internal::OFFSETS_TOPIC;
+use crate::config::internal::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 use crate::coordinator::group::GroupCoordinatorHandle;
 use crate::coordinator::runtime::{BoxFuture, CoordinatorLog, Durability};
+use crate::coordinator::txn::TxnCoordinatorHandle;
+use crate::coordinator::txn::service::TxnPorts;
+use crate::log::ControlType;
 use crate::log::batch::BatchHeader;
 use crate::metadata::Metadata;
 use crate::metadata::manager::MetadataListener;
-use crate::metadata::topics::{Partition, Topic, TopicRegistry};
+use crate::metadata::topics::{Origin, Partition, Topic, TopicRegistry};
 use crate::metadata::{CreateTopicError, NewTopic};
 
 pub use crate::log::now_ms;
@@ -30,10 +35,14 @@ pub struct Broker {
     pub topics: Arc<TopicRegistry>,
     /// The group coordinator (consumer groups and committed offsets).
     pub groups: Arc<GroupCoordinatorHandle>,
+    /// The transaction coordinator.
+    pub transactions: Arc<TxnCoordinatorHandle>,
 }
 
 impl Broker {
-    /// Opens the metadata (and with it every partition log) and the group coordinator.
+    /// Opens the metadata (and with it every partition log) and the coordinators. Called
+    /// from a tokio runtime, it also starts the transaction coordinator's background work
+    /// (finishing transactions prepared before a restart, aborting timed-out ones).
     pub fn open(config: BrokerConfig) -> Result<Arc<Broker>, String> {
         let metadata = Metadata::open(config.clone())?;
         let offsets_topic = Arc::new(InternalTopic::offsets(&metadata, &config.groups));
@@ -43,12 +52,24 @@ impl Broker {
             now_ms(),
         )?);
         metadata.listen(Arc::new(GroupsListener(groups.clone())));
+        let txn_topic = Arc::new(InternalTopic::transactions(&metadata, &config.transactions));
+        let markers = Arc::new(MarkerWriter {
+            metadata: metadata.clone(),
+            groups: groups.clone(),
+        });
+        let transactions = Arc::new(crate::coordinator::txn::service::open(
+            &config.transactions,
+            txn_topic,
+            markers,
+        )?);
+        transactions.start_background();
         let broker = Arc::new(Broker {
             config,
             cluster_id: metadata.cluster_id.clone(),
             topics: metadata.topics.clone(),
             metadata,
             groups,
+            transactions,
         });
         Ok(broker)
     }
@@ -69,7 +90,7 @@ impl Broker {
     }
 }
 
-/// An internal topic (`__consumer_offsets`) as a coordinator's runtime sees it: the port
+/// An internal topic (`__consumer_offsets`, `__transaction_state`) as a coordinator's runtime sees it: the port
 /// through which it appends and loads, created on first use like Kafka's.
 struct InternalTopic {
     metadata: Arc<Metadata>,
@@ -94,6 +115,27 @@ impl InternalTopic {
             topic: NewTopic {
                 name: OFFSETS_TOPIC.to_string(),
                 partitions: groups.offsets_topic_num_partitions,
+                replication_factor: 1,
+                configs,
+            },
+        }
+    }
+
+    fn transactions(metadata: &Arc<Metadata>, txn: &crate::config::TxnConfig) -> InternalTopic {
+        let configs = [
+            ("cleanup.policy", "compact".to_string()),
+            ("compression.type", "uncompressed".to_string()),
+            ("min.insync.replicas", "1".to_string()),
+            ("segment.bytes", txn.state_log_segment_bytes.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        InternalTopic {
+            metadata: metadata.clone(),
+            topic: NewTopic {
+                name: TRANSACTION_STATE_TOPIC.to_string(),
+                partitions: txn.state_log_num_partitions,
                 replication_factor: 1,
                 configs,
             },
@@ -141,8 +183,36 @@ impl CoordinatorLog for InternalTopic {
         Box::pin(async move {
             let partition = self.partition(index)?;
             let appended = partition
-                .append(batch, now_ms())
+                .append(batch, Origin::Coordinator, now_ms())
                 .await
+                .map_err(|e| e.error_code())?;
+            Ok(appended.durable.map(|d| Box::pin(d.wait()) as Durability))
+        })
+    }
+
+    fn append_marker(
+        &self,
+        index: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> BoxFuture<'_, Result<Option<Durability>, i16>> {
+        Box::pin(async move {
+            let partition = self.partition(index)?;
+            let control = if commit {
+                ControlType::Commit
+            } else {
+                ControlType::Abort
+            };
+            let appended = partition
+                .append_marker(
+                    producer_id,
+                    producer_epoch,
+                    control,
+                    coordinator_epoch,
+                    now_ms(),
+                )
                 .map_err(|e| e.error_code())?;
             Ok(appended.durable.map(|d| Box::pin(d.wait()) as Durability))
         })
@@ -168,5 +238,65 @@ struct GroupsListener(Arc<GroupCoordinatorHandle>);
 impl MetadataListener for GroupsListener {
     fn topic_deleted(&self, name: &str) {
         self.0.topic_deleted(name);
+    }
+}
+
+/// Writes the transaction coordinator's markers: into a partition through its one append path,
+/// or, for `__consumer_offsets`, through the group coordinator (which applies it to the
+/// pending offsets of the transaction).
+struct MarkerWriter {
+    metadata: Arc<Metadata>,
+    groups: Arc<GroupCoordinatorHandle>,
+}
+
+impl TxnPorts for MarkerWriter {
+    fn allocate_producer_id(&self) -> BoxFuture<'_, Result<i64, i16>> {
+        Box::pin(async move {
+            self.metadata.allocate_producer_id().await.map_err(|e| {
+                tracing::error!("cannot allocate a producer id: {}", e.message);
+                ResponseError::CoordinatorNotAvailable.code()
+            })
+        })
+    }
+
+    fn write_marker<'a>(
+        &'a self,
+        topic: &'a str,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> BoxFuture<'a, Result<(), i16>> {
+        Box::pin(async move {
+            if topic == OFFSETS_TOPIC {
+                return self
+                    .groups
+                    .write_marker(partition, producer_id, producer_epoch, commit)
+                    .await;
+            }
+            // A partition deleted meanwhile needs no marker (Kafka drops them too).
+            let Some(p) = self
+                .metadata
+                .topics
+                .get(topic)
+                .and_then(|t| t.partition(partition).cloned())
+            else {
+                return Ok(());
+            };
+            let control = if commit {
+                ControlType::Commit
+            } else {
+                ControlType::Abort
+            };
+            let appended = p
+                .append_marker(producer_id, producer_epoch, control, 0, now_ms())
+                .map_err(|e| e.error_code())?;
+            if let Some(d) = appended.durable {
+                d.wait()
+                    .await
+                    .map_err(|_| ResponseError::KafkaStorageError.code())?;
+            }
+            Ok(())
+        })
     }
 }

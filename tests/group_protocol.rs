@@ -374,7 +374,8 @@ async fn find_coordinator_every_version_points_here_and_creates_the_offsets_topi
         topic.configs.get("cleanup.policy").map(String::as_str),
         Some("compact")
     );
-    // Transactions and unknown key types: INVALID_REQUEST, old and new style.
+    // Transactional ids: the transaction coordinator is here too, and the first lookup
+    // creates `__transaction_state`.
     let req = FindCoordinatorRequest::default()
         .with_key(s("tx"))
         .with_key_type(1);
@@ -384,11 +385,13 @@ async fn find_coordinator_every_version_points_here_and_creates_the_offsets_topi
     };
     assert_eq!(
         (r.error_code, r.node_id.0, r.port),
-        (INVALID_REQUEST, -1, -1)
+        (NONE, 1, i32::from(broker.addr.port()))
     );
+    assert!(broker.broker.topics.get("__transaction_state").is_some());
+    // Unknown key types: INVALID_REQUEST.
     let req = FindCoordinatorRequest::default()
         .with_coordinator_keys(vec![s("tx")])
-        .with_key_type(1);
+        .with_key_type(5);
     let ResponseKind::FindCoordinator(r) = c.call(6, RequestKind::FindCoordinator(req)).await
     else {
         panic!()

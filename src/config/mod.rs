@@ -19,8 +19,10 @@ pub mod catalogue;
 pub mod dynamic;
 pub mod groups;
 pub mod topic;
+pub mod txn;
 
 pub use groups::GroupConfig;
+pub use txn::TxnConfig;
 
 /// The topics Kafka reserves for itself.
 pub mod internal {
@@ -123,6 +125,13 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     key("group.max.size", "1000"),
     // Vltava's own: groups per broker (Kafka has no such bound).
     key("vltava.group.max.count", "10000"),
+    key("transaction.max.timeout.ms", "900000"),
+    key("transaction.state.log.num.partitions", "50"),
+    key("transaction.state.log.segment.bytes", "104857600"),
+    key(
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        "10000",
+    ),
 ];
 
 /// A parsed listener such as `PLAINTEXT://127.0.0.1:9092`.
@@ -195,6 +204,8 @@ pub struct BrokerConfig {
     pub request_read_min_bytes_per_sec: u64,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub groups: GroupConfig,
+    /// The transaction coordinator's settings (`transaction.*`).
+    pub transactions: TxnConfig,
     /// Every value that was set explicitly (file, env, flags), by Kafka key.
     pub overrides: BTreeMap<String, String>,
 }
@@ -347,8 +358,11 @@ impl BrokerConfig {
         }
         let groups = GroupConfig::from_overrides(&overrides)
             .map_err(|(key, value)| ConfigError::Invalid(key, value))?;
+        let transactions = TxnConfig::from_overrides(&overrides)
+            .map_err(|(key, value)| ConfigError::Invalid(key, value))?;
         Ok(BrokerConfig {
             groups,
+            transactions,
             listener,
             advertised,
             log_dir: PathBuf::from(log_dir),

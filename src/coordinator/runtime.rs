@@ -39,6 +39,16 @@ pub trait CoordinatorLog: Send + Sync + 'static {
     /// Appends one record batch to partition `index` through the broker's one append path;
     /// resolves once written, with what to wait for before the append counts as durable.
     fn append(&self, index: i32, batch: Bytes) -> BoxFuture<'_, Result<Option<Durability>, i16>>;
+    /// Appends a transaction marker to partition `index` (the end of a transaction that wrote
+    /// records there, e.g. transactional offset commits).
+    fn append_marker(
+        &self,
+        index: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> BoxFuture<'_, Result<Option<Durability>, i16>>;
     /// Every stored batch of every partition, in offset order per partition (start-up load).
     /// `Ok(false)` when the topic does not exist yet.
     fn for_each_batch(
@@ -73,6 +83,23 @@ pub trait Shard: Send + 'static {
     fn fire_timers(&mut self, now_ms: i64) -> Vec<Self::Append>;
     /// Replays one stored record (start-up load).
     fn replay(&mut self, key: &[u8], value: Option<&[u8]>, now_ms: i64);
+    /// The producer whose transaction an append belongs to (its records are written as a
+    /// transactional batch with the producer's id and epoch), if any.
+    fn producer(_append: &Self::Append) -> Option<(i64, i16)> {
+        None
+    }
+    /// Replays one record of a transactional batch (start-up load): pending until the marker.
+    fn replay_transactional(
+        &mut self,
+        _partition: i32,
+        _producer_id: i64,
+        _key: &[u8],
+        _value: Option<&[u8]>,
+        _now_ms: i64,
+    ) {
+    }
+    /// A transaction marker was appended to (or is replayed from) partition `partition`.
+    fn replay_marker(&mut self, _partition: i32, _producer_id: i64, _commit: bool, _now_ms: i64) {}
     /// Everything is replayed: start timers, settle loaded state.
     fn on_loaded(&mut self, now_ms: i64);
     /// The coordinator is going away (shutdown): answer parked requests.
@@ -100,10 +127,21 @@ pub fn partition_for(key: &str, partitions: i32) -> i32 {
     abs % partitions.max(1)
 }
 
-/// An operation's effect: appends, and the answer once they are done (with the first failure).
+/// An operation's effect: appends (or a transaction marker), and the answer once they are done
+/// (with the first failure).
 struct Write<A> {
     appends: Vec<A>,
+    marker: Option<MarkerWrite>,
     respond: Box<dyn FnOnce(Option<i16>) + Send>,
+}
+
+/// A transaction marker for one internal partition.
+struct MarkerWrite {
+    index: i32,
+    producer_id: i64,
+    producer_epoch: i16,
+    commit: bool,
+    coordinator_epoch: i32,
 }
 
 type Operation<S> = Box<dyn FnOnce(&mut S, i64) -> Write<<S as Shard>::Append> + Send>;
@@ -175,6 +213,14 @@ impl<S: Shard> CoordinatorRuntime<S> {
         }
     }
 
+    /// Another handle on the same coordinator thread (for tasks that outlive a request).
+    pub fn clone_sender(&self) -> CoordinatorRuntime<S> {
+        CoordinatorRuntime {
+            operations: self.operations.clone(),
+            unstarted: std::sync::Mutex::new(None),
+        }
+    }
+
     /// Runs an operation that may append records; the response is returned once they are
     /// appended (and durable when the flush policy asks), marked failed if an append failed.
     /// `None` when the coordinator is gone.
@@ -187,6 +233,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
             let (mut response, appends) = op(shard, now);
             Write {
                 appends,
+                marker: None,
                 respond: Box::new(move |failure| {
                     if let Some(code) = failure {
                         response.append_failed(code);
@@ -209,6 +256,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
             let _ = tx.send(op(shard, now));
             Write {
                 appends: Vec::new(),
+                marker: None,
                 respond: Box::new(|_| {}),
             }
         });
@@ -221,9 +269,39 @@ impl<S: Shard> CoordinatorRuntime<S> {
     pub fn schedule(&self, op: impl FnOnce(&mut S, i64) -> Vec<S::Append> + Send + 'static) {
         let operation: Operation<S> = Box::new(move |shard, now| Write {
             appends: op(shard, now),
+            marker: None,
             respond: Box::new(|_| {}),
         });
         let _ = self.operations.try_send(operation);
+    }
+
+    /// Writes a transaction marker to internal partition `index` and replays it into the shard
+    /// (`Shard::replay_marker`), answering once it is durable. `None` when the coordinator is
+    /// gone; `Some(Err(code))` when the append failed.
+    pub async fn write_marker(
+        &self,
+        index: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> Option<Result<(), i16>> {
+        let (tx, rx) = oneshot::channel();
+        let operation: Operation<S> = Box::new(move |_, _| Write {
+            appends: Vec::new(),
+            marker: Some(MarkerWrite {
+                index,
+                producer_id,
+                producer_epoch,
+                commit,
+                coordinator_epoch,
+            }),
+            respond: Box::new(move |failure| {
+                let _ = tx.send(failure.map_or(Ok(()), Err));
+            }),
+        });
+        self.operations.send(operation).await.ok()?;
+        rx.await.ok()
     }
 }
 
@@ -235,12 +313,16 @@ fn replay_batch<S: Shard>(
     partition: i32,
     now: i64,
 ) -> usize {
-    if header.is_control() || header.is_transactional() {
-        return 0; // transactional offset commits come with the transaction coordinator
-    }
     let Some(body) = bytes.get(HEADER_LEN..) else {
         return 0;
     };
+    if header.is_control() {
+        if let Some(control) = crate::log::batch::control_type(header, body) {
+            let commit = control == crate::log::ControlType::Commit;
+            shard.replay_marker(partition, header.producer_id, commit, now);
+        }
+        return 0;
+    }
     let plain = match header.compression() {
         Some(codec) => match compression::decompress(codec, body, MAX_DECOMPRESSED_BATCH_BYTES) {
             Ok(p) => p,
@@ -252,9 +334,14 @@ fn replay_batch<S: Shard>(
         None => return 0,
     };
     let mut replayed = 0;
+    let transactional = header.is_transactional();
     let walk = record::for_each_record(&plain, header.records_count, |_, r| {
         if let Some(key) = r.key {
-            shard.replay(key, r.value, now);
+            if transactional {
+                shard.replay_transactional(partition, header.producer_id, key, r.value, now);
+            } else {
+                shard.replay(key, r.value, now);
+            }
             replayed += 1;
         }
         true
@@ -303,6 +390,7 @@ impl<S: Shard> Driver<S> {
             let appends = self.shard.fire_timers(now_ms());
             self.write(Write {
                 appends,
+                marker: None,
                 respond: Box::new(|_| {}),
             })
             .await;
@@ -312,10 +400,34 @@ impl<S: Shard> Driver<S> {
     /// Appends every record set (and those their completion produces), then answers — after
     /// the fsyncs when the flush policy asks, without holding up other operations meanwhile.
     async fn write(&mut self, write: Write<S::Append>) {
-        let Write { appends, respond } = write;
+        let Write {
+            appends,
+            marker,
+            respond,
+        } = write;
         let mut pending = appends;
         let mut failure = None;
         let mut durability = Vec::new();
+        if let Some(m) = marker {
+            let appended = self
+                .log
+                .append_marker(
+                    m.index,
+                    m.producer_id,
+                    m.producer_epoch,
+                    m.commit,
+                    m.coordinator_epoch,
+                )
+                .await;
+            match appended {
+                Ok(d) => {
+                    durability.extend(d);
+                    self.shard
+                        .replay_marker(m.index, m.producer_id, m.commit, now_ms());
+                }
+                Err(code) => failure = Some(code),
+            }
+        }
         while !pending.is_empty() {
             let mut next = Vec::new();
             for append in pending {
@@ -382,7 +494,16 @@ impl<S: Shard> Driver<S> {
                 size += record_size;
                 end += 1;
             }
-            let batch = build_batch(&encoded[start..end], &BatchOptions::default())
+            let options = match S::producer(append) {
+                Some((producer_id, producer_epoch)) => BatchOptions {
+                    producer_id,
+                    producer_epoch,
+                    transactional: true,
+                    ..BatchOptions::default()
+                },
+                None => BatchOptions::default(),
+            };
+            let batch = build_batch(&encoded[start..end], &options)
                 .map_err(|_| kafka_protocol::ResponseError::UnknownServerError.code())?;
             durability.extend(self.log.append(index, Bytes::from(batch)).await?);
             start = end;

@@ -17,8 +17,9 @@
 //! - Fetch sessions (KIP-227) are not kept: session id 0 / epoch -1 (or 0) gets a full,
 //!   sessionless response with session id 0, which every client accepts; an incremental
 //!   request for a session id we never issued gets FETCH_SESSION_ID_NOT_FOUND.
-//! - read_committed equals read_uncommitted until transactions exist (LSO = high watermark,
-//!   empty aborted-transaction list).
+//! - `isolation_level` 1 (read_committed) reads only up to the last stable offset and lists the
+//!   aborted transactions the returned records may hold (from the `.txnindex` files), so the
+//!   consumer drops their records; every response carries the LSO.
 //! - The response body is built as memory pieces and file regions (`fetch_encode`), and the
 //!   connection sends the regions with sendfile.
 //! - Not honoured yet: `rack_id` (no follower fetching), replica fetches (replication comes
@@ -34,8 +35,8 @@ use tokio::time::Instant;
 
 use super::{ApiSpec, Reply, RequestContext, check_leader_epoch};
 use crate::handlers::fetch_encode::{
-    EpochEndOffset, FetchPartitionResponse, FetchResponseBody, FetchTopicResponse,
-    PartitionRecords, encode_fetch_response,
+    AbortedTransaction, EpochEndOffset, FetchPartitionResponse, FetchResponseBody,
+    FetchTopicResponse, PartitionRecords, encode_fetch_response,
 };
 use crate::log::error::NONE;
 use crate::metadata::topics::{Partition, Topic};
@@ -252,7 +253,7 @@ fn read_once(
                     let epoch_error = check_leader_epoch(w.current_leader_epoch, p.leader_epoch);
                     let mut log = p.log();
                     r.high_watermark = log.high_watermark();
-                    r.last_stable_offset = r.high_watermark;
+                    r.last_stable_offset = log.last_stable_offset();
                     r.log_start_offset = log.log_start_offset();
                     let diverging = (epoch_error == NONE && w.last_fetched_epoch >= 0).then(|| {
                         let end = epoch_end(
@@ -275,10 +276,27 @@ fn read_once(
                         let limit = (w.partition_max_bytes.max(0) as usize)
                             .min(max_bytes.saturating_sub(total));
                         let min_one = total == 0;
-                        match log.read(w.fetch_offset, limit as u32, min_one) {
+                        let read = if read_committed {
+                            log.read_committed(w.fetch_offset, limit as u32, min_one)
+                        } else {
+                            log.read(w.fetch_offset, limit as u32, min_one)
+                        };
+                        match read {
                             Ok(Some(region)) => {
                                 total += region.len as usize;
                                 r.records = PartitionRecords::File(region);
+                                if read_committed {
+                                    let upper = log.aborted_upper_bound(w.fetch_offset);
+                                    r.aborted_transactions = Some(
+                                        log.aborted_transactions(w.fetch_offset, upper)
+                                            .into_iter()
+                                            .map(|(producer_id, first_offset)| AbortedTransaction {
+                                                producer_id,
+                                                first_offset,
+                                            })
+                                            .collect(),
+                                    );
+                                }
                             }
                             Ok(None) => {}
                             Err(e) => r.error_code = e.error_code(),

@@ -5,11 +5,11 @@
 //!   (`offsets.topic.num.partitions` partitions); if that fails the answer is
 //!   COORDINATOR_NOT_AVAILABLE, which clients retry.
 //! - v0–3 carry one `key`; v4+ carry `coordinator_keys` and answer each in `coordinators`.
-//! - Key types other than groups answer INVALID_REQUEST. That is what Kafka returns for a key
-//!   type it does not serve (an unknown type, or share groups when the share coordinator is
-//!   off). Transactions (type 1) get the same: Vltava has no transaction coordinator, and a
-//!   retriable COORDINATOR_NOT_AVAILABLE would leave a transactional producer retrying
-//!   forever; InitProducerId refuses transactional ids with INVALID_REQUEST for the same reason.
+//! - Transactional ids (key type 1) are answered the same way: the transaction coordinator is
+//!   here too, and the first lookup creates `__transaction_state`
+//!   (`transaction.state.log.num.partitions` partitions).
+//! - Other key types answer INVALID_REQUEST, what Kafka returns for a key type it does not
+//!   serve (an unknown type, or share groups when the share coordinator is off).
 //! - Errors carry Kafka's error message (v1–3 in the response, v4+ per key; an unknown key type
 //!   gets INVALID_REQUEST's own text); failed lookups name node -1, host "", port -1.
 
@@ -91,14 +91,9 @@ async fn lookup(ctx: &RequestContext<'_>, key_type: i8) -> Found {
         port: -1,
         message,
     };
-    match key_type {
-        GROUP_KEY_TYPE => {}
-        TRANSACTION_KEY_TYPE => {
-            return failed(
-                ResponseError::InvalidRequest.code(),
-                "Transactions are not supported by this broker.",
-            );
-        }
+    let ready = match key_type {
+        GROUP_KEY_TYPE => ctx.broker.groups.ensure_ready().await,
+        TRANSACTION_KEY_TYPE => ctx.broker.transactions.ensure_ready().await,
         _ => {
             // Kafka explains an unknown key type with INVALID_REQUEST's own message.
             return failed(
@@ -106,8 +101,8 @@ async fn lookup(ctx: &RequestContext<'_>, key_type: i8) -> Found {
                 INVALID_REQUEST_MESSAGE,
             );
         }
-    }
-    if ctx.broker.groups.ensure_ready().await.is_err() {
+    };
+    if ready.is_err() {
         return failed(
             ResponseError::CoordinatorNotAvailable.code(),
             "The coordinator is not available.",

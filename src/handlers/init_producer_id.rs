@@ -1,10 +1,15 @@
-//! InitProducerId (key 22), versions 0–5, for idempotent producers.
+//! InitProducerId (key 22), versions 0–5.
 //!
-//! Without a transactional id Kafka always hands out a fresh producer id with epoch 0, whatever
-//! id/epoch the client sends (KIP-360 epoch bumps only apply to transactional producers), and
-//! so does Vltava. Ids come from journaled blocks, so they never repeat across restarts.
-//! Transactional ids are refused with INVALID_REQUEST until transactions exist: a retriable
-//! error such as NOT_COORDINATOR would leave a transactional producer retrying forever.
+//! - Without a transactional id Kafka always hands out a fresh producer id with epoch 0,
+//!   whatever id/epoch the client sends (KIP-360 epoch bumps only apply to transactional
+//!   producers), and so does Vltava. Ids come from journaled blocks, so they never repeat
+//!   across restarts.
+//! - With one, the transaction coordinator answers (`coordinator::txn`): a new id gets a
+//!   producer id at epoch 0, a known one its epoch bumped (fencing the previous producer, and
+//!   aborting a transaction it left open); `transaction.timeout.ms` above
+//!   `transaction.max.timeout.ms` is INVALID_TRANSACTION_TIMEOUT.
+//! - As Kafka, PRODUCER_FENCED is sent as INVALID_PRODUCER_EPOCH to clients older than v4,
+//!   which do not know it.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
@@ -24,11 +29,25 @@ pub async fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) ->
     let base = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    let response = if request.transactional_id.is_some() {
-        tracing::warn!("transactional producer refused: transactions are not supported yet");
-        base.with_error_code(ResponseError::InvalidRequest.code())
-    } else {
-        match ctx.broker.metadata.allocate_producer_id().await {
+    let response = match request.transactional_id {
+        Some(id) => {
+            // v3+: a producer that recovers sends the id and epoch it had (KIP-360).
+            let expected = (ctx.version >= 3 && request.producer_id.0 >= 0)
+                .then_some((request.producer_id.0, request.producer_epoch));
+            let result = ctx
+                .broker
+                .transactions
+                .init_producer_id(id.to_string(), request.transaction_timeout_ms, expected)
+                .await;
+            match result {
+                Ok((pid, epoch)) => base
+                    .with_error_code(NONE)
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch),
+                Err(code) => base.with_error_code(fenced_for(code, ctx.version, 4)),
+            }
+        }
+        None => match ctx.broker.metadata.allocate_producer_id().await {
             Ok(id) => base
                 .with_error_code(NONE)
                 .with_producer_id(ProducerId(id))
@@ -37,7 +56,16 @@ pub async fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) ->
                 tracing::error!("cannot allocate a producer id: {}", e.message);
                 base.with_error_code(ResponseError::KafkaStorageError.code())
             }
-        }
+        },
     };
     Reply::message(ResponseKind::InitProducerId(response))
+}
+
+/// PRODUCER_FENCED (KIP-588) as clients below `since` know it: INVALID_PRODUCER_EPOCH.
+pub fn fenced_for(code: i16, version: i16, since: i16) -> i16 {
+    if code == ResponseError::ProducerFenced.code() && version < since {
+        ResponseError::InvalidProducerEpoch.code()
+    } else {
+        code
+    }
 }

@@ -1,7 +1,6 @@
 //! ListOffsets (key 2), versions 1–10.
 //!
-//! Timestamps: -1 latest (high watermark; the last stable offset for read_committed, equal
-//! until transactions exist), -2 earliest (log start offset), -3 max timestamp (v7+),
+//! Timestamps: -1 latest (high watermark; the last stable offset for read_committed, v2+), -2 earliest (log start offset), -3 max timestamp (v7+),
 //! -4 earliest local (v8+, the log start offset: there is no tiered storage), -5 latest tiered
 //! (v9+: no tiered storage, so offset -1 as Kafka answers), any other non-negative value: the
 //! first record whose timestamp is at or after it, through the time index (offset -1 when
@@ -101,7 +100,15 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Re
                 {
                     None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
                     Some(partition) => {
-                        lookup(partition, p.timestamp, p.current_leader_epoch, base).await
+                        let committed = ctx.version >= 2 && request.isolation_level == 1;
+                        lookup(
+                            partition,
+                            p.timestamp,
+                            p.current_leader_epoch,
+                            committed,
+                            base,
+                        )
+                        .await
                     }
                 }
             };
@@ -125,6 +132,7 @@ async fn lookup(
     partition: &Arc<Partition>,
     timestamp: i64,
     current_leader_epoch: i32,
+    read_committed: bool,
     base: ListOffsetsPartitionResponse,
 ) -> ListOffsetsPartitionResponse {
     let epoch_error = check_leader_epoch(current_leader_epoch, partition.leader_epoch);
@@ -146,6 +154,7 @@ async fn lookup(
             return base.with_error_code(e.error_code());
         }
         match timestamp {
+            LATEST if read_committed => return found(log.last_stable_offset()),
             LATEST => return found(log.high_watermark()),
             EARLIEST => return found(log.log_start_offset()),
             // The handler has refused codes the version does not know.

@@ -15,6 +15,8 @@ use crate::broker::Broker;
 use crate::handlers::fetch_encode::Chunk;
 use crate::log::error::NONE;
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
@@ -27,8 +29,11 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod describe_topic_partitions;
+pub mod describe_transactions;
 pub mod elect_leaders;
+pub mod end_txn;
 pub mod fetch;
 pub mod fetch_encode;
 pub mod find_coordinator;
@@ -40,12 +45,15 @@ pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod list_partition_reassignments;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 /// An API a handler serves, and the versions it accepts.
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +121,14 @@ handlers! {
     ListGroups => list_groups async,
     DeleteGroups => delete_groups async,
     OffsetDelete => offset_delete async,
+    AddPartitionsToTxn => add_partitions_to_txn async,
+    AddOffsetsToTxn => add_offsets_to_txn async,
+    EndTxn => end_txn async,
+    TxnOffsetCommit => txn_offset_commit async,
+    DescribeProducers => describe_producers,
+    DescribeTransactions => describe_transactions async,
+    ListTransactions => list_transactions async,
+    WriteTxnMarkers => write_txn_markers async,
 }
 
 /// The handler's spec for `key`, if any.

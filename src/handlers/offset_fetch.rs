@@ -5,10 +5,13 @@
 //! - `topics = null` (v2+) asks for everything the group has committed.
 //! - v8+: several groups per request, answered in `groups`; before that one group, with the
 //!   group-level error at the top (v2+) or on every partition (v1).
-//! - v7+ `require_stable` needs no waiting: without transactions no offset is ever pending.
+//! - v7+ `require_stable`: a partition with an offset committed inside a transaction not yet
+//!   decided answers UNSTABLE_OFFSET_COMMIT (offset -1), which the client retries, as Kafka.
+//!   Without it the last committed offset is returned.
 //! - v9 `member_id`/`member_epoch` are for KIP-848 consumer groups; classic groups ignore them,
 //!   as Kafka's do. v10 (topic ids) is not served.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -54,6 +57,16 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
     };
     let group_ids: Vec<String> = query.iter().map(|(g, _)| g.clone()).collect();
     let fetched = ctx.broker.groups.fetch_offsets(query.clone()).await;
+    let unstable = if version >= 7 && request.require_stable {
+        ctx.broker
+            .groups
+            .pending_partitions(group_ids.clone())
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let fetched = fetched.map(|all| mark_unstable(all, &unstable));
     let response = if version >= 8 {
         let groups = match fetched {
             Ok(all) => group_ids
@@ -78,7 +91,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
                     .and_then(|(_, t)| t)
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
+                    .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, Ok(None))).collect()))
                     .collect(),
                 code,
             ),
@@ -88,15 +101,52 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
     Reply::message(ResponseKind::OffsetFetch(response))
 }
 
-/// (offset, leader epoch, metadata) of a committed offset, or Kafka's "nothing committed" values.
-fn committed_or_none(v: Option<OffsetCommitValue>) -> (i64, i32, String) {
+/// A partition's answer: its committed offset, nothing (`Ok(None)`), or an error.
+type Answer = Result<Option<OffsetCommitValue>, i16>;
+/// One group's answers, by topic.
+type GroupAnswers = Vec<(String, Vec<(i32, Answer)>)>;
+
+/// Per group, the partitions whose offsets a transaction holds undecided get
+/// UNSTABLE_OFFSET_COMMIT.
+fn mark_unstable(all: Vec<FetchedOffsets>, unstable: &[Vec<(String, i32)>]) -> Vec<GroupAnswers> {
+    all.into_iter()
+        .enumerate()
+        .map(|(i, offsets)| {
+            let pending = unstable.get(i);
+            offsets
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    let partitions = partitions
+                        .into_iter()
+                        .map(|(p, v)| {
+                            let held = pending
+                                .is_some_and(|u| u.iter().any(|(t, q)| *t == topic && *q == p));
+                            let answer = if held {
+                                Err(ResponseError::UnstableOffsetCommit.code())
+                            } else {
+                                Ok(v)
+                            };
+                            (p, answer)
+                        })
+                        .collect();
+                    (topic, partitions)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// (offset, leader epoch, metadata, error) of an answer, with Kafka's "nothing committed"
+/// values when there is no offset.
+fn committed_or_none(v: Answer) -> (i64, i32, String, i16) {
     match v {
-        Some(v) => (v.offset, v.leader_epoch, v.metadata),
-        None => (-1, -1, String::new()),
+        Ok(Some(v)) => (v.offset, v.leader_epoch, v.metadata, NONE),
+        Ok(None) => (-1, -1, String::new(), NONE),
+        Err(code) => (-1, -1, String::new(), code),
     }
 }
 
-fn group_v8(group_id: &str, offsets: FetchedOffsets, code: i16) -> OffsetFetchResponseGroup {
+fn group_v8(group_id: &str, offsets: GroupAnswers, code: i16) -> OffsetFetchResponseGroup {
     let topics = offsets
         .into_iter()
         .map(|(topic, partitions)| {
@@ -106,9 +156,10 @@ fn group_v8(group_id: &str, offsets: FetchedOffsets, code: i16) -> OffsetFetchRe
                     partitions
                         .into_iter()
                         .map(|(p, v)| {
-                            let (offset, epoch, metadata) = committed_or_none(v);
+                            let (offset, epoch, metadata, error) = committed_or_none(v);
                             OffsetFetchResponsePartitions::default()
                                 .with_partition_index(p)
+                                .with_error_code(error)
                                 .with_committed_offset(offset)
                                 .with_committed_leader_epoch(epoch)
                                 .with_metadata(Some(owned_str(&metadata)))
@@ -123,7 +174,7 @@ fn group_v8(group_id: &str, offsets: FetchedOffsets, code: i16) -> OffsetFetchRe
         .with_error_code(code)
 }
 
-fn single_group(offsets: FetchedOffsets, code: i16, version: i16) -> OffsetFetchResponse {
+fn single_group(offsets: GroupAnswers, code: i16, version: i16) -> OffsetFetchResponse {
     let topics = offsets
         .into_iter()
         .map(|(topic, partitions)| {
@@ -133,14 +184,18 @@ fn single_group(offsets: FetchedOffsets, code: i16, version: i16) -> OffsetFetch
                     partitions
                         .into_iter()
                         .map(|(p, v)| {
-                            let (offset, epoch, metadata) = committed_or_none(v);
+                            let (offset, epoch, metadata, error) = committed_or_none(v);
                             OffsetFetchResponsePartition::default()
                                 .with_partition_index(p)
                                 .with_committed_offset(offset)
                                 .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
                                 .with_metadata(Some(owned_str(&metadata)))
                                 // v1 has no top-level error: it goes on every partition.
-                                .with_error_code(if version < 2 { code } else { NONE })
+                                .with_error_code(if version < 2 && code != NONE {
+                                    code
+                                } else {
+                                    error
+                                })
                         })
                         .collect(),
                 )

@@ -19,7 +19,13 @@
 //! - Unknown topics are auto-created when `auto.create.topics.enable` is on (Kafka itself only
 //!   auto-creates from Metadata; real clients always ask Metadata first, so this only helps
 //!   raw-protocol users).
-//! - Transactional batches answer INVALID_TXN_STATE until transactions exist.
+//! - Transactional batches: a request without a transactional id gets
+//!   TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, as Kafka answers it. Otherwise
+//!   the partition must be in the producer's ongoing transaction before the append (KIP-890
+//!   part 1): v12 (transaction version 2) adds it implicitly, older versions are verified
+//!   against the transaction coordinator (INVALID_TXN_STATE "Partition was not added to the
+//!   transaction"). The coordinator's retriable errors are sent as NOT_ENOUGH_REPLICAS, and
+//!   PRODUCER_FENCED as INVALID_PRODUCER_EPOCH, Kafka's translations for producers.
 //! - Not honoured: `timeout_ms` (nothing to wait for on one node), v13 topic ids (not advertised).
 
 use std::sync::Arc;
@@ -37,7 +43,7 @@ use crate::log::batch::single_batch;
 use crate::log::error::NONE;
 use crate::log::{AppendError, BatchHeader, Compression, now_ms};
 use crate::metadata::NewTopic;
-use crate::metadata::topics::{Partition, Topic};
+use crate::metadata::topics::{Origin, Partition, Topic};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::Produce,
@@ -47,6 +53,15 @@ pub const SPEC: ApiSpec = ApiSpec {
 
 pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply {
     let acks = request.acks;
+    let transactional_id = request.transactional_id.as_ref().map(|s| s.to_string());
+    if transactional_id.is_none() && has_transactional_batches(&request) {
+        return refuse_all(
+            &request,
+            ResponseError::TransactionalIdAuthorizationFailed.code(),
+            ctx.version,
+        );
+    }
+    let txn = transactional_id.as_deref();
     let mut any_error = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
@@ -72,7 +87,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply 
                         ResponseError::InvalidTopicException.code(),
                         Some(format!("Cannot append to internal topic {name}")),
                     ),
-                    Some((_, p)) => append(p, pd.records, acks, ctx.version).await,
+                    Some((_, p)) => match join_transaction(ctx, txn, name, p, &pd.records).await {
+                        Ok(()) => append(p, pd.records, acks, ctx.version).await,
+                        Err((code, message)) => failed(pd.index, code, message),
+                    },
                 }
             };
             any_error |= r.error_code != NONE;
@@ -94,6 +112,105 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply 
     Reply::message(ResponseKind::Produce(
         ProduceResponse::default().with_responses(responses),
     ))
+}
+
+/// Whether any partition's records are a transactional batch.
+fn has_transactional_batches(request: &ProduceRequest) -> bool {
+    request.topic_data.iter().any(|t| {
+        t.partition_data.iter().any(|p| {
+            p.records
+                .as_deref()
+                .and_then(BatchHeader::parse)
+                .is_some_and(|h| is_transactional_v2(&h))
+        })
+    })
+}
+
+/// A transactional batch (the attribute only means that in magic v2; older message sets are
+/// refused as INVALID_RECORD first).
+fn is_transactional_v2(h: &BatchHeader) -> bool {
+    h.magic == 2 && h.is_transactional()
+}
+
+/// Every partition refused with one code (Kafka's request-level refusals).
+fn refuse_all(request: &ProduceRequest, code: i16, version: i16) -> Reply {
+    if request.acks == 0 {
+        return Reply::Close;
+    }
+    let responses = request
+        .topic_data
+        .iter()
+        .map(|t| {
+            TopicProduceResponse::default()
+                .with_name(TopicName(owned_str(&t.name)))
+                .with_partition_responses(
+                    t.partition_data
+                        .iter()
+                        .map(|p| with_version_fields(failed(p.index, code, None), version))
+                        .collect(),
+                )
+        })
+        .collect();
+    Reply::message(ResponseKind::Produce(
+        ProduceResponse::default().with_responses(responses),
+    ))
+}
+
+/// A transactional batch's partition joins (v12) or must already be in (older) the producer's
+/// ongoing transaction. Non-transactional batches pass.
+async fn join_transaction(
+    ctx: &RequestContext<'_>,
+    transactional_id: Option<&str>,
+    topic: &str,
+    partition: &Arc<Partition>,
+    records: &Option<Bytes>,
+) -> Result<(), (i16, Option<String>)> {
+    let Some(h) = records
+        .as_deref()
+        .and_then(BatchHeader::parse)
+        .filter(is_transactional_v2)
+    else {
+        return Ok(());
+    };
+    let Some(id) = transactional_id else {
+        return Ok(());
+    };
+    let txns = &ctx.broker.transactions;
+    let tp = (topic.to_string(), partition.index);
+    let result = if ctx.version >= 12 {
+        txns.add_partitions(id.to_string(), h.producer_id, h.producer_epoch, vec![tp], 2)
+            .await
+    } else {
+        txns.verify(id.to_string(), h.producer_id, h.producer_epoch, vec![tp])
+            .await
+            .pop()
+            .map_or(Err(ResponseError::UnknownServerError.code()), |(_, r)| r)
+    };
+    result.map_err(|code| {
+        use ResponseError as E;
+        if code == E::InvalidTxnState.code() {
+            (code, Some("Partition was not added to the transaction".to_string()))
+        } else if [
+            E::ConcurrentTransactions.code(),
+            E::CoordinatorLoadInProgress.code(),
+            E::CoordinatorNotAvailable.code(),
+            E::NotCoordinator.code(),
+        ]
+        .contains(&code)
+        {
+            let name = E::try_from_code(code).map_or("UNKNOWN".to_string(), |e| format!("{e:?}"));
+            (
+                E::NotEnoughReplicas.code(),
+                Some(format!(
+                    "Unable to verify the partition has been added to the transaction. Underlying error: {name}"
+                )),
+            )
+        } else if code == E::ProducerFenced.code() {
+            (E::InvalidProducerEpoch.code(), None)
+        } else {
+            (code, None)
+        }
+    })
 }
 
 async fn lookup_or_create(ctx: &RequestContext<'_>, name: &str) -> Option<Arc<Topic>> {
@@ -125,7 +242,7 @@ async fn append(
     if let Err(e) = check_request_level(&records, version) {
         return failed(index, e.error_code(), Some(e.error_message()));
     }
-    let appended = match partition.append(records, now_ms()).await {
+    let appended = match partition.append(records, Origin::Client, now_ms()).await {
         Ok(a) => a,
         Err(e) => {
             let mut r = failed(index, e.error_code(), Some(e.error_message()));
@@ -181,9 +298,6 @@ fn reports_log_start(code: i16) -> bool {
         ResponseError::MessageTooLarge.code(),
         ResponseError::RecordListTooLarge.code(),
         ResponseError::KafkaStorageError.code(),
-        // Until transactions exist this stands in for Kafka's request-level refusal
-        // (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), which reports -1.
-        ResponseError::InvalidTxnState.code(),
     ]
     .contains(&code)
 }

@@ -55,9 +55,6 @@ pub enum AppendError {
     OutOfOrderSequence(String),
     #[error("{0}")]
     InvalidProducerEpoch(String),
-    /// A transactional batch before the broker serves transactions (INVALID_TXN_STATE).
-    #[error("transactions are not supported yet")]
-    TransactionsUnsupported,
     /// A marker from an older transaction coordinator epoch.
     #[error("{0}")]
     CoordinatorFenced(String),
@@ -79,7 +76,6 @@ impl AppendError {
             }
             AppendError::OutOfOrderSequence(_) => ResponseError::OutOfOrderSequenceNumber.code(),
             AppendError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch.code(),
-            AppendError::TransactionsUnsupported => ResponseError::InvalidTxnState.code(),
             AppendError::CoordinatorFenced(_) => ResponseError::TransactionCoordinatorFenced.code(),
             AppendError::Storage(_) => ResponseError::KafkaStorageError.code(),
         }

@@ -496,6 +496,29 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendOutcome, AppendError> {
+        self.append_checked(batch, leader_epoch, now_ms, true)
+    }
+
+    /// Appends a batch a coordinator built (its records for an internal topic; transactional
+    /// offset commits carry the producer's id and epoch but no sequence): not checked as a
+    /// client's would be, no duplicate or sequence checks (Kafka's `AppendOrigin.COORDINATOR`).
+    pub fn append_trusted(
+        &mut self,
+        bytes: &[u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendOutcome, AppendError> {
+        let batch = batch::trusted_batch(bytes)?;
+        self.append_checked(&batch, leader_epoch, now_ms, false)
+    }
+
+    fn append_checked(
+        &mut self,
+        batch: &ValidatedBatch<'_>,
+        leader_epoch: i32,
+        now_ms: i64,
+        client: bool,
+    ) -> Result<AppendOutcome, AppendError> {
         let probing = match &self.offline {
             None => false,
             Some(Offline::WriteFailed {
@@ -511,7 +534,7 @@ impl PartitionLog {
         };
         let h = &batch.fields;
         // Markers are checked by `append_control` (their epoch may be a bumped one).
-        if h.has_producer_id() && !h.is_control() {
+        if client && h.has_producer_id() && !h.is_control() {
             if let Some(dup) = self.producers.find_duplicate(h) {
                 return Ok(AppendOutcome {
                     base_offset: dup.first_offset(),
@@ -611,7 +634,7 @@ impl PartitionLog {
         )
         .map_err(AppendError::Storage)?;
         let batch = batch::trusted_batch(&bytes)?;
-        let outcome = self.append_validated(&batch, leader_epoch, now_ms)?;
+        let outcome = self.append_checked(&batch, leader_epoch, now_ms, false)?;
         if let Some(done) = self.producers.complete_txn(
             &batch.fields,
             outcome.base_offset,
@@ -648,6 +671,19 @@ impl PartitionLog {
             .into_iter()
             .map(|t| (t.producer_id, t.first_offset))
             .collect()
+    }
+
+    /// How far the aborted transactions of a `read_committed` fetch at `fetch_offset` reach:
+    /// the end of the segment the read starts in (a read never crosses it), or the last stable
+    /// offset if that comes first. Like Kafka's bound (the index entry after the read), it may
+    /// lie past the bytes returned; the extra entries are ones the consumer reaches next.
+    pub fn aborted_upper_bound(&self, fetch_offset: i64) -> i64 {
+        let i = self
+            .segments
+            .partition_point(|s| s.base_offset <= fetch_offset)
+            .saturating_sub(1);
+        let lso = self.last_stable_offset();
+        self.segments.get(i).map_or(lso, |s| s.next_offset.min(lso))
     }
 
     /// Producer states (DescribeProducers): id, epoch, last sequence, last timestamp,

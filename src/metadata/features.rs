@@ -23,12 +23,23 @@ const METADATA_VERSION_MIN: i16 = 7;
 const METADATA_VERSION_CURRENT: i16 = 33;
 
 /// Every feature this broker reports.
-pub const FEATURES: &[Feature] = &[Feature {
-    name: "metadata.version",
-    min_version: METADATA_VERSION_MIN,
-    max_version: METADATA_VERSION_CURRENT,
-    finalized: METADATA_VERSION_CURRENT,
-}];
+pub const FEATURES: &[Feature] = &[
+    Feature {
+        name: "metadata.version",
+        min_version: METADATA_VERSION_MIN,
+        max_version: METADATA_VERSION_CURRENT,
+        finalized: METADATA_VERSION_CURRENT,
+    },
+    // Transaction version 2 (KIP-890): the epoch bumped at every EndTxn (v5), partitions
+    // joining implicitly on Produce (v12) and TxnOffsetCommit (v5). Clients that see it
+    // finalized use it; older ones keep to version 1 (AddPartitionsToTxn, AddOffsetsToTxn).
+    Feature {
+        name: "transaction.version",
+        min_version: 0,
+        max_version: 2,
+        finalized: 2,
+    },
+];
 
 /// The epoch of the finalized levels. They are fixed for the life of a single-node broker, so
 /// the epoch is too; any value ≥ 0 tells clients the levels are known.

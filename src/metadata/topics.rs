@@ -23,12 +23,21 @@ use crate::log::flusher::Flusher;
 use crate::log::heavy::HeavyWork;
 use crate::log::manager::LogManager;
 use crate::log::{
-    AppendError, AppendOutcome, BatchHeader, Compression, LogConfig, LogHandle, PartitionLog,
-    recompress, validate_produce,
+    AppendError, AppendOutcome, BatchHeader, Compression, ControlType, LogConfig, LogHandle,
+    PartitionLog, recompress, validate_produce,
 };
 
 /// Uncompressed batches larger than this are validated on the heavy-work pool too.
 const HEAVY_BATCH_BYTES: usize = 1 << 20;
+
+/// Who appends: a client (Produce: every check, recompression) or a coordinator (its own
+/// records for an internal topic: built by the broker, no client checks — Kafka's
+/// `AppendOrigin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Client,
+    Coordinator,
+}
 
 /// A successful append, and what to wait for before acknowledging it.
 pub struct Appended {
@@ -119,11 +128,19 @@ impl Partition {
     /// topic's `compression.type`, producer-state checks and the write, then the wake-up of
     /// waiting fetches and the flush policy. CPU-heavy batches (compressed, recompressed, or
     /// over 1 MiB) run on the heavy-work pool, never on the threads that serve connections.
+    /// A coordinator's own batches skip the client checks (`Origin::Coordinator`).
     pub async fn append(
         self: &Arc<Self>,
         records: Bytes,
+        origin: Origin,
         now_ms: i64,
     ) -> Result<Appended, AppendError> {
+        if origin == Origin::Coordinator {
+            let outcome = self
+                .log()
+                .append_trusted(&records, self.leader_epoch, now_ms)?;
+            return Ok(self.after_append(outcome));
+        }
         let config = self.log().config().clone();
         let heavy = config.compression_type.is_some()
             || records.len() > HEAVY_BATCH_BYTES
@@ -143,6 +160,32 @@ impl Partition {
         } else {
             self.validate_and_append(&records, &config, now_ms)?
         };
+        Ok(self.after_append(outcome))
+    }
+
+    /// Appends a transaction marker (the transaction coordinator's `WriteTxnMarkers`), with
+    /// the same wake-ups and flush policy as any append.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        control: ControlType,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<Appended, AppendError> {
+        let outcome = self.log().append_control(
+            producer_id,
+            producer_epoch,
+            control,
+            coordinator_epoch,
+            self.leader_epoch,
+            now_ms,
+        )?;
+        Ok(self.after_append(outcome))
+    }
+
+    /// Wakes waiting fetches and applies the flush policy after an append.
+    fn after_append(&self, outcome: AppendOutcome) -> Appended {
         if !outcome.duplicate {
             self.wake_watchers();
         }
@@ -153,7 +196,7 @@ impl Partition {
             log: self.log.clone(),
             services: self.services.clone(),
         });
-        Ok(Appended { outcome, durable })
+        Appended { outcome, durable }
     }
 
     /// Validation, recompression and the write, as one step that may run on the heavy pool.
@@ -164,10 +207,6 @@ impl Partition {
         now_ms: i64,
     ) -> Result<AppendOutcome, AppendError> {
         let batch = validate_produce(records, config, now_ms, &self.log.label)?;
-        // Validated first, so garbage gets Kafka's CORRUPT_MESSAGE / INVALID_RECORD.
-        if batch.fields.is_transactional() {
-            return Err(AppendError::TransactionsUnsupported);
-        }
         match config
             .compression_type
             .map(|t| recompress(&batch, t))

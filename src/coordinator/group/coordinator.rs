@@ -74,6 +74,9 @@ pub struct Append {
     /// snapshots written while live are not replayed: the live state already is what they say.
     pub replay: bool,
     pub then: AfterAppend,
+    /// The transactional producer (id, epoch) whose transaction these records belong to
+    /// (TxnOffsetCommit): written as its transactional batch, pending until its marker.
+    pub producer: Option<(i64, i16)>,
 }
 
 /// What an append's completion does to the state machine.
@@ -418,8 +421,17 @@ impl GroupCoordinator {
     ) -> (Result<(), i16>, Vec<Append>) {
         let result = result.map_err(super::for_append_failure);
         if result.is_ok() && append.replay {
-            for r in append.records {
-                self.replay(r, now_ms);
+            match append.producer {
+                Some((producer_id, _)) => {
+                    for r in append.records {
+                        self.replay_pending(producer_id, r);
+                    }
+                }
+                None => {
+                    for r in append.records {
+                        self.replay(r, now_ms);
+                    }
+                }
             }
         }
         let more = match append.then {
@@ -434,6 +446,43 @@ impl GroupCoordinator {
             }
         };
         (result, more)
+    }
+
+    /// A transactional offset commit was appended: pending until its producer's marker.
+    fn replay_pending(&mut self, producer_id: i64, record: CoordinatorRecord) {
+        if let CoordinatorRecord::OffsetCommit {
+            group,
+            topic,
+            partition,
+            value,
+        } = record
+        {
+            self.offsets
+                .apply_pending(producer_id, &group, &topic, partition, value);
+        }
+    }
+
+    /// A transaction marker of `producer_id` was appended or replayed: its pending offsets
+    /// become committed offsets, or are dropped.
+    pub fn complete_transaction(&mut self, producer_id: i64, commit: bool, now_ms: i64) {
+        for (group, topic, partition, value) in self.offsets.take_pending(producer_id) {
+            if commit {
+                self.replay(
+                    CoordinatorRecord::OffsetCommit {
+                        group,
+                        topic,
+                        partition,
+                        value,
+                    },
+                    now_ms,
+                );
+            }
+        }
+    }
+
+    /// Replays a stored transactional record (start-up load).
+    pub fn replay_transactional(&mut self, producer_id: i64, record: CoordinatorRecord) {
+        self.replay_pending(producer_id, record);
     }
 
     // ----- JoinGroup -----------------------------------------------------------------------
@@ -755,6 +804,7 @@ impl GroupCoordinator {
                     value: Some(record),
                 }],
                 replay: false,
+                producer: None,
                 then: AfterAppend::StaticMemberReplaced(Box::new(StaticReplacement {
                     instance_id,
                     old_member_id,
@@ -971,6 +1021,7 @@ impl GroupCoordinator {
                     value: Some(record),
                 }],
                 replay: false,
+                producer: None,
                 then: AfterAppend::Nothing,
             }];
         }
@@ -1101,6 +1152,7 @@ impl GroupCoordinator {
                         value: Some(record),
                     }],
                     replay: false,
+                    producer: None,
                     then: AfterAppend::StoreAssignment {
                         generation: req.generation_id,
                         assignment,

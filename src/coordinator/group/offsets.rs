@@ -7,9 +7,15 @@ use std::collections::BTreeMap;
 
 use super::records::OffsetCommitValue;
 
+/// An offset committed inside a transaction: (group, topic, partition, value).
+pub type PendingOffset = (String, String, i32, Option<OffsetCommitValue>);
+
 #[derive(Debug, Default)]
 pub struct OffsetStore {
     by_group: BTreeMap<String, BTreeMap<String, BTreeMap<i32, OffsetCommitValue>>>,
+    /// Offsets committed inside transactions not yet decided, by producer id (Kafka's
+    /// `pendingTransactionalOffsets`): invisible to OffsetFetch until the commit marker.
+    pending: BTreeMap<i64, Vec<PendingOffset>>,
 }
 
 impl OffsetStore {
@@ -45,6 +51,59 @@ impl OffsetStore {
                 }
             }
         }
+    }
+
+    /// Records an offset committed inside `producer_id`'s transaction.
+    pub fn apply_pending(
+        &mut self,
+        producer_id: i64,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        value: Option<OffsetCommitValue>,
+    ) {
+        self.pending.entry(producer_id).or_default().push((
+            group.to_string(),
+            topic.to_string(),
+            partition,
+            value,
+        ));
+    }
+
+    /// The producer's pending offsets, removed (its transaction ended).
+    pub fn take_pending(&mut self, producer_id: i64) -> Vec<PendingOffset> {
+        self.pending.remove(&producer_id).unwrap_or_default()
+    }
+
+    /// True while a transaction holds an undecided offset for this partition (OffsetFetch with
+    /// `require_stable` then answers UNSTABLE_OFFSET_COMMIT).
+    pub fn has_pending(&self, group: &str, topic: &str, partition: i32) -> bool {
+        self.pending
+            .values()
+            .flatten()
+            .any(|(g, t, p, _)| g == group && t == topic && *p == partition)
+    }
+
+    /// The partitions of `group` whose offsets some transaction holds undecided.
+    pub fn pending_of(&self, group: &str) -> Vec<(String, i32)> {
+        let mut out: Vec<(String, i32)> = self
+            .pending
+            .values()
+            .flatten()
+            .filter(|(g, _, _, _)| g == group)
+            .map(|(_, t, p, _)| (t.clone(), *p))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Groups with offsets pending in some transaction.
+    pub fn has_pending_group(&self, group: &str) -> bool {
+        self.pending
+            .values()
+            .flatten()
+            .any(|(g, _, _, _)| g == group)
     }
 
     pub fn get(&self, group: &str, topic: &str, partition: i32) -> Option<&OffsetCommitValue> {

@@ -108,6 +108,29 @@ impl Shard for GroupCoordinator {
         GroupCoordinator::on_loaded(self, now_ms);
     }
 
+    fn producer(append: &Append) -> Option<(i64, i16)> {
+        append.producer
+    }
+
+    fn replay_transactional(
+        &mut self,
+        _partition: i32,
+        producer_id: i64,
+        key: &[u8],
+        value: Option<&[u8]>,
+        _now_ms: i64,
+    ) {
+        match CoordinatorRecord::decode(key, value) {
+            Ok(Some(record)) => GroupCoordinator::replay_transactional(self, producer_id, record),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("skipping an undecodable {OFFSETS_TOPIC} record: {e}"),
+        }
+    }
+
+    fn replay_marker(&mut self, _partition: i32, producer_id: i64, commit: bool, now_ms: i64) {
+        GroupCoordinator::complete_transaction(self, producer_id, commit, now_ms);
+    }
+
     fn unload(&mut self) {
         GroupCoordinator::unload(self);
     }
@@ -190,6 +213,55 @@ impl GroupCoordinatorHandle {
         })
     }
 
+    /// TxnOffsetCommit: the offsets are pending until the transaction's marker.
+    pub async fn commit_txn_offsets(
+        &self,
+        req: CommitRequest,
+        producer: (i64, i16),
+    ) -> PartitionErrors {
+        let mut fallback: PartitionErrors = req
+            .topics
+            .iter()
+            .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.partition, 0)).collect()))
+            .collect();
+        let committed = self
+            .runtime
+            .write(move |c, now| {
+                let outcome = c.commit_txn_offsets(req, producer, now);
+                (outcome.response, outcome.appends)
+            })
+            .await;
+        committed.unwrap_or_else(|| {
+            fallback.append_failed(NOT_COORDINATOR);
+            fallback
+        })
+    }
+
+    /// Writes a transaction marker to `__consumer_offsets` partition `index` (the transaction
+    /// coordinator ends a transaction that committed offsets there) and applies it: the
+    /// producer's pending offsets become visible, or are dropped.
+    pub async fn write_marker(
+        &self,
+        index: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<(), i16> {
+        self.runtime
+            .write_marker(index, producer_id, producer_epoch, commit, 0)
+            .await
+            .unwrap_or(Err(NOT_COORDINATOR))
+    }
+
+    /// The `__consumer_offsets` partition of a group (AddOffsetsToTxn adds it to the
+    /// transaction).
+    pub async fn partition_of(&self, group_id: &str) -> Result<i32, i16> {
+        let partitions = self.log.partitions().await?;
+        Ok(crate::coordinator::runtime::partition_for(
+            group_id, partitions,
+        ))
+    }
+
     /// OffsetFetch for several groups; `Err` when the coordinator is unavailable.
     pub async fn fetch_offsets(&self, query: FetchQuery) -> Result<Vec<FetchedOffsets>, i16> {
         self.runtime
@@ -199,6 +271,18 @@ impl GroupCoordinatorHandle {
                     .map(|(group, topics)| c.fetch_offsets(&group, topics))
                     .collect()
             })
+            .await
+            .ok_or(NOT_COORDINATOR)
+    }
+
+    /// Per group, the partitions whose offsets a transaction holds undecided (OffsetFetch with
+    /// `require_stable`).
+    pub async fn pending_partitions(
+        &self,
+        group_ids: Vec<String>,
+    ) -> Result<Vec<Vec<(String, i32)>>, i16> {
+        self.runtime
+            .read(move |c, _| group_ids.iter().map(|g| c.pending_partitions(g)).collect())
             .await
             .ok_or(NOT_COORDINATOR)
     }

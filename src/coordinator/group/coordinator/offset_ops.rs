@@ -29,7 +29,7 @@ impl GroupCoordinator {
                 .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.partition, code)).collect()))
                 .collect()
         };
-        if let Err(code) = self.validate_offset_commit(&req) {
+        if let Err(code) = self.validate_offset_commit(&req, false) {
             return Outcome::only(fail_all(code));
         }
         if let Some(group) = self.groups.get(&req.group_id)
@@ -79,12 +79,72 @@ impl GroupCoordinator {
                 records,
                 replay: true,
                 then: AfterAppend::Nothing,
+                producer: None,
             }]
         };
         Outcome::new(response, appends)
     }
 
-    fn validate_offset_commit(&self, req: &CommitRequest) -> Result<(), i16> {
+    /// TxnOffsetCommit: the offsets are written as the producer's transactional records and stay
+    /// pending (invisible to OffsetFetch) until its transaction's marker commits or drops them.
+    pub fn commit_txn_offsets(
+        &mut self,
+        req: CommitRequest,
+        producer: (i64, i16),
+        now_ms: i64,
+    ) -> Outcome<PartitionErrors> {
+        let fail_all = |code: i16| -> PartitionErrors {
+            req.topics
+                .iter()
+                .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.partition, code)).collect()))
+                .collect()
+        };
+        if let Err(code) = self.validate_offset_commit(&req, true) {
+            return Outcome::only(fail_all(code));
+        }
+        let mut records = Vec::new();
+        let mut response = Vec::with_capacity(req.topics.len());
+        for (topic, partitions) in req.topics {
+            let mut results = Vec::with_capacity(partitions.len());
+            for p in partitions {
+                let metadata = p.metadata.unwrap_or_default();
+                if utf16_len(&metadata) > self.config.offset_metadata_max_bytes {
+                    results.push((p.partition, ResponseError::OffsetMetadataTooLarge.code()));
+                    continue;
+                }
+                results.push((p.partition, NONE));
+                records.push(CoordinatorRecord::OffsetCommit {
+                    group: req.group_id.clone(),
+                    topic: topic.clone(),
+                    partition: p.partition,
+                    value: Some(OffsetCommitValue {
+                        offset: p.offset,
+                        leader_epoch: p.leader_epoch,
+                        metadata,
+                        commit_timestamp_ms: now_ms,
+                        expire_timestamp_ms: None,
+                    }),
+                });
+            }
+            response.push((topic, results));
+        }
+        let appends = if records.is_empty() {
+            Vec::new()
+        } else {
+            vec![Append {
+                group_id: req.group_id,
+                records,
+                replay: true,
+                then: AfterAppend::Nothing,
+                producer: Some(producer),
+            }]
+        };
+        Outcome::new(response, appends)
+    }
+
+    /// Kafka's `ClassicGroup.validateOffsetCommit`; transactional commits skip the checks that
+    /// only protect the plain commit path (members outside a generation, rebalances).
+    fn validate_offset_commit(&self, req: &CommitRequest, transactional: bool) -> Result<(), i16> {
         let Some(group) = self.groups.get(&req.group_id) else {
             return if req.generation_id < 0 {
                 // A simple group: created when the commit is replayed.
@@ -107,15 +167,20 @@ impl GroupCoordinator {
             if req.generation_id != group.generation_id() {
                 return Err(ResponseError::IllegalGeneration.code());
             }
-        } else if !group.is(GroupState::Empty) {
+        } else if !transactional && !group.is(GroupState::Empty) {
             // Commits without a member are only for groups nobody is a member of.
             return Err(ResponseError::UnknownMemberId.code());
         }
-        if group.is(GroupState::CompletingRebalance) {
+        if !transactional && group.is(GroupState::CompletingRebalance) {
             // The member has its JoinGroup answer but not its assignment yet.
             return Err(ResponseError::RebalanceInProgress.code());
         }
         Ok(())
+    }
+
+    /// The partitions of a group whose offsets a transaction holds undecided.
+    pub fn pending_partitions(&self, group_id: &str) -> Vec<(String, i32)> {
+        self.offsets.pending_of(group_id)
     }
 
     /// OffsetFetch for one group: the named partitions (`Some`), or everything committed.
@@ -203,6 +268,7 @@ impl GroupCoordinator {
                 records,
                 replay: true,
                 then: AfterAppend::Nothing,
+                producer: None,
             }]
         };
         Outcome::new(Ok(response), appends)
@@ -239,6 +305,7 @@ impl GroupCoordinator {
                 records,
                 replay: true,
                 then: AfterAppend::Nothing,
+                producer: None,
             }],
         )
     }
@@ -264,6 +331,7 @@ impl GroupCoordinator {
                 records,
                 replay: true,
                 then: AfterAppend::Nothing,
+                producer: None,
             })
             .collect()
     }
@@ -323,6 +391,7 @@ impl GroupCoordinator {
                     records,
                     replay: true,
                     then: AfterAppend::Nothing,
+                    producer: None,
                 });
             }
         }

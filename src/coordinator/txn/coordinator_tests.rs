@@ -1,0 +1,400 @@
+//! The transaction state machine on a controlled clock: every operation's records are
+//! replayed as the runtime would after appending them.
+
+use super::*;
+
+const T0: i64 = 1_700_000_000_000;
+
+fn coordinator() -> TxnCoordinator {
+    TxnCoordinator::new(TxnConfig::default())
+}
+
+fn apply<T>(c: &mut TxnCoordinator, (out, appends): (T, Vec<TxnAppend>)) -> T {
+    for a in appends {
+        c.replay(a.record);
+    }
+    out
+}
+
+fn tp(topic: &str, p: i32) -> (String, i32) {
+    (topic.to_string(), p)
+}
+
+fn init(c: &mut TxnCoordinator, id: &str, fresh: i64, now: i64) -> (i64, i16) {
+    let r = c.init_producer_id(id, 60_000, None, None, now);
+    let out = match apply(c, r) {
+        InitOutcome::NeedsProducerId => {
+            let r = c.init_producer_id(id, 60_000, None, Some(fresh), now);
+            apply(c, r)
+        }
+        other => other,
+    };
+    match out {
+        InitOutcome::Ready { producer_id, epoch } => (producer_id, epoch),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_new_transactional_id_gets_a_producer_id_and_every_init_fences_the_last() {
+    let mut c = coordinator();
+    assert_eq!(init(&mut c, "t", 1000, T0), (1000, 0));
+    assert_eq!(c.get("t").unwrap().state, TxnState::Empty);
+    // A second producer with the same id: same producer id, next epoch.
+    assert_eq!(init(&mut c, "t", 9999, T0 + 1), (1000, 1));
+    // The first producer is fenced.
+    let r = c.add_partitions("t", 1000, 0, &[tp("a", 0)], 0, T0 + 2);
+    assert_eq!(apply(&mut c, r), Err(ResponseError::ProducerFenced.code()));
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: 1000,
+            epoch: 0,
+            commit: true,
+            client_version: 0,
+        },
+        None,
+        T0 + 2,
+    );
+    assert_eq!(
+        apply(&mut c, r),
+        EndOutcome::Failed(ResponseError::ProducerFenced.code())
+    );
+}
+
+#[test]
+fn errors_are_kafkas() {
+    let mut c = coordinator();
+    for timeout in [0, -1, 900_001] {
+        let r = c.init_producer_id("t", timeout, None, Some(1), T0);
+        assert_eq!(
+            apply(&mut c, r),
+            InitOutcome::Failed(ResponseError::InvalidTransactionTimeout.code())
+        );
+    }
+    let r = c.init_producer_id("", 1000, None, Some(1), T0);
+    assert_eq!(
+        apply(&mut c, r),
+        InitOutcome::Failed(ResponseError::InvalidRequest.code())
+    );
+    let mapping = ResponseError::InvalidProducerIdMapping.code();
+    let r = c.add_partitions("nobody", 1, 0, &[tp("a", 0)], 0, T0);
+    assert_eq!(apply(&mut c, r), Err(mapping));
+    init(&mut c, "t", 7, T0);
+    let r = c.add_partitions("t", 8, 0, &[tp("a", 0)], 0, T0);
+    assert_eq!(apply(&mut c, r), Err(mapping));
+    // EndTxn with nothing in the transaction is INVALID_TXN_STATE (transaction version 1).
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: 7,
+            epoch: 0,
+            commit: true,
+            client_version: 0,
+        },
+        None,
+        T0,
+    );
+    assert_eq!(
+        apply(&mut c, r),
+        EndOutcome::Failed(ResponseError::InvalidTxnState.code())
+    );
+    // KIP-360: a recovering producer with an unknown id/epoch is fenced.
+    let r = c.init_producer_id("t", 1000, Some((7, 5)), None, T0);
+    assert_eq!(
+        apply(&mut c, r),
+        InitOutcome::Failed(ResponseError::ProducerFenced.code())
+    );
+    // ...one with the current id and epoch gets the next epoch.
+    let r = c.init_producer_id("t", 1000, Some((7, 0)), None, T0);
+    assert_eq!(
+        apply(&mut c, r),
+        InitOutcome::Ready {
+            producer_id: 7,
+            epoch: 1
+        }
+    );
+}
+
+#[test]
+fn a_commit_prepares_writes_markers_and_completes() {
+    let mut c = coordinator();
+    let (pid, epoch) = init(&mut c, "t", 42, T0);
+    let r = c.add_partitions("t", pid, epoch, &[tp("a", 0), tp("b", 1)], 0, T0 + 10);
+    assert_eq!(apply(&mut c, r), Ok(()));
+    let r = c.add_partitions("t", pid, epoch, &[tp("a", 0)], 0, T0 + 20);
+    assert!(
+        r.1.is_empty(),
+        "already in the transaction: nothing to write"
+    );
+    assert_eq!(apply(&mut c, r), Ok(()));
+    let m = c.get("t").unwrap();
+    assert_eq!((m.state, m.start_ms), (TxnState::Ongoing, T0 + 10));
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: pid,
+            epoch,
+            commit: true,
+            client_version: 0,
+        },
+        None,
+        T0 + 30,
+    );
+    let EndOutcome::Markers(job) = apply(&mut c, r) else {
+        panic!()
+    };
+    assert_eq!(job.partitions, vec![tp("a", 0), tp("b", 1)]);
+    assert!(job.commit);
+    assert_eq!((job.producer_id, job.producer_epoch), (pid, epoch));
+    assert_eq!(c.get("t").unwrap().state, TxnState::PrepareCommit);
+    // While the markers are written: a retry is CONCURRENT_TRANSACTIONS, the opposite is not.
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: pid,
+            epoch,
+            commit: true,
+            client_version: 0,
+        },
+        None,
+        T0 + 31,
+    );
+    assert_eq!(
+        apply(&mut c, r),
+        EndOutcome::Failed(ResponseError::ConcurrentTransactions.code())
+    );
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: pid,
+            epoch,
+            commit: false,
+            client_version: 0,
+        },
+        None,
+        T0 + 31,
+    );
+    assert_eq!(
+        apply(&mut c, r),
+        EndOutcome::Failed(ResponseError::InvalidTxnState.code())
+    );
+    let r = c.add_partitions("t", pid, epoch, &[tp("c", 0)], 0, T0 + 31);
+    assert_eq!(
+        apply(&mut c, r),
+        Err(ResponseError::ConcurrentTransactions.code())
+    );
+    assert_eq!(c.prepared(), vec![job.clone()]);
+    let appends = c.complete(&job, T0 + 40);
+    apply(&mut c, ((), appends));
+    let m = c.get("t").unwrap();
+    assert_eq!(m.state, TxnState::CompleteCommit);
+    assert!(m.partitions.is_empty());
+    // A retried commit succeeds; an abort now is INVALID_TXN_STATE.
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: pid,
+            epoch,
+            commit: true,
+            client_version: 0,
+        },
+        None,
+        T0 + 50,
+    );
+    assert_eq!(
+        apply(&mut c, r),
+        EndOutcome::Done {
+            producer_id: pid,
+            epoch
+        }
+    );
+    // The next transaction starts over.
+    let r = c.add_partitions("t", pid, epoch, &[tp("z", 0)], 0, T0 + 60);
+    assert_eq!(apply(&mut c, r), Ok(()));
+    assert_eq!(c.get("t").unwrap().partitions.len(), 1);
+}
+
+#[test]
+fn a_new_producer_aborts_the_previous_ones_open_transaction() {
+    let mut c = coordinator();
+    let (pid, epoch) = init(&mut c, "t", 5, T0);
+    let r = c.add_partitions("t", pid, epoch, &[tp("a", 0)], 0, T0);
+    apply(&mut c, r).unwrap();
+    let r = c.init_producer_id("t", 60_000, None, None, T0 + 1);
+    let InitOutcome::Aborting(job) = apply(&mut c, r) else {
+        panic!()
+    };
+    assert!(!job.commit);
+    assert_eq!(
+        job.producer_epoch,
+        epoch + 1,
+        "markers fence the old producer"
+    );
+    assert_eq!(job.partitions, vec![tp("a", 0)]);
+    let r = c.init_producer_id("t", 60_000, None, None, T0 + 2);
+    assert_eq!(
+        apply(&mut c, r),
+        InitOutcome::Failed(ResponseError::ConcurrentTransactions.code())
+    );
+    let appends = c.complete(&job, T0 + 3);
+    apply(&mut c, ((), appends));
+    assert_eq!(c.get("t").unwrap().state, TxnState::CompleteAbort);
+    assert_eq!(init(&mut c, "t", 0, T0 + 4), (pid, epoch + 2));
+}
+
+#[test]
+fn transactions_past_their_timeout_are_aborted_and_the_producer_fenced() {
+    let mut c = coordinator();
+    let r = c.init_producer_id("t", 1000, None, Some(3), T0);
+    apply(&mut c, r);
+    let r = c.add_partitions("t", 3, 0, &[tp("a", 0)], 0, T0);
+    apply(&mut c, r).unwrap();
+    assert!(c.timed_out(T0 + 1000).is_empty());
+    assert_eq!(c.timed_out(T0 + 1001), vec!["t".to_string()]);
+    let r = c.abort_timed_out("t", T0 + 1001);
+    let job = apply(&mut c, r).expect("aborted");
+    assert_eq!((job.commit, job.producer_epoch), (false, 1));
+    let appends = c.complete(&job, T0 + 1002);
+    apply(&mut c, ((), appends));
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: 3,
+            epoch: 0,
+            commit: true,
+            client_version: 0,
+        },
+        None,
+        T0 + 1003,
+    );
+    assert_eq!(
+        apply(&mut c, r),
+        EndOutcome::Failed(ResponseError::ProducerFenced.code())
+    );
+    assert_eq!(
+        c.list(&[TxnState::CompleteAbort], &[], -1, T0 + 1003),
+        vec![("t".to_string(), 3, TxnState::CompleteAbort)]
+    );
+}
+
+#[test]
+fn transaction_version_2_bumps_the_epoch_at_every_end() {
+    let mut c = coordinator();
+    let (pid, epoch) = init(&mut c, "t", 11, T0);
+    let r = c.add_partitions("t", pid, epoch, &[tp("a", 0)], 2, T0);
+    apply(&mut c, r).unwrap();
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: pid,
+            epoch,
+            commit: true,
+            client_version: 2,
+        },
+        None,
+        T0 + 1,
+    );
+    let EndOutcome::Markers(job) = apply(&mut c, r) else {
+        panic!()
+    };
+    assert_eq!(job.producer_epoch, epoch + 1);
+    let appends = c.complete(&job, T0 + 2);
+    apply(&mut c, ((), appends));
+    // The client retries with the epoch it had: it learns the bumped one.
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: pid,
+            epoch,
+            commit: true,
+            client_version: 2,
+        },
+        None,
+        T0 + 3,
+    );
+    assert_eq!(
+        apply(&mut c, r),
+        EndOutcome::Done {
+            producer_id: pid,
+            epoch: epoch + 1
+        }
+    );
+    // An abort with nothing in the transaction bumps it again.
+    let r = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: pid,
+            epoch: epoch + 1,
+            commit: false,
+            client_version: 2,
+        },
+        None,
+        T0 + 4,
+    );
+    assert_eq!(
+        apply(&mut c, r),
+        EndOutcome::Done {
+            producer_id: pid,
+            epoch: epoch + 2
+        }
+    );
+}
+
+#[test]
+fn state_comes_back_from_the_records_alone() {
+    let mut c = coordinator();
+    let mut log = Vec::new();
+    let mut run = |c: &mut TxnCoordinator, appends: Vec<TxnAppend>| {
+        for a in appends {
+            log.push(a.record.clone());
+            c.replay(a.record);
+        }
+    };
+    let (_, a) = c.init_producer_id("t", 60_000, None, Some(77), T0);
+    run(&mut c, a);
+    let (_, a) = c.add_partitions("t", 77, 0, &[tp("a", 0), tp("a", 1)], 0, T0 + 5);
+    run(&mut c, a);
+    let (out, a) = c.end_txn(
+        &EndTxn {
+            id: "t",
+            producer_id: 77,
+            epoch: 0,
+            commit: false,
+            client_version: 0,
+        },
+        None,
+        T0 + 6,
+    );
+    run(&mut c, a);
+    assert!(matches!(out, EndOutcome::Markers(_)));
+    let mut restored = coordinator();
+    for r in log {
+        let key = r.encode_key().unwrap();
+        let value = r.encode_value().unwrap();
+        restored.replay(
+            super::super::records::TxnRecord::decode(&key, value.as_deref())
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let (a, b) = (c.get("t").unwrap(), restored.get("t").unwrap());
+    assert_eq!(a.state, TxnState::PrepareAbort);
+    assert_eq!(
+        (
+            a.state,
+            a.producer_id,
+            a.producer_epoch,
+            &a.partitions,
+            a.start_ms
+        ),
+        (
+            b.state,
+            b.producer_id,
+            b.producer_epoch,
+            &b.partitions,
+            b.start_ms
+        )
+    );
+    assert_eq!(restored.prepared().len(), 1);
+}

@@ -1,0 +1,64 @@
+//! DescribeTransactions (key 65), version 0: each transactional id's state, producer id and
+//! epoch, timeout, start time and partitions; TRANSACTIONAL_ID_NOT_FOUND for an unknown id.
+
+use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
+use kafka_protocol::messages::{
+    ApiKey, DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, ResponseKind,
+    TopicName, TransactionalId,
+};
+
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::DescribeTransactions,
+    min_version: 0,
+    max_version: 0,
+};
+
+pub async fn handle(ctx: &RequestContext<'_>, request: DescribeTransactionsRequest) -> Reply {
+    let ids = request
+        .transactional_ids
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let described = ctx.broker.transactions.describe(ids).await;
+    let states = described
+        .into_iter()
+        .map(|(id, r)| {
+            let base = TransactionState::default()
+                .with_transactional_id(TransactionalId(owned_str(&id)))
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+                .with_transaction_start_time_ms(-1);
+            match r {
+                Err(code) => base
+                    .with_error_code(code)
+                    .with_transaction_state(owned_str("")),
+                Ok(v) => {
+                    let mut topics: Vec<TopicData> = Vec::new();
+                    for (topic, p) in v.partitions {
+                        match topics.iter_mut().find(|t| t.topic.as_str() == topic) {
+                            Some(t) => t.partitions.push(p),
+                            None => topics.push(
+                                TopicData::default()
+                                    .with_topic(TopicName(owned_str(&topic)))
+                                    .with_partitions(vec![p]),
+                            ),
+                        }
+                    }
+                    base.with_error_code(NONE)
+                        .with_transaction_state(owned_str(v.state.name()))
+                        .with_transaction_timeout_ms(v.timeout_ms)
+                        .with_transaction_start_time_ms(v.start_ms)
+                        .with_producer_id(ProducerId(v.producer_id))
+                        .with_producer_epoch(v.producer_epoch)
+                        .with_topics(topics)
+                }
+            }
+        })
+        .collect();
+    Reply::message(ResponseKind::DescribeTransactions(
+        DescribeTransactionsResponse::default().with_transaction_states(states),
+    ))
+}

@@ -1,0 +1,61 @@
+//! ListTransactions (key 66), versions 0–1: the transactional ids this coordinator knows, with
+//! their producer id and state, filtered by state names (unknown names are echoed back in
+//! `unknown_state_filters`, as Kafka does), producer ids, and (v1) how long a transaction has
+//! been running. v2's `transactional_id_pattern` (a regular expression) is not served.
+
+use kafka_protocol::messages::list_transactions_response::TransactionState;
+use kafka_protocol::messages::{
+    ApiKey, ListTransactionsRequest, ListTransactionsResponse, ProducerId, ResponseKind,
+    TransactionalId,
+};
+
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::coordinator::txn::TxnState;
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::ListTransactions,
+    min_version: 0,
+    max_version: 1,
+};
+
+pub async fn handle(ctx: &RequestContext<'_>, request: ListTransactionsRequest) -> Reply {
+    let mut states = Vec::new();
+    let mut unknown = Vec::new();
+    for name in &request.state_filters {
+        match TxnState::from_name(name) {
+            Some(s) => states.push(s),
+            None => unknown.push(name.clone()),
+        }
+    }
+    let mut response = ListTransactionsResponse::default().with_unknown_state_filters(unknown);
+    if !request.state_filters.is_empty() && states.is_empty() {
+        // Only unknown states asked for: nothing matches.
+        return Reply::message(ResponseKind::ListTransactions(response));
+    }
+    let producer_ids = request.producer_id_filters.iter().map(|p| p.0).collect();
+    let duration = if ctx.version >= 1 {
+        request.duration_filter
+    } else {
+        -1
+    };
+    match ctx
+        .broker
+        .transactions
+        .list(states, producer_ids, duration)
+        .await
+    {
+        Ok(listed) => {
+            response.transaction_states = listed
+                .into_iter()
+                .map(|(id, pid, state)| {
+                    TransactionState::default()
+                        .with_transactional_id(TransactionalId(owned_str(&id)))
+                        .with_producer_id(ProducerId(pid))
+                        .with_transaction_state(owned_str(state.name()))
+                })
+                .collect();
+        }
+        Err(code) => response.error_code = code,
+    }
+    Reply::message(ResponseKind::ListTransactions(response))
+}
