@@ -681,11 +681,7 @@ def test_metadata_quorum_describe(request, kafka_tools, target):
     assert json.loads(fields["CurrentVoters"])[0]["id"] == 1, r
 
 
-@pytest.mark.parametrize("target", [
-    pytest.param("vltava", marks=pytest.mark.xfail(strict=True, reason=(
-        "ListTransactions (api key 66) is not advertised (no transactions yet); "
-        "kafka-transactions list fails: The node does not support LIST_TRANSACTIONS"))),
-    "kafka"])
+@pytest.mark.parametrize("target", ["vltava", "kafka"])
 def test_transactions_list(request, kafka_tools, target):
     b = request.getfixturevalue("broker") if target == "vltava" else request.getfixturevalue("real_kafka")
     r = tool("kafka-transactions", "--bootstrap-server", b.bootstrap, "list", ok=None)

@@ -1,0 +1,228 @@
+"""Transactions with real clients: the Java producer and consumer (kafka-clients 4.4.0, which uses
+transaction version 2, and 3.9.2 / 2.8.2, which use version 1: AddPartitionsToTxn and
+AddOffsetsToTxn), confluent-kafka (librdkafka), and kafka-transactions.sh.
+
+compat-tests/java/old/Transactions.java checks what it reads and prints it; the tests re-check
+the printed data (keys, counts, offsets) and read back through a second client where it matters."""
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from conftest import unique_topic
+from test_old_clients import old_clients  # noqa: F401  (the session fixture)
+from test_tools import create_topic, kafka_tools, tool  # noqa: F401
+
+JAVA = ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+# Fast timeout aborts, so the timeout case takes seconds.
+TXN_SETTINGS = {"transaction.abort.timed.out.transaction.cleanup.interval.ms": "500"}
+
+
+@pytest.fixture
+def txn_broker(broker_factory):
+    return broker_factory(overrides=TXN_SETTINGS)
+
+
+def run(old_clients, version, *args, timeout=240):  # noqa: F811
+    cmd = [*JAVA, "-cp", old_clients[version], "Transactions", *map(str, args)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    out = res.stdout
+    assert f"VERSION {version}" in out, out
+    assert res.returncode == 0 and "\nOK" in out, (
+        f"Transactions {args[0]} ({version}) exited {res.returncode}\nstdout:\n{out}\n"
+        f"stderr (tail):\n{res.stderr[-4000:]}")
+    return out
+
+
+@pytest.mark.parametrize("version", ["4.4.0", "3.9.2", "2.8.2"])
+def test_commit_abort_and_read_committed(txn_broker, old_clients, version):  # noqa: F811
+    topic = unique_topic(f"txn-basic-{version.replace('.', '')}")
+    out = run(old_clients, version, "basic", txn_broker.bootstrap, topic)
+    committed = re.findall(r"^COMMITTED (\d+)/(\d+):(\S+)=(\S+)$", out, re.M)
+    keys = sorted(k for _, _, k, _ in committed)
+    assert keys == sorted([f"c1-{i}" for i in range(10)] + [f"c2-{i}" for i in range(10)])
+    # Three transactions of 5 records per partition, each closed by a marker: offsets 0-4 (c1),
+    # marker 5, 6-10 (aborted), marker 11, 12-16 (c2), marker 17: the log end is 18.
+    for p in (0, 1):
+        offsets = sorted(int(o) for part, o, _, _ in committed if int(part) == p)
+        assert offsets == [0, 1, 2, 3, 4, 12, 13, 14, 15, 16], (p, offsets)
+    ends = re.findall(r"^END (\S+) (\d) (\d+) position (\d+)$", out, re.M)
+    assert sorted(ends) == sorted([(iso, str(p), "18", "18") for iso in ("read_committed", "read_uncommitted")
+                                   for p in (0, 1)]), ends
+    assert "UNCOMMITTED_COUNT 30" in out
+
+    # librdkafka agrees on what a read_committed consumer sees.
+    c = Consumer({"bootstrap.servers": txn_broker.bootstrap, "group.id": f"g-{topic}",
+                  "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0), TopicPartition(topic, 1)])
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < 20 and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.key().decode())
+    c.close()
+    assert sorted(got) == keys
+
+
+@pytest.mark.parametrize("version", ["4.4.0", "2.8.2"])
+def test_a_new_producer_fences_the_old_and_aborts_its_transaction(txn_broker, old_clients, version):  # noqa: F811
+    topic = unique_topic(f"txn-fence-{version.replace('.', '')}")
+    out = run(old_clients, version, "fence", txn_broker.bootstrap, topic)
+    assert re.search(r"^FENCED (ProducerFencedException|InvalidProducerEpochException)$", out, re.M), out
+    assert "KEYS new\n" in out
+
+
+def test_a_transaction_past_its_timeout_is_aborted(txn_broker, old_clients):  # noqa: F811
+    topic = unique_topic("txn-timeout")
+    out = run(old_clients, "4.4.0", "timeout", txn_broker.bootstrap, topic)
+    assert re.search(r"^TIMEOUT_OUTCOME (ProducerFencedException|InvalidProducerEpochException)", out, re.M), out
+    # The abort marker makes the partition stable again: read_committed reaches the end.
+    assert re.search(r"^END read_committed 0 2 position 2$", out, re.M), out
+
+
+def produce_inputs(bootstrap, topic, n):
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    for i in range(n):
+        p.produce(topic, value=str(i).encode(), partition=i % 3)
+    assert p.flush(30) == 0
+
+
+@pytest.mark.parametrize("version", ["4.4.0", "3.9.2"])
+def test_consume_transform_produce_exactly_once_across_a_kill(broker_factory, old_clients, version):  # noqa: F811
+    """sendOffsetsToTransaction loop; the broker is killed -9 and restarted mid-way. Every input
+    appears exactly once in the read_committed output, and the group's offsets cover the input."""
+    b = broker_factory(overrides=TXN_SETTINGS)
+    n = 3000
+    tin, tout = unique_topic("eos-in"), unique_topic("eos-out")
+    group = f"g-{tin}"
+    create_topic(b.bootstrap, tin, 3)
+    create_topic(b.bootstrap, tout, 1)
+    produce_inputs(b.bootstrap, tin, n)
+    cmd = [*JAVA, "-cp", old_clients[version], "Transactions", "eos", b.bootstrap, tin, tout, group, str(n)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    chunks = {"out": [], "err": []}
+    threading.Thread(target=lambda: chunks["out"].append(proc.stdout.read()), daemon=True).start()
+    threading.Thread(target=lambda: chunks["err"].append(proc.stderr.read()), daemon=True).start()
+    try:
+        # Kill once some output is committed (read_committed sees it), not before.
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "probe", "isolation.level": "read_committed",
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        seen = 0
+        deadline = time.monotonic() + 120
+        c.assign([TopicPartition(tout, 0)])
+        while seen < 50 and time.monotonic() < deadline and proc.poll() is None:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                seen += 1
+        c.close()
+        assert seen >= 50 or proc.poll() is not None, "no committed output within 120 s"
+        if proc.poll() is None:
+            b.kill()
+            time.sleep(1.0)
+            b.start()
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    time.sleep(0.2)
+    out, err = "".join(chunks["out"]), "".join(chunks["err"])
+    print(out[-3000:])
+    assert proc.returncode == 0 and "\nOK" in out, f"exit {proc.returncode}\n{out[-4000:]}\n{err[-4000:]}"
+    assert f"OUT_COUNT {n} DISTINCT {n}" in out
+    offsets = dict(re.findall(r"^GROUP_OFFSET (\S+) (\d+)$", out, re.M))
+    assert sum(map(int, offsets.values())) == n, offsets
+
+    # The committed output, read through librdkafka: each input exactly once, doubled.
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "check", "isolation.level": "read_committed",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.assign([TopicPartition(tout, 0)])
+    values = {}
+    deadline = time.monotonic() + 30
+    while len(values) < n and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            k = int(m.key())
+            assert k not in values, f"input {k} twice in the committed output"
+            values[k] = int(m.value())
+    c.close()
+    assert values == {i: 2 * i for i in range(n)}
+
+
+def test_confluent_kafka_transactions(txn_broker):
+    topic = unique_topic("txn-librdkafka")
+    create_topic(txn_broker.bootstrap, topic, 1)
+    p = Producer({"bootstrap.servers": txn_broker.bootstrap, "transactional.id": f"tx-{topic}"})
+    p.init_transactions(30)
+    for outcome, keys in (("commit", ["k1", "k2"]), ("abort", ["x1"]), ("commit", ["k3"])):
+        p.begin_transaction()
+        for k in keys:
+            p.produce(topic, key=k.encode(), value=b"v", partition=0)
+        # Delivered before the end (librdkafka drops unsent records on abort).
+        assert p.flush(30) == 0
+        if outcome == "commit":
+            p.commit_transaction(30)
+        else:
+            p.abort_transaction(30)
+    c = Consumer({"bootstrap.servers": txn_broker.bootstrap, "group.id": f"g-{topic}",
+                  "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0)])
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < 3 and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got.append((m.key().decode(), m.offset()))
+    c.close()
+    # k1 0, k2 1, marker 2, x1 3 (aborted), marker 4, k3 5, marker 6.
+    assert got == [("k1", 0), ("k2", 1), ("k3", 5)]
+    low, high = Consumer({"bootstrap.servers": txn_broker.bootstrap, "group.id": "w",
+                          "isolation.level": "read_committed"}).get_watermark_offsets(
+        TopicPartition(topic, 0), timeout=10)
+    assert (low, high) == (0, 7)
+
+
+def test_kafka_transactions_tool(txn_broker, kafka_tools):
+    """kafka-transactions.sh list / describe / describe-producers against an open transaction,
+    then find-hanging and abort."""
+    topic = unique_topic("txn-tool")
+    create_topic(txn_broker.bootstrap, topic, 1)
+    txn_id = f"tx-{topic}"
+    p = Producer({"bootstrap.servers": txn_broker.bootstrap, "transactional.id": txn_id})
+    p.init_transactions(30)
+    p.begin_transaction()
+    p.produce(topic, key=b"open", value=b"v", partition=0)
+    assert p.flush(30) == 0
+    bs = ("--bootstrap-server", txn_broker.bootstrap)
+
+    r = tool("kafka-transactions", *bs, "list")
+    rows = [l.split() for l in r.lines[1:]]
+    assert [txn_id, "1"] == [rows[0][0], rows[0][1]] and rows[0][3] == "Ongoing", r
+    r = tool("kafka-transactions", *bs, "describe", "--transactional-id", txn_id)
+    header, row = r.lines[0].split("\t"), r.lines[1].split("\t")
+    d = dict(zip([h.strip() for h in header], [x.strip() for x in row]))
+    assert d["TransactionalId"] == txn_id and d["TransactionState"] == "Ongoing", d
+    assert d["TopicPartitions"] == f"{topic}-0", d
+    pid = d["ProducerId"]
+    r = tool("kafka-transactions", *bs, "describe-producers", "--topic", topic, "--partition", "0")
+    prow = dict(zip([h.strip() for h in r.lines[0].split("\t")], [x.strip() for x in r.lines[1].split("\t")]))
+    assert prow["ProducerId"] == pid and prow["CurrentTransactionStartOffset"] == "0", prow
+    r = tool("kafka-transactions", *bs, "find-hanging", "--broker-id", "1")
+    # An open transaction the coordinator knows is not hanging.
+    assert "No hanging transactions found" in r.out or len(r.lines) == 1, r
+
+    # Abort it from the tool, as an operator would a hanging one.
+    r = tool("kafka-transactions", *bs, "abort", "--topic", topic, "--partition", "0",
+             "--start-offset", "0")
+    c = Consumer({"bootstrap.servers": txn_broker.bootstrap, "group.id": "w",
+                  "isolation.level": "read_committed"})
+    low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    c.close()
+    assert high == 2, (low, high)  # the record and the abort marker: stable again
