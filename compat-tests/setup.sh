@@ -3,12 +3,13 @@
 # programs. Everything lands under ~/.cache/vltava (Maven's own cache in ~/.m2), nothing in the
 # repository.
 #
-#   setup.sh                 everything (kcat, python, java, node, go, kafka, clients, oracle)
+#   setup.sh                 everything (kcat, python, java, node, go, kafka, streams, clients, oracle)
 #   setup.sh python          the virtual environment ~/.cache/vltava/venv with the Python clients
 #   setup.sh java            kafka-clients 4.4.0 from Maven Central + the compiled test programs
 #   setup.sh node            kafkajs (npm ci into ~/.cache/vltava/node)
 #   setup.sh kafka           Apache Kafka 4.4.0 (broker and every kafka-*.sh tool) from Maven
 #                            Central into ~/.cache/vltava/kafka-4.4.0/libs
+#   setup.sh streams         the Kafka Streams programs (java/streams) against those jars
 #   setup.sh clients         older Java clients (2.8.2, 3.0.2, 3.9.2) + OldClientCheck per version
 #   setup.sh oracle          the differential oracle's client (oracle/: kafka-clients 4.4.0's
 #                            message classes and JSON converters) into oracle/build
@@ -160,6 +161,22 @@ setup_kafka() {
     maven_copy "$KAFKA_POM" "$KAFKA_LIBS"
 }
 
+# Kafka Streams programs (java/streams), compiled against the Kafka 4.4.0 jars of setup_kafka.
+setup_streams() {
+    setup_kafka
+    local build="$JAVA_SRC/streams/build" stamp
+    stamp="$(cd "$JAVA_SRC/streams" && { sha256sum ./*.java; ls -l "$KAFKA_LIBS"; } | sha256sum | cut -d' ' -f1)"
+    if [ -f "$build/stamp" ] && [ "$(cat "$build/stamp")" = "$stamp" ]; then
+        return 0
+    fi
+    log "compiling java/streams against Kafka $KAFKA_VERSION"
+    rm -rf "$build"
+    mkdir -p "$build/classes"
+    javac --release 17 -encoding UTF-8 -cp "$KAFKA_LIBS/*" -d "$build/classes" "$JAVA_SRC"/streams/*.java
+    echo "$build/classes:$KAFKA_LIBS/*" > "$build/classpath"
+    echo "$stamp" > "$build/stamp"
+}
+
 # Each older client gets its own jar directory and its own compiled copy of java/old/*.java
 # (compiled against that client, so a method it lacks fails the build, not the test).
 setup_clients() {
@@ -262,7 +279,7 @@ setup_go() {
 }
 
 components=("$@")
-[ "${#components[@]}" -eq 0 ] && components=(kcat python java node go kafka clients oracle)
+[ "${#components[@]}" -eq 0 ] && components=(kcat python java node go kafka streams clients oracle)
 for c in "${components[@]}"; do
     case "$c" in
         kcat) setup_kcat ;;
@@ -271,9 +288,10 @@ for c in "${components[@]}"; do
         node) setup_node ;;
         go) setup_go ;;
         kafka) setup_kafka ;;
+        streams) setup_streams ;;
         clients) setup_clients ;;
         oracle) setup_oracle ;;
-        *) echo "setup.sh: unknown component '$c' (kcat, python, java, node, go, kafka, clients, oracle)" >&2
+        *) echo "setup.sh: unknown component '$c' (kcat, python, java, node, go, kafka, streams, clients, oracle)" >&2
            exit 2 ;;
     esac
 done

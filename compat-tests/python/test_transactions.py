@@ -12,7 +12,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from conftest import unique_topic
+from conftest import COMPAT_DIR, unique_topic
 from test_old_clients import old_clients  # noqa: F401  (the session fixture)
 from test_tools import create_topic, kafka_tools, tool  # noqa: F401
 
@@ -226,3 +226,56 @@ def test_kafka_transactions_tool(txn_broker, kafka_tools):
     low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
     c.close()
     assert high == 2, (low, high)  # the record and the abort marker: stable again
+
+
+def test_kafka_streams_exactly_once_v2(txn_broker, tmp_path):
+    """Kafka Streams 4.4 with processing.guarantee=exactly_once_v2: a stateless step and a count
+    through a repartition topic and a changelog. Every input once in the output, the final counts
+    exact."""
+    res = subprocess.run(["bash", str(COMPAT_DIR / "setup.sh"), "streams"], capture_output=True,
+                         text=True, timeout=1800, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stdout + res.stderr
+    cp = (COMPAT_DIR / "java" / "streams" / "build" / "classpath").read_text().strip()
+    n = 2000
+    tin, tout, counts = unique_topic("streams-in"), unique_topic("streams-out"), unique_topic("streams-counts")
+    create_topic(txn_broker.bootstrap, tin, 3)
+    create_topic(txn_broker.bootstrap, tout, 1)
+    create_topic(txn_broker.bootstrap, counts, 1)
+    p = Producer({"bootstrap.servers": txn_broker.bootstrap, "acks": "all"})
+    for i in range(n):
+        p.produce(tin, key=f"k{i}".encode(), value=str(i).encode(), partition=i % 3)
+    assert p.flush(30) == 0
+    cmd = ["java", "-Xmx512m", "-cp", cp, "StreamsEos", txn_broker.bootstrap, tin, tout, counts,
+           f"app-{tin}", str(n), str(tmp_path / "state")]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    out = res.stdout
+    assert res.returncode == 0 and f"DONE {n}" in out, f"{out[-3000:]}\n{res.stderr[-4000:]}"
+    pairs = re.findall(r"^OUT k(\d+) (\d+)$", out, re.M)
+    assert sorted(int(k) for k, _ in pairs) == list(range(n)), "each input exactly once"
+    assert all(int(v) == 2 * int(k) for k, v in pairs)
+    got = dict(re.findall(r"^COUNT (\w+) (\d+)$", out, re.M))
+    assert got == {"even": str(n // 2), "odd": str(n // 2)}, got
+
+
+def test_dump_log_reads_the_txnindex_and_the_markers(txn_broker, kafka_tools):
+    """kafka-dump-log reads Vltava's .txnindex (the aborted transaction) and the control batches
+    in the .log: the on-disk format of transactions is Kafka's."""
+    topic = unique_topic("txn-dump")
+    create_topic(txn_broker.bootstrap, topic, 1)
+    p = Producer({"bootstrap.servers": txn_broker.bootstrap, "transactional.id": f"tx-{topic}"})
+    p.init_transactions(30)
+    for outcome in ("abort", "commit"):
+        p.begin_transaction()
+        p.produce(topic, key=outcome.encode(), value=b"v", partition=0)
+        assert p.flush(30) == 0
+        (p.commit_transaction if outcome == "commit" else p.abort_transaction)(30)
+    part = txn_broker.data_dir / f"{topic}-0"
+    r = tool("kafka-dump-log", "--files", str(part / "00000000000000000000.txnindex"))
+    entries = re.findall(r"producerId: (\d+) firstOffset: (\d+) lastOffset: (\d+) lastStableOffset: (\d+)", r.out)
+    assert len(entries) == 1, r
+    pid, first, last, _ = entries[0]
+    assert (first, last) == ("0", "1"), r  # the aborted record at 0, its marker at 1
+    r = tool("kafka-dump-log", "--files", str(part / "00000000000000000000.log"), "--deep-iteration")
+    markers = re.findall(r"endTxnMarker: (ABORT|COMMIT) coordinatorEpoch: (\d+)", r.out)
+    assert markers == [("ABORT", "0"), ("COMMIT", "0")], r.out
+    assert re.search(rf"producerId: {pid} producerEpoch: \d+ .*isTransactional: true", r.out), r.out
