@@ -92,10 +92,54 @@ def produce_inputs(bootstrap, topic, n):
     assert p.flush(30) == 0
 
 
+def committed_count(bootstrap, topic) -> int:
+    """Records a read_committed consumer can read from `topic` partition 0 right now."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "probe", "isolation.level": "read_committed",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    except KafkaException:
+        return 0
+    finally:
+        c.close()
+    return high
+
+
+class EosApp:
+    """Transactions.java eos as a background process, its output drained."""
+
+    def __init__(self, cp, *args):
+        self.proc = subprocess.Popen([*JAVA, "-cp", cp, "Transactions", "eos", *map(str, args)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     stdin=subprocess.DEVNULL)
+        self.out, self.err = [], []
+        threading.Thread(target=lambda: self.out.append(self.proc.stdout.read()), daemon=True).start()
+        threading.Thread(target=lambda: self.err.append(self.proc.stderr.read()), daemon=True).start()
+
+    def wait_for_output(self, bootstrap, topic, at_least, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if committed_count(bootstrap, topic) >= at_least:
+                return
+            time.sleep(0.2)
+
+    def finish(self, timeout=300):
+        try:
+            self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+        time.sleep(0.2)
+        return "".join(self.out), "".join(self.err)
+
+
 @pytest.mark.parametrize("version", ["4.4.0", "3.9.2"])
-def test_consume_transform_produce_exactly_once_across_a_kill(broker_factory, old_clients, version):  # noqa: F811
-    """sendOffsetsToTransaction loop; the broker is killed -9 and restarted mid-way. Every input
-    appears exactly once in the read_committed output, and the group's offsets cover the input."""
+def test_consume_transform_produce_exactly_once_across_kills(broker_factory, old_clients, version):  # noqa: F811
+    """A sendOffsetsToTransaction loop. The application is killed -9 mid-stream and started again
+    (the new instance fences the old one's open transaction), then the broker is killed -9 and
+    restarted. Every input appears exactly once in the read_committed output, and the group's
+    offsets cover the whole input."""
     b = broker_factory(overrides=TXN_SETTINGS)
     n = 3000
     tin, tout = unique_topic("eos-in"), unique_topic("eos-out")
@@ -103,38 +147,22 @@ def test_consume_transform_produce_exactly_once_across_a_kill(broker_factory, ol
     create_topic(b.bootstrap, tin, 3)
     create_topic(b.bootstrap, tout, 1)
     produce_inputs(b.bootstrap, tin, n)
-    cmd = [*JAVA, "-cp", old_clients[version], "Transactions", "eos", b.bootstrap, tin, tout, group, str(n)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL)
-    chunks = {"out": [], "err": []}
-    threading.Thread(target=lambda: chunks["out"].append(proc.stdout.read()), daemon=True).start()
-    threading.Thread(target=lambda: chunks["err"].append(proc.stderr.read()), daemon=True).start()
-    try:
-        # Kill once some output is committed (read_committed sees it), not before.
-        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "probe", "isolation.level": "read_committed",
-                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        seen = 0
-        deadline = time.monotonic() + 120
-        c.assign([TopicPartition(tout, 0)])
-        while seen < 50 and time.monotonic() < deadline and proc.poll() is None:
-            m = c.poll(0.2)
-            if m is not None and not m.error():
-                seen += 1
-        c.close()
-        assert seen >= 50 or proc.poll() is not None, "no committed output within 120 s"
-        if proc.poll() is None:
-            b.kill()
-            time.sleep(1.0)
-            b.start()
-        proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    time.sleep(0.2)
-    out, err = "".join(chunks["out"]), "".join(chunks["err"])
+    cp = old_clients[version]
+    args = (b.bootstrap, tin, tout, group, n)
+    app = EosApp(cp, *args)
+    app.wait_for_output(b.bootstrap, tout, 200)
+    assert app.proc.poll() is None, "the application finished before the kill"
+    app.proc.kill()  # kill -9 of the application, a transaction possibly open
+    app.finish(10)
+    app = EosApp(cp, *args)
+    app.wait_for_output(b.bootstrap, tout, committed_count(b.bootstrap, tout) + 200)
+    if app.proc.poll() is None:
+        b.kill()
+        time.sleep(1.0)
+        b.start()
+    out, err = app.finish()
     print(out[-3000:])
-    assert proc.returncode == 0 and "\nOK" in out, f"exit {proc.returncode}\n{out[-4000:]}\n{err[-4000:]}"
+    assert app.proc.returncode == 0 and "\nOK" in out, f"exit {app.proc.returncode}\n{out[-4000:]}\n{err[-4000:]}"
     assert f"OUT_COUNT {n} DISTINCT {n}" in out
     offsets = dict(re.findall(r"^GROUP_OFFSET (\S+) (\d+)$", out, re.M))
     assert sum(map(int, offsets.values())) == n, offsets
@@ -153,6 +181,48 @@ def test_consume_transform_produce_exactly_once_across_a_kill(broker_factory, ol
             values[k] = int(m.value())
     c.close()
     assert values == {i: 2 * i for i in range(n)}
+
+
+def test_broker_kill_with_a_transaction_open(broker_factory):
+    """kill -9 of the broker while a transaction is open: after the restart the coordinator still
+    knows it and aborts it at its timeout; read_committed never sees its records and reaches the
+    end of the log once it is aborted. A committed transaction before it stays visible."""
+    b = broker_factory(overrides=TXN_SETTINGS)
+    topic = unique_topic("txn-kill")
+    create_topic(b.bootstrap, topic, 1)
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": f"tx-{topic}",
+                  "transaction.timeout.ms": 4000})
+    p.init_transactions(30)
+    p.begin_transaction()
+    p.produce(topic, key=b"committed", value=b"v", partition=0)
+    p.commit_transaction(30)
+    p.begin_transaction()
+    p.produce(topic, key=b"open", value=b"v", partition=0)
+    assert p.flush(30) == 0
+    b.kill()
+    b.start()
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "w", "isolation.level": "read_committed",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    # committed 0, marker 1, open 2: the LSO stays at 2 while the transaction is open...
+    assert c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1] == 2
+    # ...until the coordinator aborts it (timeout 4 s, checked every 0.5 s): marker 3, LSO 4.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1] == 4:
+            break
+        time.sleep(0.2)
+    assert c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10) == (0, 4)
+    c.assign([TopicPartition(topic, 0, 0)])
+    keys = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(keys) < 2:
+        m = c.poll(0.3)
+        if m is not None and not m.error():
+            keys.append(m.key())
+    c.close()
+    assert keys == [b"committed"]
+    p2 = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": f"tx-{topic}"})
+    p2.init_transactions(30)  # the same id starts again after the abort
 
 
 def test_confluent_kafka_transactions(txn_broker):
@@ -205,6 +275,10 @@ def test_kafka_transactions_tool(txn_broker, kafka_tools):
     r = tool("kafka-transactions", *bs, "list")
     rows = [l.split() for l in r.lines[1:]]
     assert [txn_id, "1"] == [rows[0][0], rows[0][1]] and rows[0][3] == "Ongoing", r
+    r = tool("kafka-transactions", *bs, "list", "--transactional-id-pattern", "tx-txn-tool.*")
+    assert [l.split()[0] for l in r.lines[1:]] == [txn_id], r
+    r = tool("kafka-transactions", *bs, "list", "--transactional-id-pattern", "other.*")
+    assert r.lines[1:] == [], r
     r = tool("kafka-transactions", *bs, "describe", "--transactional-id", txn_id)
     header, row = r.lines[0].split("\t"), r.lines[1].split("\t")
     d = dict(zip([h.strip() for h in header], [x.strip() for x in row]))
@@ -247,6 +321,17 @@ def test_kafka_streams_exactly_once_v2(txn_broker, tmp_path):
     assert p.flush(30) == 0
     cmd = ["java", "-Xmx512m", "-cp", cp, "StreamsEos", txn_broker.bootstrap, tin, tout, counts,
            f"app-{tin}", str(n), str(tmp_path / "state")]
+    # Killed -9 twice once some output is committed, then left to finish.
+    for kill in (300, 900):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if committed_count(txn_broker.bootstrap, tout) >= kill:
+                break
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait(10)
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     out = res.stdout
     assert res.returncode == 0 and f"DONE {n}" in out, f"{out[-3000:]}\n{res.stderr[-4000:]}"

@@ -1,8 +1,10 @@
-//! ListTransactions (key 66), versions 0–1: the transactional ids this coordinator knows, with
+//! ListTransactions (key 66), versions 0–2: the transactional ids this coordinator knows, with
 //! their producer id and state, filtered by state names (unknown names are echoed back in
-//! `unknown_state_filters`, as Kafka does), producer ids, and (v1) how long a transaction has
-//! been running. v2's `transactional_id_pattern` (a regular expression) is not served.
+//! `unknown_state_filters`, as Kafka does), producer ids, (v1) how long a transaction has been
+//! running and (v2) a regular expression the whole id must match (INVALID_REGULAR_EXPRESSION
+//! when it does not compile; compiled programs are bounded to 1 MiB).
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_transactions_response::TransactionState;
 use kafka_protocol::messages::{
     ApiKey, ListTransactionsRequest, ListTransactionsResponse, ProducerId, ResponseKind,
@@ -15,8 +17,11 @@ use crate::coordinator::txn::TxnState;
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ListTransactions,
     min_version: 0,
-    max_version: 1,
+    max_version: 2,
 };
+
+/// The most memory a client's pattern may compile to.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: ListTransactionsRequest) -> Reply {
     let mut states = Vec::new();
@@ -32,6 +37,23 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListTransactionsRequest) 
         // Only unknown states asked for: nothing matches.
         return Reply::message(ResponseKind::ListTransactions(response));
     }
+    let pattern = match request
+        .transactional_id_pattern
+        .as_ref()
+        .filter(|p| ctx.version >= 2 && !p.is_empty())
+    {
+        None => None,
+        Some(p) => match regex::RegexBuilder::new(&format!("^(?:{})$", p.as_str()))
+            .size_limit(PATTERN_SIZE_LIMIT)
+            .build()
+        {
+            Ok(re) => Some(re),
+            Err(_) => {
+                response.error_code = ResponseError::InvalidRegularExpression.code();
+                return Reply::message(ResponseKind::ListTransactions(response));
+            }
+        },
+    };
     let producer_ids = request.producer_id_filters.iter().map(|p| p.0).collect();
     let duration = if ctx.version >= 1 {
         request.duration_filter
@@ -47,6 +69,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListTransactionsRequest) 
         Ok(listed) => {
             response.transaction_states = listed
                 .into_iter()
+                .filter(|(id, _, _)| pattern.as_ref().is_none_or(|re| re.is_match(id)))
                 .map(|(id, pid, state)| {
                     TransactionState::default()
                         .with_transactional_id(TransactionalId(owned_str(&id)))
