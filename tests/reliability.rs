@@ -717,3 +717,22 @@ async fn decompression_does_not_stall_other_clients() {
     }
     broker.stop().await;
 }
+
+/// A partition waiting for its first flush holds no descriptor for its directory (with the
+/// default flush policy that wait can last forever; 10,000 partitions would hold 10,000).
+#[tokio::test]
+async fn new_partitions_hold_no_directory_descriptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    let mut c = Client::connect(broker.addr).await;
+    create(&mut c, "fds", &[]).await;
+    assert_eq!(produce(&mut c, "fds", batch(&["a"], None)).await.0, 0);
+    let partition_dir = std::fs::canonicalize(dir.path().join("fds-0")).unwrap();
+    let held = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| *target == partition_dir)
+        .count();
+    assert_eq!(held, 0, "descriptors open on {}", partition_dir.display());
+    broker.stop().await;
+}

@@ -137,9 +137,13 @@ pub struct PartitionLog {
     persisted_recovery_segment: i64,
     unflushed_messages: u64,
     oldest_unflushed_append_ms: Option<i64>,
-    /// Other files to fsync (the directory after creating files, snapshots), tagged with the
-    /// smallest `up_to_offset` of a flush job that covers them.
+    /// Other files to fsync (snapshots), tagged with the smallest `up_to_offset` of a flush
+    /// job that covers them.
     pub(super) pending_sync: Vec<(i64, Arc<File>)>,
+    /// The directory needs an fsync (files created, renamed or removed), with the largest tag
+    /// registered. It is opened only by the flush job, so a partition holds no directory
+    /// descriptor while it waits (with the default flush policy that can be forever).
+    pending_dir_sync: Option<i64>,
     /// Why the log refuses appends (and, when corrupt, reads): see [`Offline`].
     pub(super) offline: Option<Offline>,
     /// Names the partition in log lines ("orders-3").
@@ -187,6 +191,7 @@ impl PartitionLog {
             unflushed_messages: 0,
             oldest_unflushed_append_ms: None,
             pending_sync: Vec::new(),
+            pending_dir_sync: None,
             offline: None,
             label: String::new(),
             cleaner: CleanerState::default(),
@@ -788,13 +793,11 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Queues the directory for an fsync (new or renamed files). The directory is opened only
-    /// now, not held for the partition's lifetime: idle partitions cost fewer descriptors.
+    /// Queues the directory for an fsync (new or renamed files). The directory is opened by the
+    /// flush job, not now: waiting partitions hold no descriptor for it.
     pub(super) fn register_pending_dir(&mut self, tag: i64) {
-        if let Some(dir) = self.place.dir()
-            && let Ok(handle) = File::open(dir)
-        {
-            self.pending_sync.push((tag, Arc::new(handle)));
+        if self.place.dir().is_some() {
+            self.pending_dir_sync = Some(self.pending_dir_sync.map_or(tag, |t| t.max(tag)));
         }
     }
 
@@ -1031,6 +1034,14 @@ impl PartitionLog {
                 files.push(f.clone());
             }
         }
+        if self.pending_dir_sync.is_some()
+            && let Some(dir) = self.place.dir()
+        {
+            // A directory removed meanwhile (the partition deleted) has nothing left to sync.
+            if let Ok(handle) = File::open(dir) {
+                files.push(Arc::new(handle));
+            }
+        }
         (!files.is_empty()).then_some(FlushJob {
             files,
             up_to_offset,
@@ -1044,6 +1055,9 @@ impl PartitionLog {
             self.recovery_point = up_to_offset.min(leo);
         }
         self.pending_sync.retain(|(tag, _)| *tag > up_to_offset);
+        if self.pending_dir_sync.is_some_and(|tag| tag <= up_to_offset) {
+            self.pending_dir_sync = None;
+        }
         if up_to_offset >= leo {
             self.unflushed_messages = 0;
             self.oldest_unflushed_append_ms = None;
