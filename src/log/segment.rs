@@ -3,7 +3,7 @@
 //! maximum timestamp, roll conditions (`shouldRoll`), and `recover` (CRC check batch by batch,
 //! truncate at the first invalid byte, rebuild both indexes).
 //!
-//! Left out: the transaction index (`.txnindex`, no transactions yet) and Kafka's roll jitter.
+//! Left out: Kafka's roll jitter. (A segment's `.txnindex` belongs to `txn_index`.)
 
 use std::fs::File;
 use std::io;
