@@ -193,12 +193,14 @@ def _subst_params(obj, params: dict):
 
 def expand_steps(case: Case, versions: Versions) -> list[dict]:
     steps = _subst_params(copy.deepcopy(case.spec["steps"]), case.params)
-    # The shared Kafka has had __consumer_offsets since the session began; give each fresh
-    # Vltava the same start (its first FindCoordinator creates it, as Kafka's does).
-    out: list[dict] = [
-        {"id": "warm-coordinator", "api": "FindCoordinator", "version": 3,
-         "request": {"key": "${uid}-warm", "keyType": 0}, "record": False,
-         "until": {"/response/errorCode": 0}, "expect": {"/response/errorCode": 0}}]
+    # The shared Kafka has had __consumer_offsets and __transaction_state since the session
+    # began (test_oracle's warm-up); give each fresh Vltava the same start (its first
+    # FindCoordinator of each kind creates the topic, as Kafka's does).
+    warm = {"id": "warm-coordinator", "api": "FindCoordinator", "version": 3,
+            "request": {"key": "${uid}-warm", "keyType": 0}, "record": False,
+            "until": {"/response/errorCode": 0}, "expect": {"/response/errorCode": 0}}
+    out: list[dict] = [warm, dict(warm, id="warm-txn-coordinator",
+                                  request={"key": "${uid}-warm", "keyType": 1})]
     for i, step in enumerate(steps):
         if "createTopic" in step:
             out.extend(_create_topic(step, i, versions))
