@@ -294,7 +294,9 @@ impl TxnCoordinator {
     }
 
     /// Whether a partition is in the producer's ongoing transaction (KIP-890 part 1: a
-    /// transactional produce is verified before it is appended).
+    /// transactional produce is verified before it is appended). A partition that is not is
+    /// TRANSACTION_ABORTABLE, which the callers translate for clients that predate it; one
+    /// whose transaction is ending is CONCURRENT_TRANSACTIONS (retriable).
     pub fn verify(
         &self,
         id: &str,
@@ -303,10 +305,12 @@ impl TxnCoordinator {
         partition: &(String, i32),
     ) -> Result<(), i16> {
         let m = self.check_producer(id, pid, epoch)?;
-        if m.state == TxnState::Ongoing && m.partitions.contains(partition) {
+        if matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            Err(CONCURRENT)
+        } else if m.state == TxnState::Ongoing && m.partitions.contains(partition) {
             Ok(())
         } else {
-            Err(INVALID_STATE)
+            Err(ResponseError::TransactionAbortable.code())
         }
     }
 

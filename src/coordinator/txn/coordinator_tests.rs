@@ -438,6 +438,22 @@ fn a_recovering_producer_keeps_the_epoch_it_was_given() {
 }
 
 #[test]
+fn a_partition_not_in_the_transaction_makes_it_abortable() {
+    let mut c = coordinator();
+    let (pid, epoch) = init(&mut c, "t", 4, T0);
+    let abortable = Err(ResponseError::TransactionAbortable.code());
+    assert_eq!(c.verify("t", pid, epoch, &tp("a", 0)), abortable);
+    let r = c.add_partitions("t", pid, epoch, &[tp("a", 0)], 0, T0);
+    apply(&mut c, r).unwrap();
+    assert_eq!(c.verify("t", pid, epoch, &tp("a", 0)), Ok(()));
+    assert_eq!(c.verify("t", pid, epoch, &tp("a", 1)), abortable);
+    assert_eq!(
+        c.verify("t", pid, epoch + 1, &tp("a", 0)),
+        Err(ResponseError::ProducerFenced.code())
+    );
+}
+
+#[test]
 fn state_comes_back_from_the_records_alone() {
     let mut c = coordinator();
     let mut log = Vec::new();
