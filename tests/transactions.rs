@@ -27,6 +27,7 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const OPERATION_NOT_ATTEMPTED: i16 = 55;
 const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+const TRANSACTION_ABORTABLE: i16 = 120;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
@@ -232,22 +233,25 @@ async fn an_aborted_transaction_is_invisible_to_read_committed() {
     let mut c = Client::connect(broker.addr).await;
     create(&mut c, "t", &[]).await;
     let (_, pid, epoch) = init(&mut c, "tx", 60_000, 4).await;
-    // A transactional batch without a transactional id, and one for a partition not added.
+    // A transactional batch without a transactional id, and one for a partition not added:
+    // TRANSACTION_ABORTABLE from v11, which knows it, INVALID_TXN_STATE below.
     assert_eq!(
         produce_txn(&mut c, None, "t", txn_batch(&["a"], pid, epoch, 0), 11).await,
         TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     );
-    assert_eq!(
-        produce_txn(
-            &mut c,
-            Some("tx"),
-            "t",
-            txn_batch(&["a"], pid, epoch, 0),
-            11
-        )
-        .await,
-        INVALID_TXN_STATE
-    );
+    for (version, code) in [(11, TRANSACTION_ABORTABLE), (10, INVALID_TXN_STATE)] {
+        assert_eq!(
+            produce_txn(
+                &mut c,
+                Some("tx"),
+                "t",
+                txn_batch(&["a"], pid, epoch, 0),
+                version
+            )
+            .await,
+            code
+        );
+    }
     // An unknown partition fails the whole add.
     assert_eq!(
         add(&mut c, "tx", pid, epoch, &[("t", 0), ("nope", 0)], 3).await,

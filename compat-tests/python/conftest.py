@@ -193,8 +193,8 @@ def real_kafka(tmp_path_factory):
     """A real Apache Kafka 4.4.0 broker (python/real_kafka.py: RealKafka, with .bootstrap,
     .log_path, .start(), .stop()), one per session, started the first time a test asks for it
     (~3-5 s) and stopped when the session ends. Tests share it: use unique topic and group names."""
-    from real_kafka import RealKafka
-    k = RealKafka(tmp_path_factory.mktemp("real-kafka"))
+    from real_kafka import TEST_OVERRIDES, RealKafka
+    k = RealKafka(tmp_path_factory.mktemp("real-kafka"), overrides=TEST_OVERRIDES)
     try:
         k.start()
     except RuntimeError as e:

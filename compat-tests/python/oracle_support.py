@@ -193,12 +193,21 @@ def _subst_params(obj, params: dict):
 
 def expand_steps(case: Case, versions: Versions) -> list[dict]:
     steps = _subst_params(copy.deepcopy(case.spec["steps"]), case.params)
-    # The shared Kafka has had __consumer_offsets since the session began; give each fresh
-    # Vltava the same start (its first FindCoordinator creates it, as Kafka's does).
-    out: list[dict] = [
-        {"id": "warm-coordinator", "api": "FindCoordinator", "version": 3,
-         "request": {"key": "${uid}-warm", "keyType": 0}, "record": False,
-         "until": {"/response/errorCode": 0}, "expect": {"/response/errorCode": 0}}]
+    # The shared Kafka has had __consumer_offsets and __transaction_state since the session
+    # began (test_oracle's warm-up); give each fresh Vltava the same start (its first
+    # FindCoordinator of each kind creates the topic, as Kafka's does).
+    warm = {"id": "warm-coordinator", "api": "FindCoordinator", "version": 3,
+            "request": {"key": "${uid}-warm", "keyType": 0}, "record": False,
+            "until": {"/response/errorCode": 0}, "expect": {"/response/errorCode": 0}}
+    out: list[dict] = [warm, dict(warm, id="warm-txn-coordinator",
+                                  request={"key": "${uid}-warm", "keyType": 1})]
+    # The shared Kafka has handed out producer ids since its warm-up too, so none it hands out
+    # now is 0, which is also the message default (e.g. for an unknown transactional id in
+    # DescribeTransactions): take Vltava's id 0 the same way.
+    out.append({"id": "warm-producer-id", "api": "InitProducerId", "version": 4,
+                "request": {"transactionalId": None, "transactionTimeoutMs": 60000},
+                "record": False, "until": {"/response/errorCode": 0},
+                "expect": {"/response/errorCode": 0}})
     for i, step in enumerate(steps):
         if "createTopic" in step:
             out.extend(_create_topic(step, i, versions))
@@ -337,8 +346,6 @@ def _mask_value(key: str, value, api: str):
         return "<topicId>"
     if key == "sessionId" and api == "Fetch" and value not in (None, 0):
         return "<fetchSessionId>"
-    if key == "producerId" and api == "InitProducerId" and value not in (None, -1):
-        return "<producerId>"
     return value
 
 
@@ -349,23 +356,29 @@ UID_RE = re.compile(r"ox[0-9a-f]{8}")
 def _foreign(item, uid: str) -> bool:
     if not isinstance(item, dict):
         return False
-    for key in ("name", "topic", "topicName", "groupId"):
+    for key in ("name", "topic", "topicName", "groupId", "transactionalId"):
         v = item.get(key)
         if isinstance(v, str) and UID_RE.search(v) and uid not in v:
             return True
     return False
 
 
-def mask(results: list, variables: dict, extra: list[str], patterns: list[str] = ()) -> list:
+def mask(results: list, variables: dict, extra: list[str], patterns: list[str] = (),
+         unordered: list[str] = ()) -> list:
     """A masked deep copy: case-unique names back to their placeholders, ids and times masked.
     `extra`: field paths (globs) masked whole; `patterns`: regular expressions masked inside
-    every string (e.g. the current time inside an error message)."""
+    every string (e.g. the current time inside an error message); `unordered`: field paths
+    (globs) of lists whose order means nothing (sorted)."""
     uid = variables["uid"]
     extra_res = [_glob(p) for p in extra]
+    unordered_res = [_glob(p) for p in unordered]
     text_res = [re.compile(p) for p in patterns]
     # Generated ids (member ids) are numbered in order of first appearance, so two members stay
     # distinguishable and line up between the brokers.
     uuids: dict[str, str] = {}
+    # Producer ids too: each broker hands out its own, but where one id shows up again (the
+    # producer of an aborted transaction, a re-initialised producer) it must on both sides.
+    pids: dict[int, str] = {}
 
     def number(m: re.Match) -> str:
         return uuids.setdefault(m.group(0), f"<uuid{len(uuids) + 1}>")
@@ -377,15 +390,20 @@ def mask(results: list, variables: dict, extra: list[str], patterns: list[str] =
                 s = r.sub("<masked>", s)
             return UUID_RE.sub(number, s)
         if isinstance(obj, list):
-            # Real Kafka is shared by every case: drop other cases' topics and groups from
-            # all-topics and all-groups answers.
+            # Real Kafka is shared by every case: drop other cases' topics, groups and
+            # transactional ids from all-topics, all-groups and all-transactions answers.
             obj = [x for x in obj if not _foreign(x, uid)]
-            return [walk(x, api, f"{path}[{i}]") for i, x in enumerate(obj)]
+            out = [walk(x, api, f"{path}[{i}]") for i, x in enumerate(obj)]
+            if any(r.fullmatch(path) for r in unordered_res):
+                out.sort(key=lambda x: json.dumps(x, sort_keys=True))
+            return out
         if isinstance(obj, dict):
             out = {}
             for k, v in obj.items():
                 p = f"{path}.{k}" if path else k
                 v = _mask_value(k, v, api)
+                if k == "producerId" and type(v) is int and v > 0:
+                    v = pids.setdefault(v, f"<pid{len(pids) + 1}>")
                 if any(r.fullmatch(p) for r in extra_res):
                     v = "<masked>"
                 out[k] = walk(v, api, p)
@@ -421,7 +439,7 @@ def _short(v, limit=300):
 
 LIST_KEYS = ["name", "apiKey", "partitionIndex", "index", "partition", "topic", "topicName",
              "resourceName", "memberId", "groupId", "groupInstanceId", "key", "nodeId",
-             "brokerId", "logDir"]
+             "brokerId", "logDir", "transactionalId"]
 
 
 def _list_key(a: list, b: list):

@@ -80,7 +80,11 @@ def test_a_new_producer_fences_the_old_and_aborts_its_transaction(txn_broker, ol
 def test_a_transaction_past_its_timeout_is_aborted(txn_broker, old_clients):  # noqa: F811
     topic = unique_topic("txn-timeout")
     out = run(old_clients, "4.4.0", "timeout", txn_broker.bootstrap, topic)
-    assert re.search(r"^TIMEOUT_OUTCOME (ProducerFencedException|InvalidProducerEpochException)", out, re.M), out
+    # The coordinator's abort bumped the epoch; the client's commit (EndTxn v5, transaction
+    # version 2) comes with the epoch before, which reads as a retry of the other end: Kafka
+    # 4.4.0 answers INVALID_TXN_STATE (this program against a real Kafka 4.4.0 prints the same;
+    # the oracle's transactions/timeout-v2 case compares the requests).
+    assert re.search(r"^TIMEOUT_OUTCOME InvalidTxnStateException", out, re.M), out
     # The abort marker makes the partition stable again: read_committed reaches the end.
     assert re.search(r"^END read_committed 0 2 position 2$", out, re.M), out
 

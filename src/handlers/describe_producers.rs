@@ -32,9 +32,15 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeProducersRequest) -> Re
                 .iter()
                 .map(|&index| {
                     let Some(p) = topic.as_ref().and_then(|t| t.partition(index)) else {
+                        // As Kafka: an unknown topic is explained with the error's own text, an
+                        // unknown partition of a known topic is not.
+                        let message = topic
+                            .is_none()
+                            .then(|| owned_str("This server does not host this topic-partition."));
                         return PartitionResponse::default()
                             .with_partition_index(index)
-                            .with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code())
+                            .with_error_message(message);
                     };
                     let producers = p
                         .log()

@@ -1,5 +1,6 @@
 //! DescribeTransactions (key 65), version 0: each transactional id's state, producer id and
-//! epoch, timeout, start time and partitions; TRANSACTIONAL_ID_NOT_FOUND for an unknown id.
+//! epoch, timeout, start time and partitions; TRANSACTIONAL_ID_NOT_FOUND for an unknown id
+//! (its other fields at their defaults, 0, as Kafka leaves them).
 
 use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
 use kafka_protocol::messages::{
@@ -26,11 +27,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DescribeTransactionsReque
     let states = described
         .into_iter()
         .map(|(id, r)| {
-            let base = TransactionState::default()
-                .with_transactional_id(TransactionalId(owned_str(&id)))
-                .with_producer_id(ProducerId(-1))
-                .with_producer_epoch(-1)
-                .with_transaction_start_time_ms(-1);
+            // An unknown id gets the error and the message's defaults (producer id, epoch,
+            // timeout and start time 0), as from Kafka.
+            let base =
+                TransactionState::default().with_transactional_id(TransactionalId(owned_str(&id)));
             match r {
                 Err(code) => base
                     .with_error_code(code)

@@ -9,7 +9,8 @@
 //!   aborting a transaction it left open); `transaction.timeout.ms` above
 //!   `transaction.max.timeout.ms` is INVALID_TRANSACTION_TIMEOUT.
 //! - As Kafka, PRODUCER_FENCED is sent as INVALID_PRODUCER_EPOCH to clients older than v4,
-//!   which do not know it.
+//!   which do not know it, and a request (v3+) with only one of producer id and epoch is
+//!   INVALID_REQUEST.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
@@ -29,11 +30,18 @@ pub async fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) ->
     let base = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
+    // v3+: a producer that recovers sends the id and epoch it had (KIP-360); both or neither.
+    let expected = match (request.producer_id.0, request.producer_epoch) {
+        (-1, -1) => None,
+        (-1, _) | (_, -1) => {
+            return Reply::message(ResponseKind::InitProducerId(
+                base.with_error_code(ResponseError::InvalidRequest.code()),
+            ));
+        }
+        (id, epoch) => Some((id, epoch)),
+    };
     let response = match request.transactional_id {
         Some(id) => {
-            // v3+: a producer that recovers sends the id and epoch it had (KIP-360).
-            let expected = (ctx.version >= 3 && request.producer_id.0 >= 0)
-                .then_some((request.producer_id.0, request.producer_epoch));
             let result = ctx
                 .broker
                 .transactions

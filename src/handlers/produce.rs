@@ -21,11 +21,13 @@
 //!   raw-protocol users).
 //! - Transactional batches: a request without a transactional id gets
 //!   TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, as Kafka answers it. Otherwise
-//!   the partition must be in the producer's ongoing transaction before the append (KIP-890
-//!   part 1): v12 (transaction version 2) adds it implicitly, older versions are verified
-//!   against the transaction coordinator (INVALID_TXN_STATE "Partition was not added to the
-//!   transaction"). The coordinator's retriable errors are sent as NOT_ENOUGH_REPLICAS, and
-//!   PRODUCER_FENCED as INVALID_PRODUCER_EPOCH, Kafka's translations for producers.
+//!   the batch that starts the producer's transaction in a partition needs the partition in
+//!   the ongoing transaction (KIP-890 part 1; later batches of the same transaction and epoch
+//!   pass, as in Kafka): v12 (transaction version 2) adds it implicitly, older versions are
+//!   verified against the transaction coordinator (v11: TRANSACTION_ABORTABLE; below:
+//!   INVALID_TXN_STATE "Partition was not added to the transaction"). The coordinator's
+//!   retriable errors are sent as NOT_ENOUGH_REPLICAS, and PRODUCER_FENCED as
+//!   INVALID_PRODUCER_EPOCH, Kafka's translations for producers.
 //! - Not honoured: `timeout_ms` (nothing to wait for on one node), v13 topic ids (not advertised).
 
 use std::sync::Arc;
@@ -175,6 +177,14 @@ async fn join_transaction(
     let Some(id) = transactional_id else {
         return Ok(());
     };
+    // As Kafka: only the batch that would start the producer's transaction in this partition
+    // is checked; once it is in, the rest of the transaction's batches follow without asking.
+    if partition
+        .log()
+        .has_ongoing_transaction(h.producer_id, h.producer_epoch)
+    {
+        return Ok(());
+    }
     let txns = &ctx.broker.transactions;
     let tp = (topic.to_string(), partition.index);
     let result = if ctx.version >= 12 {
@@ -188,7 +198,12 @@ async fn join_transaction(
     };
     result.map_err(|code| {
         use ResponseError as E;
-        if code == E::InvalidTxnState.code() {
+        // TRANSACTION_ABORTABLE (KIP-890) is new in v11; older producers know the partition
+        // was not added as INVALID_TXN_STATE.
+        if code == E::TransactionAbortable.code() && ctx.version >= 11 {
+            (code, None)
+        } else if code == E::InvalidTxnState.code() || code == E::TransactionAbortable.code() {
+            let code = E::InvalidTxnState.code();
             (code, Some("Partition was not added to the transaction".to_string()))
         } else if [
             E::ConcurrentTransactions.code(),

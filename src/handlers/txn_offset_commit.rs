@@ -5,8 +5,9 @@
 //!
 //! The group's partition must be in the transaction (KIP-890 part 1): v5 clients (transaction
 //! version 2) send no AddOffsetsToTxn, so the partition joins implicitly; older ones must have
-//! added it, or get INVALID_TXN_STATE. v3+ carry the member's generation, which is checked as
-//! OffsetCommit checks it.
+//! added it, or get TRANSACTION_ABORTABLE (v4) / INVALID_TXN_STATE (below). A fenced producer
+//! gets INVALID_PRODUCER_EPOCH, as from Kafka. v3+ carry the member's generation, which is
+//! checked as OffsetCommit checks it.
 
 use std::collections::HashMap;
 
@@ -85,7 +86,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: TxnOffsetCommitRequest) -
             topics: valid,
             version: 8,
         };
-        let answered = match joined {
+        let answered = match joined.map_err(|code| for_client(code, version)) {
             Ok(()) => ctx.broker.groups.commit_txn_offsets(req, producer).await,
             Err(code) => req
                 .topics
@@ -120,6 +121,20 @@ pub async fn handle(ctx: &RequestContext<'_>, request: TxnOffsetCommitRequest) -
     Reply::message(ResponseKind::TxnOffsetCommit(
         TxnOffsetCommitResponse::default().with_topics(topics),
     ))
+}
+
+/// A failed join as the client is told it, as Kafka translates what its transaction
+/// coordinator answers: PRODUCER_FENCED is INVALID_PRODUCER_EPOCH (what producers expect
+/// here), and TRANSACTION_ABORTABLE, new in v4, is INVALID_TXN_STATE before.
+fn for_client(code: i16, version: i16) -> i16 {
+    use ResponseError as E;
+    if code == E::ProducerFenced.code() {
+        E::InvalidProducerEpoch.code()
+    } else if code == E::TransactionAbortable.code() && version < 4 {
+        E::InvalidTxnState.code()
+    } else {
+        code
+    }
 }
 
 /// The group's offsets partition in the transaction: added (v5) or verified (older).

@@ -691,6 +691,14 @@ impl PartitionLog {
         self.segments.get(i).map_or(lso, |s| s.next_offset.min(lso))
     }
 
+    /// Whether the producer has a transaction open in this partition at this epoch (its
+    /// first transactional batch here was appended and no marker has closed it yet).
+    pub fn has_ongoing_transaction(&self, producer_id: i64, epoch: i16) -> bool {
+        self.producers
+            .entry(producer_id)
+            .is_some_and(|e| e.epoch == epoch && e.current_txn_first_offset >= 0)
+    }
+
     /// Producer states (DescribeProducers): id, epoch, last sequence, last timestamp,
     /// coordinator epoch, first offset of the open transaction (-1 if none).
     pub fn producer_states(&self) -> Vec<(i64, i16, i32, i64, i32, i64)> {

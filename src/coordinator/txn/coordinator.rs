@@ -97,16 +97,11 @@ impl TxnCoordinator {
         self.txns.get(id)
     }
 
-    /// Applies a stored record: the state changes only here.
+    /// Applies a stored record: the state changes only here. (The previous epoch is not stored:
+    /// a record read back at start-up has none, as in Kafka.)
     pub fn replay(&mut self, record: TxnRecord) {
         match record.value {
-            Some(mut m) => {
-                if let Some(old) = self.txns.get(&record.transactional_id)
-                    && old.producer_id == m.producer_id
-                    && old.producer_epoch != m.producer_epoch
-                {
-                    m.last_producer_epoch = old.producer_epoch;
-                }
+            Some(m) => {
                 self.txns.insert(record.transactional_id, m);
             }
             None => {
@@ -172,9 +167,11 @@ impl TxnCoordinator {
             };
             return (out, vec![Self::write(m)]);
         };
+        // KIP-360: a recovering producer names its producer id (or, after the id changed on an
+        // exhausted epoch, the previous one); its epoch is checked below.
         if let Some((pid, epoch)) = expected
-            && !(pid == current.producer_id && epoch == current.producer_epoch
-                || pid == current.prev_producer_id && epoch == current.last_producer_epoch)
+            && !(pid == current.producer_id
+                || pid == current.prev_producer_id && epoch_exhausted(epoch))
         {
             return (InitOutcome::Failed(FENCED), vec![]);
         }
@@ -184,10 +181,12 @@ impl TxnCoordinator {
             }
             TxnState::Ongoing => {
                 // Fence the previous producer and abort its transaction with the bumped epoch.
+                // The epoch before is kept: that producer may still recover with it.
                 let mut m = current.clone();
                 let Some(epoch) = m.producer_epoch.checked_add(1).filter(|e| *e < i16::MAX) else {
                     return (InitOutcome::Failed(CONCURRENT), vec![]);
                 };
+                m.last_producer_epoch = m.producer_epoch;
                 m.producer_epoch = epoch;
                 m.state = TxnState::PrepareAbort;
                 m.last_update_ms = now_ms;
@@ -199,16 +198,34 @@ impl TxnCoordinator {
             | TxnState::CompleteAbort
             | TxnState::Dead => {
                 let mut m = current.clone();
-                match m.producer_epoch.checked_add(1).filter(|e| *e < i16::MAX) {
-                    Some(epoch) => m.producer_epoch = epoch,
-                    None => {
-                        let Some(pid) = fresh_id else {
-                            return (InitOutcome::NeedsProducerId, vec![]);
-                        };
-                        m.prev_producer_id = m.producer_id;
-                        m.producer_id = pid;
-                        m.producer_epoch = 0;
-                    }
+                let current_epoch = m.producer_epoch;
+                if epoch_exhausted(current_epoch)
+                    && expected.is_none_or(|(_, e)| e == current_epoch)
+                {
+                    let Some(pid) = fresh_id else {
+                        return (InitOutcome::NeedsProducerId, vec![]);
+                    };
+                    m.prev_producer_id = m.producer_id;
+                    m.producer_id = pid;
+                    m.producer_epoch = 0;
+                    m.last_producer_epoch = if expected.is_some() {
+                        current_epoch
+                    } else {
+                        -1
+                    };
+                } else {
+                    // Kafka's epoch rules: a fresh producer bumps the epoch and forgets the one
+                    // before; a recovering one with the current epoch bumps it and remembers it;
+                    // one with the epoch before that is retrying a bump that succeeded, and gets
+                    // the current epoch again; any other epoch is fenced.
+                    let (epoch, last) = match expected {
+                        None => (current_epoch + 1, -1),
+                        Some((_, e)) if e == current_epoch => (current_epoch + 1, current_epoch),
+                        Some((_, e)) if e == m.last_producer_epoch => (current_epoch, e),
+                        Some(_) => return (InitOutcome::Failed(FENCED), vec![]),
+                    };
+                    m.producer_epoch = epoch;
+                    m.last_producer_epoch = last;
                 }
                 m.timeout_ms = timeout_ms;
                 m.state = TxnState::Empty;
@@ -277,7 +294,9 @@ impl TxnCoordinator {
     }
 
     /// Whether a partition is in the producer's ongoing transaction (KIP-890 part 1: a
-    /// transactional produce is verified before it is appended).
+    /// transactional produce is verified before it is appended). A partition that is not is
+    /// TRANSACTION_ABORTABLE, which the callers translate for clients that predate it; one
+    /// whose transaction is ending is CONCURRENT_TRANSACTIONS (retriable).
     pub fn verify(
         &self,
         id: &str,
@@ -286,10 +305,12 @@ impl TxnCoordinator {
         partition: &(String, i32),
     ) -> Result<(), i16> {
         let m = self.check_producer(id, pid, epoch)?;
-        if m.state == TxnState::Ongoing && m.partitions.contains(partition) {
+        if matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            Err(CONCURRENT)
+        } else if m.state == TxnState::Ongoing && m.partitions.contains(partition) {
             Ok(())
         } else {
-            Err(INVALID_STATE)
+            Err(ResponseError::TransactionAbortable.code())
         }
     }
 
@@ -311,37 +332,51 @@ impl TxnCoordinator {
             return (EndOutcome::Failed(MAPPING), vec![]);
         };
         let tv2 = client_version >= 2;
-        // A transaction version 2 retry after completion arrives with the epoch before the bump.
-        let completed = if commit {
-            TxnState::CompleteCommit
-        } else {
-            TxnState::CompleteAbort
-        };
-        if tv2
-            && m.producer_id == pid
-            && m.state == completed
-            && i32::from(epoch) + 1 == i32::from(m.producer_epoch)
-        {
-            let out = EndOutcome::Done {
-                producer_id: m.producer_id,
-                epoch: m.producer_epoch,
-            };
-            return (out, vec![]);
+        // Transaction version 2 bumps the epoch at every end, so a retried end arrives with the
+        // epoch before the bump (or, if that bump ran out of epochs and the producer id changed,
+        // with the previous id and the last epoch).
+        let retry_on_overflow =
+            tv2 && pid == m.prev_producer_id && epoch == i16::MAX - 1 && m.producer_epoch == 0;
+        if m.producer_id != pid && !retry_on_overflow {
+            return (EndOutcome::Failed(MAPPING), vec![]);
         }
-        let m = match self.check_producer(id, pid, epoch) {
-            Ok(m) => m,
-            Err(code) => return (EndOutcome::Failed(code), vec![]),
-        };
+        let retry =
+            tv2 && (retry_on_overflow || i32::from(epoch) + 1 == i32::from(m.producer_epoch));
         let done = |m: &TxnMetadata| EndOutcome::Done {
             producer_id: m.producer_id,
             epoch: m.producer_epoch,
         };
+        let ended = matches!(
+            m.state,
+            TxnState::PrepareCommit
+                | TxnState::PrepareAbort
+                | TxnState::CompleteCommit
+                | TxnState::CompleteAbort
+        );
+        if retry && ended {
+            // The end already happened: the same end is answered again (or, still writing its
+            // markers, asked to wait); the other one is in the wrong state.
+            let out = match (m.state, commit) {
+                (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => done(m),
+                (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
+                    EndOutcome::Failed(CONCURRENT)
+                }
+                _ => EndOutcome::Failed(INVALID_STATE),
+            };
+            return (out, vec![]);
+        }
+        if epoch != m.producer_epoch {
+            return (EndOutcome::Failed(FENCED), vec![]);
+        }
         match (m.state, commit) {
             (TxnState::Ongoing, _) => {
                 let mut next = m.clone();
                 if tv2 {
                     match next.producer_epoch.checked_add(1).filter(|e| *e < i16::MAX) {
-                        Some(e) => next.producer_epoch = e,
+                        Some(e) => {
+                            next.last_producer_epoch = next.producer_epoch;
+                            next.producer_epoch = e;
+                        }
                         None => {
                             let Some(fresh) = fresh_id else {
                                 return (EndOutcome::NeedsProducerId, vec![]);
@@ -365,6 +400,7 @@ impl TxnCoordinator {
             {
                 // KIP-890: an abort with nothing in the transaction still bumps the epoch.
                 let mut next = m.clone();
+                next.last_producer_epoch = next.producer_epoch;
                 next.producer_epoch = next.producer_epoch.saturating_add(1);
                 next.state = TxnState::CompleteAbort;
                 next.client_version = 2;
@@ -372,7 +408,9 @@ impl TxnCoordinator {
                 let out = done(&next);
                 (out, vec![Self::write(next)])
             }
-            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
+            // Transaction version 1 answers a repeated end again; version 2 has bumped the
+            // epoch since, so the current epoch asks for a second commit of nothing.
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) if !tv2 => {
                 (done(m), vec![])
             }
             (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
@@ -459,6 +497,7 @@ impl TxnCoordinator {
             return (None, vec![]);
         };
         let mut next = m.clone();
+        next.last_producer_epoch = next.producer_epoch;
         next.producer_epoch = next.producer_epoch.saturating_add(1);
         next.state = TxnState::PrepareAbort;
         next.last_update_ms = now_ms;
@@ -508,6 +547,12 @@ impl TxnCoordinator {
             partitions: m.partitions.iter().cloned().collect(),
         })
     }
+}
+
+/// An epoch that may not be bumped any more (Kafka keeps `i16::MAX` for fencing): the
+/// producer id changes instead.
+fn epoch_exhausted(epoch: i16) -> bool {
+    epoch >= i16::MAX - 1
 }
 
 fn marker_job(m: &TxnMetadata, commit: bool) -> MarkerJob {

@@ -341,6 +341,118 @@ fn transaction_version_2_bumps_the_epoch_at_every_end() {
     );
 }
 
+fn end(c: &mut TxnCoordinator, pid: i64, epoch: i16, commit: bool, now: i64) -> EndOutcome {
+    let req = EndTxn {
+        id: "t",
+        producer_id: pid,
+        epoch,
+        commit,
+        client_version: 2,
+    };
+    let r = c.end_txn(&req, None, now);
+    match apply(c, r) {
+        EndOutcome::Markers(job) => {
+            let appends = c.complete(&job, now);
+            apply(c, ((), appends));
+            EndOutcome::Done {
+                producer_id: job.producer_id,
+                epoch: job.producer_epoch,
+            }
+        }
+        other => other,
+    }
+}
+
+#[test]
+fn transaction_version_2_retries_and_repeats_are_told_apart() {
+    let invalid = EndOutcome::Failed(ResponseError::InvalidTxnState.code());
+    let mut c = coordinator();
+    let (pid, e0) = init(&mut c, "t", 11, T0);
+    let r = c.add_partitions("t", pid, e0, &[tp("a", 0)], 2, T0);
+    apply(&mut c, r).unwrap();
+    let committed = EndOutcome::Done {
+        producer_id: pid,
+        epoch: e0 + 1,
+    };
+    assert_eq!(end(&mut c, pid, e0, true, T0 + 1), committed);
+    // A retry (the epoch before the bump) of the same end is answered again; of the other end,
+    // it is in the wrong state, not fenced.
+    assert_eq!(end(&mut c, pid, e0, true, T0 + 2), committed);
+    assert_eq!(end(&mut c, pid, e0, false, T0 + 2), invalid);
+    // With the current epoch a commit asks to commit nothing.
+    assert_eq!(end(&mut c, pid, e0 + 1, true, T0 + 2), invalid);
+    // Older epochs are fenced.
+    assert_eq!(
+        end(&mut c, pid, e0 + 1, false, T0 + 3),
+        EndOutcome::Done {
+            producer_id: pid,
+            epoch: e0 + 2
+        }
+    );
+    assert_eq!(
+        end(&mut c, pid, e0, false, T0 + 4),
+        EndOutcome::Failed(ResponseError::ProducerFenced.code())
+    );
+}
+
+#[test]
+fn a_recovering_producer_keeps_the_epoch_it_was_given() {
+    let fenced = InitOutcome::Failed(ResponseError::ProducerFenced.code());
+    let mut c = coordinator();
+    let (pid, _) = init(&mut c, "t", 4, T0);
+    // A fresh producer forgets the epoch before it: the old one cannot recover with it.
+    assert_eq!(init(&mut c, "t", 0, T0 + 1), (pid, 1));
+    let r = c.init_producer_id("t", 60_000, Some((pid, 0)), None, T0 + 2);
+    assert_eq!(apply(&mut c, r), fenced);
+    // The current epoch is bumped, and a retry of that bump gets the same epoch again.
+    for _ in 0..2 {
+        let r = c.init_producer_id("t", 60_000, Some((pid, 1)), None, T0 + 3);
+        assert_eq!(
+            apply(&mut c, r),
+            InitOutcome::Ready {
+                producer_id: pid,
+                epoch: 2
+            }
+        );
+    }
+    let r = c.init_producer_id("t", 60_000, Some((pid, 0)), None, T0 + 4);
+    assert_eq!(apply(&mut c, r), fenced);
+    let r = c.init_producer_id("t", 60_000, Some((pid + 1, 2)), None, T0 + 4);
+    assert_eq!(apply(&mut c, r), fenced);
+    // A transaction aborted past its timeout fences its producer, which may recover with the
+    // epoch it had.
+    let r = c.add_partitions("t", pid, 2, &[tp("a", 0)], 0, T0 + 5);
+    apply(&mut c, r).unwrap();
+    let r = c.abort_timed_out("t", T0 + 70_000);
+    let job = apply(&mut c, r).expect("timed out");
+    let appends = c.complete(&job, T0 + 70_001);
+    apply(&mut c, ((), appends));
+    let r = c.init_producer_id("t", 60_000, Some((pid, 2)), None, T0 + 70_002);
+    assert_eq!(
+        apply(&mut c, r),
+        InitOutcome::Ready {
+            producer_id: pid,
+            epoch: 3
+        }
+    );
+}
+
+#[test]
+fn a_partition_not_in_the_transaction_makes_it_abortable() {
+    let mut c = coordinator();
+    let (pid, epoch) = init(&mut c, "t", 4, T0);
+    let abortable = Err(ResponseError::TransactionAbortable.code());
+    assert_eq!(c.verify("t", pid, epoch, &tp("a", 0)), abortable);
+    let r = c.add_partitions("t", pid, epoch, &[tp("a", 0)], 0, T0);
+    apply(&mut c, r).unwrap();
+    assert_eq!(c.verify("t", pid, epoch, &tp("a", 0)), Ok(()));
+    assert_eq!(c.verify("t", pid, epoch, &tp("a", 1)), abortable);
+    assert_eq!(
+        c.verify("t", pid, epoch + 1, &tp("a", 0)),
+        Err(ResponseError::ProducerFenced.code())
+    );
+}
+
 #[test]
 fn state_comes_back_from_the_records_alone() {
     let mut c = coordinator();
