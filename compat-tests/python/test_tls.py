@@ -147,6 +147,16 @@ def test_confluent_over_ssl_without_client_certificate(broker_factory, pki, topi
     # The same data read over the PLAINTEXT listener of the same broker.
     assert consume_confluent({"bootstrap.servers": b.bootstrap}, topic, 50) == expected(50, "plain-tls")
 
+    # Larger fetches (~12 MB in many batches) through the TLS copy path, byte for byte.
+    big = topic + "-big"
+    p = Producer({**conf, "linger.ms": 20, "batch.size": 1_000_000})
+    values = [(f"{i:06d}-" * 500).encode() for i in range(3000)]  # 3,500 bytes each
+    for i, v in enumerate(values):
+        p.produce(big, key=str(i).encode(), value=v)
+    assert p.flush(120) == 0
+    got = consume_confluent({**conf, "fetch.max.bytes": 4_000_000}, big, 3000)
+    assert [(o, k, v) for o, k, v in got] == [(i, str(i).encode(), v) for i, v in enumerate(values)]
+
 
 def test_client_certificate_required_pkcs12_keystore(broker_factory, pki, topic):
     """PKCS12 key store written by keytool, trust store given in config as PEM, client
