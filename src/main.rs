@@ -59,7 +59,7 @@ struct ServeArgs {
     /// Any setting by its Kafka name, repeatable: --override num.partitions=3.
     #[arg(long = "override", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
-    /// Copy file bytes through user space instead of sendfile (what TLS will need).
+    /// Copy file bytes through user space instead of sendfile (what TLS listeners always do).
     #[arg(long)]
     no_sendfile: bool,
 }
@@ -225,11 +225,22 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let listener = vltava::net::server::bind(&mut config)
+        let listeners = vltava::net::server::bind(&mut config)
             .await
-            .map_err(|e| format!("cannot bind {}: {e}", config.listener.bind_addr()))?;
+            .map_err(|e| e.to_string())?;
         let broker = Broker::open(config)?;
-        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        let local = listeners
+            .bound
+            .iter()
+            .filter_map(|b| {
+                Some(format!(
+                    "{}://{}",
+                    b.name,
+                    listeners.local_addr_of(&b.name)?
+                ))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         tracing::info!(
             "broker ready on {local} (node {}, cluster {}, {}, {} topics, {:.1} ms)",
             broker.config.node_id,
@@ -243,7 +254,7 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
             started.elapsed().as_secs_f64() * 1000.0
         );
         let budget = Arc::new(RequestBudget::new(broker.config.queued_max_request_bytes));
-        vltava::net::server::serve(broker, listener, transfer, budget, shutdown_signal()).await;
+        vltava::net::server::serve(broker, listeners, transfer, budget, shutdown_signal()).await;
         Ok(())
     })
 }

@@ -42,9 +42,13 @@ class Broker:
     """One broker process. Can be killed (-9) and restarted on the same port and data dir."""
 
     def __init__(self, data_dir: Path, port: int | None = None, memory: bool = False,
-                 overrides: dict | None = None):
+                 overrides: dict | None = None, listeners: list[str] | None = None):
+        """`listeners`: names of listeners to add after the PLAINTEXT one (which readiness and
+        `bootstrap` use), each on its own free port: `listeners=["SSL", "CLIENT"]` (a custom
+        name needs `listener.security.protocol.map` in `overrides`); see `bootstrap_of`."""
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.listener_ports = {name: free_port() for name in (listeners or [])}
         self.memory = memory
         self.overrides = dict(overrides or {})
         self.proc: subprocess.Popen | None = None
@@ -58,9 +62,15 @@ class Broker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def bootstrap_of(self, listener: str) -> str:
+        """The address of an extra listener (see `listeners` in the constructor)."""
+        return f"127.0.0.1:{self.listener_ports[listener]}"
+
     def command(self) -> list[str]:
+        listeners = ",".join([f"PLAINTEXT://127.0.0.1:{self.port}"] +
+                             [f"{n}://127.0.0.1:{p}" for n, p in self.listener_ports.items()])
         cmd = [str(vltava_bin()), "serve",
-               "--listeners", f"PLAINTEXT://127.0.0.1:{self.port}",
+               "--listeners", listeners,
                "--log-dirs", str(self.data_dir)]
         if self.memory:
             cmd.append("--memory")

@@ -18,10 +18,12 @@ use crate::log::{LogConfig, TimestampType};
 pub mod catalogue;
 pub mod dynamic;
 pub mod groups;
+pub mod listeners;
 pub mod topic;
 pub mod txn;
 
 pub use groups::GroupConfig;
+pub use listeners::{ListenerConfig, SecurityProtocol};
 pub use txn::TxnConfig;
 
 /// The topics Kafka reserves for itself.
@@ -60,6 +62,25 @@ const fn key(name: &'static str, default: &'static str) -> KnownKey {
 pub const KNOWN_KEYS: &[KnownKey] = &[
     key("listeners", "PLAINTEXT://127.0.0.1:9092"),
     key("advertised.listeners", ""),
+    key(
+        "listener.security.protocol.map",
+        listeners::DEFAULT_PROTOCOL_MAP,
+    ),
+    // TLS (each also per listener with the `listener.name.<name>.` prefix); see net/tls.rs.
+    key("ssl.keystore.type", "JKS"),
+    key("ssl.keystore.location", ""),
+    key("ssl.keystore.password", ""),
+    key("ssl.key.password", ""),
+    key("ssl.keystore.certificate.chain", ""),
+    key("ssl.keystore.key", ""),
+    key("ssl.truststore.type", "JKS"),
+    key("ssl.truststore.location", ""),
+    key("ssl.truststore.password", ""),
+    key("ssl.truststore.certificates", ""),
+    key("ssl.client.auth", "none"),
+    key("ssl.enabled.protocols", "TLSv1.2,TLSv1.3"),
+    key("ssl.cipher.suites", ""),
+    key("ssl.principal.mapping.rules", "DEFAULT"),
     key("log.dirs", "vltava-data"),
     key("log.dir", "vltava-data"),
     key("node.id", "1"),
@@ -182,9 +203,9 @@ pub enum ConfigError {
 /// The broker's typed settings.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
-    pub listener: Listener,
-    /// What clients are told to connect to (Metadata, FindCoordinator).
-    pub advertised: Listener,
+    /// Every listener, in the order of `listeners`; the first is the one start-up messages and
+    /// single-listener callers use.
+    pub listeners: Vec<ListenerConfig>,
     pub log_dir: PathBuf,
     /// `--memory`: segments live in memfd files; nothing touches the disk.
     pub in_memory: bool,
@@ -235,27 +256,7 @@ impl BrokerConfig {
                 .parse()
                 .map_err(|_| ConfigError::Invalid(name.into(), value))
         }
-        let first_listener = |name: &str, value: String| -> Result<Listener, ConfigError> {
-            let first = value
-                .split(',')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string();
-            Listener::parse(&first).map_err(|_| ConfigError::Invalid(name.into(), value))
-        };
-
-        let listener = first_listener("listeners", get("listeners"))?;
-        let advertised = match overrides.get("advertised.listeners") {
-            Some(v) if !v.trim().is_empty() => first_listener("advertised.listeners", v.clone())?,
-            _ => {
-                let mut l = listener.clone();
-                if l.host.is_empty() || l.host == "0.0.0.0" || l.host == "::" {
-                    l.host = "localhost".into();
-                }
-                l
-            }
-        };
+        let listeners = listeners::parse(&get("listeners"), &overrides)?;
         let log_dir = overrides
             .get("log.dirs")
             .or_else(|| overrides.get("log.dir"))
@@ -363,8 +364,7 @@ impl BrokerConfig {
         Ok(BrokerConfig {
             groups,
             transactions,
-            listener,
-            advertised,
+            listeners,
             log_dir: PathBuf::from(log_dir),
             in_memory: false,
             node_id,
@@ -400,6 +400,23 @@ impl BrokerConfig {
             .max(1),
             overrides,
         })
+    }
+
+    /// The first listener (the only one in the default setup).
+    pub fn first_listener(&self) -> &ListenerConfig {
+        // `listeners::parse` refuses an empty list, so there is always a first.
+        &self.listeners[0]
+    }
+
+    /// The address advertised to clients that came in on listener `name` (the first
+    /// listener's when the name is unknown, which only in-process callers can cause).
+    pub fn advertised_for(&self, name: &str) -> &Listener {
+        &self
+            .listeners
+            .iter()
+            .find(|l| l.name == name)
+            .unwrap_or_else(|| self.first_listener())
+            .advertised
     }
 
     /// A setting by its Kafka name, or `default` when unset or unparsable.
@@ -477,6 +494,10 @@ pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String
 
 /// True when Vltava knows this key.
 pub fn is_known(key: &str) -> bool {
+    let key = match listeners::split_listener_prefix(key) {
+        Some((_, base)) if listeners::SSL_KEYS.contains(&base) => base,
+        _ => key,
+    };
     KNOWN_KEYS.iter().any(|k| k.name == key)
 }
 
@@ -498,7 +519,9 @@ mod tests {
     #[test]
     fn defaults_are_kafkas() {
         let c = BrokerConfig::from_map(BTreeMap::new()).unwrap();
-        assert_eq!(c.listener.port, 9092);
+        assert_eq!(c.listeners.len(), 1);
+        assert_eq!(c.first_listener().bind.port, 9092);
+        assert_eq!(c.first_listener().protocol, SecurityProtocol::Plaintext);
         assert_eq!(c.log.segment_bytes, 1 << 30);
         assert_eq!(c.log.index_interval_bytes, 4096);
         assert_eq!(c.log.max_message_bytes, 1_048_588);
@@ -518,8 +541,8 @@ mod tests {
         assert_eq!(p["num.partitions"], "3");
         assert_eq!(p["long"], "ab");
         let c = BrokerConfig::from_map(p).unwrap();
-        assert_eq!(c.listener.bind_addr(), "0.0.0.0:9093");
-        assert_eq!(c.advertised.host, "localhost");
+        assert_eq!(c.first_listener().bind.bind_addr(), "0.0.0.0:9093");
+        assert_eq!(c.first_listener().advertised.host, "localhost");
         assert_eq!(c.num_partitions, 3);
     }
 

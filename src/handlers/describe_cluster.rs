@@ -65,7 +65,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
     }
     let broker = ctx.broker;
     let node = BrokerId(broker.config.node_id);
-    let advertised = &broker.config.advertised;
+    let advertised = broker.config.advertised_for(ctx.listener);
     Reply::message(ResponseKind::DescribeCluster(
         DescribeClusterResponse::default()
             .with_error_code(NONE)

@@ -365,7 +365,11 @@ fn broker_entry(
     dynamic: &DynamicConfigs,
     per_broker: bool,
 ) -> Entry {
-    let def = catalogue::find(name);
+    // `listener.name.<name>.ssl.x` is typed as `ssl.x` (so passwords stay sensitive and the
+    // rest show their values).
+    let def = catalogue::find(name).or_else(|| {
+        crate::config::listeners::split_listener_prefix(name).and_then(|(_, b)| catalogue::find(b))
+    });
     let own = crate::config::KNOWN_KEYS.iter().any(|k| k.name == name);
     // Kafka treats keys it cannot type as sensitive; Vltava's own settings are plain strings.
     let ty = def.map(|d| d.ty).or(own.then_some(ConfigType::String));

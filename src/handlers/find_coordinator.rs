@@ -108,7 +108,7 @@ async fn lookup(ctx: &RequestContext<'_>, key_type: i8) -> Found {
             "The coordinator is not available.",
         );
     }
-    let advertised = &ctx.broker.config.advertised;
+    let advertised = ctx.broker.config.advertised_for(ctx.listener);
     Found {
         error_code: NONE,
         node_id: ctx.broker.config.node_id,

@@ -84,7 +84,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Reply
         }
     }
 
-    let advertised = &broker.config.advertised;
+    let advertised = broker.config.advertised_for(ctx.listener);
     let node = BrokerId(broker.config.node_id);
     let response = MetadataResponse::default()
         .with_brokers(vec![

@@ -147,6 +147,10 @@ pub struct RequestContext<'a> {
     pub header: &'a RequestHeader,
     pub version: i16,
     pub client_host: &'a str,
+    /// The name of the listener the request came in on (`PLAINTEXT`, `SSL`, …).
+    pub listener: &'a str,
+    /// The client's principal (`User:…`), for the authorizer to come.
+    pub principal: &'a str,
 }
 
 /// What a handler hands back to the connection.

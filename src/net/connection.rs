@@ -9,15 +9,18 @@
 
 use std::io::IoSlice;
 use std::os::fd::AsFd;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseHeader};
 use kafka_protocol::protocol::Encodable;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
 
 use super::memory::{RequestBudget, RequestMemory};
 use crate::broker::Broker;
@@ -46,20 +49,89 @@ pub enum ConnectionError {
 const FIRST_CHUNK: usize = 16 * 1024;
 const MAX_CHUNK: usize = 1024 * 1024;
 
-/// How file regions reach the socket. Plain TCP uses sendfile; TLS (later) must copy through
-/// user space because the bytes have to be encrypted.
+/// How file regions reach the socket. Plain TCP uses sendfile; TLS copies through user space
+/// because the bytes have to be encrypted (kernel TLS, which would allow sendfile, is not used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileTransfer {
     Sendfile,
     Copy,
 }
 
+/// The bytes' way to the client: a plain socket, or TLS over one.
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Transport::Plain(s) => s.is_write_vectored(),
+            Transport::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 pub struct Connection {
-    stream: TcpStream,
+    stream: Transport,
     broker: Arc<Broker>,
     budget: Arc<RequestBudget>,
     transfer: FileTransfer,
     client_host: String,
+    /// The listener the client came in on (its advertised address answers Metadata).
+    listener: Arc<str>,
+    /// `User:…`: from the client certificate on TLS listeners, `User:ANONYMOUS` otherwise.
+    /// Kept for the authorizer to come.
+    principal: String,
 }
 
 impl Connection {
@@ -68,18 +140,40 @@ impl Connection {
         broker: Arc<Broker>,
         budget: Arc<RequestBudget>,
         transfer: FileTransfer,
+        listener: Arc<str>,
     ) -> Connection {
-        let client_host = stream
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
+        let client_host = peer_host(&stream);
         let _ = stream.set_nodelay(true);
         Connection {
-            stream,
+            stream: Transport::Plain(stream),
             broker,
             budget,
             transfer,
             client_host,
+            listener,
+            principal: "User:ANONYMOUS".into(),
+        }
+    }
+
+    /// A connection on a TLS listener, after its handshake. File regions are copied.
+    pub fn new_tls(
+        stream: TlsStream<TcpStream>,
+        principal: String,
+        broker: Arc<Broker>,
+        budget: Arc<RequestBudget>,
+        listener: Arc<str>,
+    ) -> Connection {
+        let client_host = peer_host(stream.get_ref().0);
+        let _ = stream.get_ref().0.set_nodelay(true);
+        tracing::debug!("TLS client {client_host} on {listener} is {principal}");
+        Connection {
+            stream: Transport::Tls(Box::new(stream)),
+            broker,
+            budget,
+            transfer: FileTransfer::Copy,
+            client_host,
+            listener,
+            principal,
         }
     }
 
@@ -174,6 +268,8 @@ impl Connection {
             header: &header,
             version,
             client_host: &self.client_host,
+            listener: &self.listener,
+            principal: &self.principal,
         };
         let reply = if api == ApiKey::Produce && version < 3 {
             handlers::produce::handle_removed_version(&ctx, frame)
@@ -238,6 +334,8 @@ impl Connection {
             }
         }
         self.write_mem(&mut pending).await?;
+        // TLS may hold the last record back until flushed; plain TCP has nothing to flush.
+        self.stream.flush().await?;
         Ok(())
     }
 
@@ -267,9 +365,9 @@ impl Connection {
         &mut self,
         region: &crate::log::FileRegion,
     ) -> Result<(), ConnectionError> {
-        match self.transfer {
-            FileTransfer::Sendfile => self.sendfile_region(region).await,
-            FileTransfer::Copy => self.copy_region(region).await,
+        match (&self.stream, self.transfer) {
+            (Transport::Plain(_), FileTransfer::Sendfile) => self.sendfile_region(region).await,
+            _ => self.copy_region(region).await,
         }
     }
 
@@ -280,12 +378,15 @@ impl Connection {
         let mut offset = i64::try_from(region.position)
             .map_err(|_| ConnectionError::Encode("file offset too large".into()))?;
         let mut remaining = region.len as usize;
+        let Transport::Plain(stream) = &self.stream else {
+            return Err(std::io::Error::other("sendfile on a TLS connection").into());
+        };
         while remaining > 0 {
-            self.stream.writable().await?;
+            stream.writable().await?;
             let file = region.file.clone();
-            let result = self.stream.try_io(Interest::WRITABLE, || {
+            let result = stream.try_io(Interest::WRITABLE, || {
                 nix::sys::sendfile::sendfile(
-                    self.stream_fd(),
+                    stream.as_fd(),
                     file.as_fd(),
                     Some(&mut offset),
                     remaining,
@@ -303,10 +404,6 @@ impl Connection {
             }
         }
         Ok(())
-    }
-
-    fn stream_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.stream.as_fd()
     }
 
     async fn copy_region(
@@ -330,6 +427,13 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+fn peer_host(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
 }
 
 /// How long a frame of `len` bytes may take to arrive once its size prefix has:
