@@ -35,11 +35,8 @@ KAFKA_VERSION = "4.4.0"
 # What the test suite's Kafka (conftest's session fixture `real_kafka`) sets on top of
 # RealKafka.settings(): timed-out transactions are looked for every second instead of Kafka's
 # default 10 s, so a scenario can wait for one to be aborted (the oracle's transactions/timeout
-# case; test_oracle gives every Vltava the same value), and data is never deleted by retention
-# (scenario batches carry a fixed 2023 timestamp, which Kafka's default 7-day retention would
-# delete mid-session). The benchmarks do not use it.
-TEST_OVERRIDES = {"transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000",
-                  "log.retention.ms": "-1"}
+# case; test_oracle gives every Vltava the same value). The benchmarks do not use it.
+TEST_OVERRIDES = {"transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000"}
 
 
 def _free_port() -> int:

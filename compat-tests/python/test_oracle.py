@@ -32,7 +32,7 @@ SCENARIO_PROBLEMS = ("expectFailed", "untilFailed")
 # is aborted as soon on both. Listeners, directories and KRaft's own settings differ by nature
 # and stay out.
 SHARED_SETTINGS = ("node.id", "num.partitions", "group.initial.rebalance.delay.ms",
-                   "transaction.abort.timed.out.transaction.cleanup.interval.ms", "log.retention.ms")
+                   "transaction.abort.timed.out.transaction.cleanup.interval.ms")
 
 
 def shared_settings() -> dict:
