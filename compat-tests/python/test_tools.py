@@ -685,7 +685,9 @@ def test_metadata_quorum_describe(request, kafka_tools, target):
 def test_transactions_list(request, kafka_tools, target):
     b = request.getfixturevalue("broker") if target == "vltava" else request.getfixturevalue("real_kafka")
     r = tool("kafka-transactions", "--bootstrap-server", b.bootstrap, "list", ok=None)
-    assert r.rc == 0 and r.lines[:1] == ["TransactionalId\tCoordinator\tProducerId\tTransactionState\t"], r
+    # Columns are padded to the longest value (the session's Kafka may know other transactions).
+    header = [c.strip() for c in r.lines[0].split("\t")] if r.lines else []
+    assert r.rc == 0 and header[:4] == ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"], r
 
 
 def test_acls_reassignments_and_api_versions(broker, kafka_tools):
