@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::setting as get;
+
 /// Settings of the group coordinator, with Kafka's names (see `config::KNOWN_KEYS`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupConfig {
@@ -54,20 +56,6 @@ impl GroupConfig {
     /// `Err((key, value))` names the first invalid one.
     pub fn from_overrides(map: &BTreeMap<String, String>) -> Result<GroupConfig, (String, String)> {
         let d = GroupConfig::default();
-        fn get<T: std::str::FromStr + PartialOrd>(
-            map: &BTreeMap<String, String>,
-            key: &str,
-            default: T,
-            min: T,
-        ) -> Result<T, (String, String)> {
-            match map.get(key) {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<T>() {
-                    Ok(n) if n >= min => Ok(n),
-                    _ => Err((key.to_string(), v.clone())),
-                },
-            }
-        }
         let retention_minutes: i64 = get(
             map,
             "offsets.retention.minutes",

@@ -454,6 +454,23 @@ impl BrokerConfig {
 
 /// Parses a Java-style properties file: `key=value`, `key: value` or `key value`; `#` and `!`
 /// comments; a trailing backslash continues a line.
+/// A numeric setting from explicitly-set values: `default` when unset, `Err((key, value))` when
+/// it does not parse or lies below `min`.
+pub(crate) fn setting<T: std::str::FromStr + PartialOrd>(
+    map: &BTreeMap<String, String>,
+    key: &str,
+    default: T,
+    min: T,
+) -> Result<T, (String, String)> {
+    match map.get(key) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<T>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err((key.to_string(), v.clone())),
+        },
+    }
+}
+
 pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut pending = String::new();

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use super::setting as get;
+
 /// Settings of the transaction coordinator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnConfig {
@@ -33,20 +35,6 @@ impl TxnConfig {
     /// Reads the settings from explicitly-set broker values; `Err((key, value))` names the first
     /// invalid one.
     pub fn from_overrides(map: &BTreeMap<String, String>) -> Result<TxnConfig, (String, String)> {
-        fn get<T: std::str::FromStr + PartialOrd>(
-            map: &BTreeMap<String, String>,
-            key: &str,
-            default: T,
-            min: T,
-        ) -> Result<T, (String, String)> {
-            match map.get(key) {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<T>() {
-                    Ok(n) if n >= min => Ok(n),
-                    _ => Err((key.to_string(), v.clone())),
-                },
-            }
-        }
         let d = TxnConfig::default();
         Ok(TxnConfig {
             max_timeout_ms: get(map, "transaction.max.timeout.ms", d.max_timeout_ms, 1)?,

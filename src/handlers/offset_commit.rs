@@ -32,27 +32,50 @@ pub const SPEC: ApiSpec = ApiSpec {
     max_version: 9,
 };
 
+/// Per-partition answers (by topic), by partition.
+pub type Answers = HashMap<String, Vec<(i32, i16)>>;
+
+/// Splits a commit into the partitions that exist and UNKNOWN_TOPIC_OR_PARTITION answers for the
+/// others (OffsetCommit and TxnOffsetCommit alike).
+pub fn known_partitions(
+    ctx: &RequestContext<'_>,
+    requested: Vec<(String, Vec<CommitPartition>)>,
+) -> (Answers, Vec<(String, Vec<CommitPartition>)>) {
+    let mut results: Answers = HashMap::new();
+    let mut valid = Vec::new();
+    for (name, partitions) in requested {
+        let topic = ctx.broker.topics.get(&name);
+        let (ok, unknown): (Vec<_>, Vec<_>) = partitions.into_iter().partition(|p| {
+            topic
+                .as_ref()
+                .and_then(|t| t.partition(p.partition))
+                .is_some()
+        });
+        if !unknown.is_empty() {
+            results.entry(name.clone()).or_default().extend(
+                unknown
+                    .iter()
+                    .map(|p| (p.partition, ResponseError::UnknownTopicOrPartition.code())),
+            );
+        }
+        if !ok.is_empty() {
+            valid.push((name, ok));
+        }
+    }
+    (results, valid)
+}
+
 pub async fn handle(ctx: &RequestContext<'_>, request: OffsetCommitRequest) -> Reply {
     let version = ctx.version;
     // Results by topic, filled from the existence check and the coordinator.
-    let mut results: HashMap<String, Vec<(i32, i16)>> = HashMap::new();
-    let mut valid: Vec<(String, Vec<CommitPartition>)> = Vec::new();
-    for t in &request.topics {
-        let name = t.name.to_string();
-        let topic = ctx.broker.topics.get(&name);
-        let mut ok = Vec::new();
-        for p in &t.partitions {
-            if topic
-                .as_ref()
-                .and_then(|t| t.partition(p.partition_index))
-                .is_none()
-            {
-                results.entry(name.clone()).or_default().push((
-                    p.partition_index,
-                    ResponseError::UnknownTopicOrPartition.code(),
-                ));
-            } else {
-                ok.push(CommitPartition {
+    let requested = request
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| CommitPartition {
                     partition: p.partition_index,
                     offset: p.committed_offset,
                     leader_epoch: if version >= 6 {
@@ -61,13 +84,12 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetCommitRequest) -> R
                         -1
                     },
                     metadata: p.committed_metadata.as_ref().map(|s| s.to_string()),
-                });
-            }
-        }
-        if !ok.is_empty() {
-            valid.push((name, ok));
-        }
-    }
+                })
+                .collect();
+            (t.name.to_string(), partitions)
+        })
+        .collect();
+    let (mut results, valid) = known_partitions(ctx, requested);
     if !valid.is_empty() {
         let req = CommitRequest {
             group_id: request.group_id.to_string(),

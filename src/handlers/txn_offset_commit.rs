@@ -9,8 +9,6 @@
 //! gets INVALID_PRODUCER_EPOCH, as from Kafka. v3+ carry the member's generation, which is
 //! checked as OffsetCommit checks it.
 
-use std::collections::HashMap;
-
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
@@ -19,6 +17,7 @@ use kafka_protocol::messages::{
     ApiKey, ResponseKind, TopicName, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 
+use super::offset_commit::known_partitions;
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::config::internal::OFFSETS_TOPIC;
 use crate::coordinator::group::coordinator::{CommitPartition, CommitRequest};
@@ -31,24 +30,14 @@ pub const SPEC: ApiSpec = ApiSpec {
 
 pub async fn handle(ctx: &RequestContext<'_>, request: TxnOffsetCommitRequest) -> Reply {
     let version = ctx.version;
-    let mut results: HashMap<String, Vec<(i32, i16)>> = HashMap::new();
-    let mut valid: Vec<(String, Vec<CommitPartition>)> = Vec::new();
-    for t in &request.topics {
-        let name = t.name.to_string();
-        let topic = ctx.broker.topics.get(&name);
-        let mut ok = Vec::new();
-        for p in &t.partitions {
-            if topic
-                .as_ref()
-                .and_then(|t| t.partition(p.partition_index))
-                .is_none()
-            {
-                results.entry(name.clone()).or_default().push((
-                    p.partition_index,
-                    ResponseError::UnknownTopicOrPartition.code(),
-                ));
-            } else {
-                ok.push(CommitPartition {
+    let requested = request
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| CommitPartition {
                     partition: p.partition_index,
                     offset: p.committed_offset,
                     leader_epoch: if version >= 2 {
@@ -57,13 +46,12 @@ pub async fn handle(ctx: &RequestContext<'_>, request: TxnOffsetCommitRequest) -
                         -1
                     },
                     metadata: p.committed_metadata.as_ref().map(|s| s.to_string()),
-                });
-            }
-        }
-        if !ok.is_empty() {
-            valid.push((name, ok));
-        }
-    }
+                })
+                .collect();
+            (t.name.to_string(), partitions)
+        })
+        .collect();
+    let (mut results, valid) = known_partitions(ctx, requested);
     if !valid.is_empty() {
         let producer = (request.producer_id.0, request.producer_epoch);
         let joined = join_transaction(ctx, &request).await;

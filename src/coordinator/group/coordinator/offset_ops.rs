@@ -11,7 +11,8 @@ use kafka_protocol::messages::describe_groups_response::{DescribedGroup, Describ
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 
 use super::{
-    AfterAppend, Append, CommitRequest, FetchedOffsets, GroupCoordinator, Outcome, PartitionErrors,
+    AfterAppend, Append, CommitPartition, CommitRequest, FetchedOffsets, GroupCoordinator, Outcome,
+    PartitionErrors,
 };
 use crate::coordinator::group::classic::{ClassicGroup, GroupState};
 use crate::coordinator::group::owned_str;
@@ -45,32 +46,8 @@ impl GroupCoordinator {
         }
         let expire_timestamp_ms =
             (req.retention_time_ms != -1).then(|| now_ms.saturating_add(req.retention_time_ms));
-        let mut records = Vec::new();
-        let mut response = Vec::with_capacity(req.topics.len());
-        for (topic, partitions) in req.topics {
-            let mut results = Vec::with_capacity(partitions.len());
-            for p in partitions {
-                let metadata = p.metadata.unwrap_or_default();
-                if utf16_len(&metadata) > self.config.offset_metadata_max_bytes {
-                    results.push((p.partition, ResponseError::OffsetMetadataTooLarge.code()));
-                    continue;
-                }
-                results.push((p.partition, NONE));
-                records.push(CoordinatorRecord::OffsetCommit {
-                    group: req.group_id.clone(),
-                    topic: topic.clone(),
-                    partition: p.partition,
-                    value: Some(OffsetCommitValue {
-                        offset: p.offset,
-                        leader_epoch: p.leader_epoch,
-                        metadata,
-                        commit_timestamp_ms: now_ms,
-                        expire_timestamp_ms,
-                    }),
-                });
-            }
-            response.push((topic, results));
-        }
+        let (response, records) =
+            self.offset_records(&req.group_id, req.topics, now_ms, expire_timestamp_ms);
         let appends = if records.is_empty() {
             Vec::new()
         } else {
@@ -102,32 +79,7 @@ impl GroupCoordinator {
         if let Err(code) = self.validate_offset_commit(&req, true) {
             return Outcome::only(fail_all(code));
         }
-        let mut records = Vec::new();
-        let mut response = Vec::with_capacity(req.topics.len());
-        for (topic, partitions) in req.topics {
-            let mut results = Vec::with_capacity(partitions.len());
-            for p in partitions {
-                let metadata = p.metadata.unwrap_or_default();
-                if utf16_len(&metadata) > self.config.offset_metadata_max_bytes {
-                    results.push((p.partition, ResponseError::OffsetMetadataTooLarge.code()));
-                    continue;
-                }
-                results.push((p.partition, NONE));
-                records.push(CoordinatorRecord::OffsetCommit {
-                    group: req.group_id.clone(),
-                    topic: topic.clone(),
-                    partition: p.partition,
-                    value: Some(OffsetCommitValue {
-                        offset: p.offset,
-                        leader_epoch: p.leader_epoch,
-                        metadata,
-                        commit_timestamp_ms: now_ms,
-                        expire_timestamp_ms: None,
-                    }),
-                });
-            }
-            response.push((topic, results));
-        }
+        let (response, records) = self.offset_records(&req.group_id, req.topics, now_ms, None);
         let appends = if records.is_empty() {
             Vec::new()
         } else {
@@ -140,6 +92,44 @@ impl GroupCoordinator {
             }]
         };
         Outcome::new(response, appends)
+    }
+
+    /// The records of a commit, and each partition's answer (OFFSET_METADATA_TOO_LARGE for
+    /// metadata past `offset.metadata.max.bytes`, counted in UTF-16 units as Kafka counts).
+    fn offset_records(
+        &self,
+        group_id: &str,
+        topics: Vec<(String, Vec<CommitPartition>)>,
+        now_ms: i64,
+        expire_timestamp_ms: Option<i64>,
+    ) -> (PartitionErrors, Vec<CoordinatorRecord>) {
+        let mut records = Vec::new();
+        let mut response = Vec::with_capacity(topics.len());
+        for (topic, partitions) in topics {
+            let mut results = Vec::with_capacity(partitions.len());
+            for p in partitions {
+                let metadata = p.metadata.unwrap_or_default();
+                if utf16_len(&metadata) > self.config.offset_metadata_max_bytes {
+                    results.push((p.partition, ResponseError::OffsetMetadataTooLarge.code()));
+                    continue;
+                }
+                results.push((p.partition, NONE));
+                records.push(CoordinatorRecord::OffsetCommit {
+                    group: group_id.to_string(),
+                    topic: topic.clone(),
+                    partition: p.partition,
+                    value: Some(OffsetCommitValue {
+                        offset: p.offset,
+                        leader_epoch: p.leader_epoch,
+                        metadata,
+                        commit_timestamp_ms: now_ms,
+                        expire_timestamp_ms,
+                    }),
+                });
+            }
+            response.push((topic, results));
+        }
+        (response, records)
     }
 
     /// Kafka's `ClassicGroup.validateOffsetCommit`; transactional commits skip the checks that
