@@ -122,7 +122,14 @@ fn bad_listener_settings_are_refused_with_a_reason() {
         ),
         (
             &[("listeners", "SASL_PLAINTEXT://:1")],
-            "SASL is not supported yet",
+            "has no JAAS config",
+        ),
+        (
+            &[
+                ("listeners", "SASL_PLAINTEXT://:1"),
+                ("sasl.enabled.mechanisms", "GSSAPI"),
+            ],
+            "GSSAPI is not supported",
         ),
         (&[("listeners", "SSL://:1")], "needs a key store"),
         (

@@ -51,6 +51,14 @@ impl SecurityProtocol {
         }
     }
 
+    /// True when clients must authenticate with SASL before anything else is served.
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+
     /// True when the listener's bytes travel inside TLS.
     pub fn uses_tls(self) -> bool {
         matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
@@ -143,7 +151,8 @@ pub fn is_secret(key: &str) -> bool {
             | "ssl.keystore.certificate.chain"
             | "ssl.truststore.password"
             | "ssl.truststore.certificates"
-    )
+            | "sasl.jaas.config"
+    ) || key.ends_with(".sasl.jaas.config")
 }
 
 /// One configured listener: where it binds, what it advertises, how it is secured.
@@ -159,6 +168,8 @@ pub struct ListenerConfig {
     pub advertised: Listener,
     /// TLS settings; empty for listeners without TLS.
     pub ssl: SslSettings,
+    /// SASL settings; empty for listeners without SASL.
+    pub sasl: SaslSettings,
 }
 
 /// If `key` is `listener.name.<name>.<rest>`, the listener name (lower case) and `<rest>`.
@@ -224,18 +235,6 @@ pub fn parse(
                 format!("no security protocol for listener {name}"),
             )
         })?;
-        if matches!(
-            protocol,
-            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
-        ) {
-            return Err(invalid(
-                "listeners",
-                format!(
-                    "listener {name} uses {}: SASL is not supported yet (use PLAINTEXT or SSL)",
-                    protocol.name()
-                ),
-            ));
-        }
         let mut advertised = bind.clone();
         if advertised.host.is_empty() || advertised.host == "0.0.0.0" || advertised.host == "::" {
             advertised.host = "localhost".into();
@@ -245,12 +244,18 @@ pub fn parse(
         } else {
             SslSettings::default()
         };
+        let sasl = if protocol.uses_sasl() {
+            sasl_settings(&name, overrides)?
+        } else {
+            SaslSettings::default()
+        };
         out.push(ListenerConfig {
             name,
             protocol,
             bind,
             advertised,
             ssl,
+            sasl,
         });
     }
     if out.is_empty() {
@@ -315,6 +320,116 @@ fn ssl_settings(name: &str, overrides: &BTreeMap<String, String>) -> SslSettings
         }
     }
     SslSettings { values }
+}
+
+/// The SASL mechanisms Vltava serves.
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN"];
+
+/// Kafka's login module for PLAIN.
+const PLAIN_LOGIN_MODULE: &str = "org.apache.kafka.common.security.plain.PlainLoginModule";
+
+/// One SASL listener's settings: the enabled mechanisms and the PLAIN users. Passwords are
+/// never printed: `Debug` shows only the user names.
+#[derive(Clone, Default)]
+pub struct SaslSettings {
+    /// `sasl.enabled.mechanisms`, upper case, in the order written (Kafka's default is GSSAPI;
+    /// Vltava has no Kerberos and defaults to PLAIN).
+    pub mechanisms: Vec<String>,
+    /// PLAIN users (`user_<name>="<password>"` options of the PlainLoginModule).
+    plain_users: BTreeMap<String, String>,
+}
+
+impl SaslSettings {
+    /// The password configured for a PLAIN user.
+    pub fn plain_password(&self, user: &str) -> Option<&str> {
+        self.plain_users.get(user).map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for SaslSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaslSettings")
+            .field("mechanisms", &self.mechanisms)
+            .field("plain_users", &self.plain_users.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The SASL settings of listener `name`: `listener.name.<name>.sasl.enabled.mechanisms` over
+/// `sasl.enabled.mechanisms`; for PLAIN, `listener.name.<name>.plain.sasl.jaas.config` over
+/// `sasl.jaas.config` (Kafka brokers read the prefixed key or a JAAS file; the plain key is
+/// accepted too, for one-listener set-ups).
+fn sasl_settings(
+    name: &str,
+    overrides: &BTreeMap<String, String>,
+) -> Result<SaslSettings, ConfigError> {
+    let prefix = format!("listener.name.{}.", name.to_ascii_lowercase());
+    let lookup = |key: &str| -> Option<(String, &String)> {
+        let prefixed = format!("{prefix}{key}");
+        if let Some(v) = overrides.get(&prefixed).filter(|v| !v.trim().is_empty()) {
+            return Some((prefixed, v));
+        }
+        overrides
+            .get(key)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (key.to_string(), v))
+    };
+    let mechanisms: Vec<String> = match lookup("sasl.enabled.mechanisms") {
+        Some((_, v)) => v
+            .split(',')
+            .map(|m| m.trim().to_ascii_uppercase())
+            .filter(|m| !m.is_empty())
+            .collect(),
+        None => vec!["PLAIN".to_string()],
+    };
+    if mechanisms.is_empty() {
+        return Err(ConfigError::Invalid(
+            format!("{prefix}sasl.enabled.mechanisms"),
+            format!("listener {name} uses SASL but enables no mechanism"),
+        ));
+    }
+    for m in &mechanisms {
+        if !SASL_MECHANISMS.contains(&m.as_str()) {
+            return Err(ConfigError::Invalid(
+                format!("{prefix}sasl.enabled.mechanisms"),
+                format!(
+                    "SASL mechanism {m} is not supported (supported: {})",
+                    SASL_MECHANISMS.join(", ")
+                ),
+            ));
+        }
+    }
+    let mut plain_users = BTreeMap::new();
+    if mechanisms.iter().any(|m| m == "PLAIN") {
+        let Some((key, text)) =
+            lookup("plain.sasl.jaas.config").or_else(|| lookup("sasl.jaas.config"))
+        else {
+            return Err(ConfigError::Invalid(
+                format!("{prefix}plain.sasl.jaas.config"),
+                format!(
+                    "listener {name} enables PLAIN but has no JAAS config with the \
+                     {PLAIN_LOGIN_MODULE}"
+                ),
+            ));
+        };
+        let modules = super::jaas::parse(text)
+            .map_err(|e| ConfigError::Invalid(key.clone(), e.to_string()))?;
+        let Some(plain) = modules.iter().find(|m| m.class == PLAIN_LOGIN_MODULE) else {
+            return Err(ConfigError::Invalid(
+                key,
+                format!("no {PLAIN_LOGIN_MODULE} for PLAIN on listener {name}"),
+            ));
+        };
+        for (option, value) in &plain.options {
+            if let Some(user) = option.strip_prefix("user_") {
+                plain_users.insert(user.to_string(), value.clone());
+            }
+        }
+    }
+    Ok(SaslSettings {
+        mechanisms,
+        plain_users,
+    })
 }
 
 /// What can be checked without reading files.

@@ -18,6 +18,7 @@ use crate::log::{LogConfig, TimestampType};
 pub mod catalogue;
 pub mod dynamic;
 pub mod groups;
+pub mod jaas;
 pub mod listeners;
 pub mod topic;
 pub mod txn;
@@ -81,6 +82,10 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     key("ssl.enabled.protocols", "TLSv1.2,TLSv1.3"),
     key("ssl.cipher.suites", ""),
     key("ssl.principal.mapping.rules", "DEFAULT"),
+    // SASL (each also per listener; the JAAS config per listener and mechanism); see net/sasl.rs.
+    key("sasl.enabled.mechanisms", "PLAIN"),
+    key("sasl.jaas.config", ""),
+    key("sasl.server.max.receive.size", "524288"),
     key("log.dirs", "vltava-data"),
     key("log.dir", "vltava-data"),
     key("node.id", "1"),
@@ -216,6 +221,8 @@ pub struct BrokerConfig {
     pub auto_create_topics: bool,
     pub log: LogConfig,
     pub socket_request_max_bytes: usize,
+    /// `sasl.server.max.receive.size`: the largest frame before SASL authentication completes.
+    pub sasl_server_max_receive_size: usize,
     pub max_connections: usize,
     pub connections_max_idle_ms: u64,
     pub queued_max_request_bytes: usize,
@@ -380,6 +387,10 @@ impl BrokerConfig {
                 "socket.request.max.bytes",
                 get("socket.request.max.bytes"),
             )?,
+            sasl_server_max_receive_size: num(
+                "sasl.server.max.receive.size",
+                get("sasl.server.max.receive.size"),
+            )?,
             max_connections: num("max.connections", get("max.connections"))?,
             connections_max_idle_ms: num(
                 "connections.max.idle.ms",
@@ -513,6 +524,16 @@ pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String
 pub fn is_known(key: &str) -> bool {
     let key = match listeners::split_listener_prefix(key) {
         Some((_, base)) if listeners::SSL_KEYS.contains(&base) => base,
+        Some((_, "sasl.enabled.mechanisms")) => "sasl.enabled.mechanisms",
+        Some((_, base))
+            if base.strip_suffix(".sasl.jaas.config").is_some_and(|m| {
+                listeners::SASL_MECHANISMS
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(m))
+            }) =>
+        {
+            "sasl.jaas.config"
+        }
         _ => key,
     };
     KNOWN_KEYS.iter().any(|k| k.name == key)

@@ -51,6 +51,8 @@ pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;
@@ -129,6 +131,8 @@ handlers! {
     DescribeTransactions => describe_transactions async,
     ListTransactions => list_transactions async,
     WriteTxnMarkers => write_txn_markers async,
+    SaslHandshake => sasl_handshake,
+    SaslAuthenticate => sasl_authenticate,
 }
 
 /// The handler's spec for `key`, if any.

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ResponseHeader};
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseHeader};
 use kafka_protocol::protocol::Encodable;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::TcpStream;
@@ -27,6 +27,7 @@ use crate::broker::Broker;
 use crate::handlers::fetch_encode::Chunk;
 use crate::handlers::{self, Reply, RequestContext};
 use crate::net::frame::{FrameError, decode_body, decode_header, peek_prefix};
+use crate::net::sasl::{Authenticator, Outcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
@@ -40,6 +41,8 @@ pub enum ConnectionError {
     Encode(String),
     #[error("closing after a failed acks=0 produce")]
     Closed,
+    #[error("SASL: {0}")]
+    Sasl(String),
     #[error("a frame of {0} bytes did not arrive within {1:?}")]
     SlowFrame(usize, Duration),
 }
@@ -130,8 +133,11 @@ pub struct Connection {
     /// The listener the client came in on (its advertised address answers Metadata).
     listener: Arc<str>,
     /// `User:…`: from the client certificate on TLS listeners, `User:ANONYMOUS` otherwise.
-    /// Kept for the authorizer to come.
+    /// Kept for the authorizer to come. On SASL listeners, `User:<name>` once authenticated.
     principal: String,
+    /// On SASL listeners: the authentication state; nothing but ApiVersions and the SASL
+    /// exchange is served until it completes.
+    sasl: Option<Authenticator>,
 }
 
 impl Connection {
@@ -144,7 +150,9 @@ impl Connection {
     ) -> Connection {
         let client_host = peer_host(&stream);
         let _ = stream.set_nodelay(true);
+        let sasl = sasl_for(&broker, &listener);
         Connection {
+            sasl,
             stream: Transport::Plain(stream),
             broker,
             budget,
@@ -166,7 +174,9 @@ impl Connection {
         let client_host = peer_host(stream.get_ref().0);
         let _ = stream.get_ref().0.set_nodelay(true);
         tracing::debug!("TLS client {client_host} on {listener} is {principal}");
+        let sasl = sasl_for(&broker, &listener);
         Connection {
+            sasl,
             stream: Transport::Tls(Box::new(stream)),
             broker,
             budget,
@@ -192,7 +202,11 @@ impl Connection {
             let Some((frame, memory)) = frame else {
                 return Ok(());
             };
-            self.serve(frame).await?;
+            if self.sasl.as_ref().is_some_and(|a| !a.is_authenticated()) {
+                self.serve_unauthenticated(frame).await?;
+            } else {
+                self.serve(frame).await?;
+            }
             drop(memory);
         }
     }
@@ -211,7 +225,11 @@ impl Connection {
             Err(e) => return Err(e.into()),
         }
         let size = i32::from_be_bytes(size);
-        let max = self.broker.config.socket_request_max_bytes;
+        let mut max = self.broker.config.socket_request_max_bytes;
+        if self.sasl.as_ref().is_some_and(|a| !a.is_authenticated()) {
+            // Kafka's sasl.server.max.receive.size: an unauthenticated client gets little.
+            max = max.min(self.broker.config.sasl_server_max_receive_size);
+        }
         let len = usize::try_from(size)
             .ok()
             .filter(|n| *n <= max)
@@ -292,6 +310,71 @@ impl Connection {
             }
             Reply::NoResponse => Ok(()),
             Reply::Close => Err(ConnectionError::Closed),
+        }
+    }
+
+    /// A frame from a client on a SASL listener that has not authenticated yet (see
+    /// `net::sasl`): ApiVersions before the handshake, the handshake, the exchange's tokens;
+    /// anything else closes the connection, as in Kafka.
+    async fn serve_unauthenticated(&mut self, mut frame: Bytes) -> Result<(), ConnectionError> {
+        let Some(auth) = self.sasl.as_mut() else {
+            return self.serve(frame).await;
+        };
+        if auth.expects_raw_token() {
+            let reply = auth.raw_token(&frame).map_err(ConnectionError::Sasl)?;
+            self.adopt_principal();
+            let mut lead = BytesMut::with_capacity(4);
+            let len = i32::try_from(reply.len())
+                .map_err(|_| ConnectionError::Encode("SASL token too large".into()))?;
+            lead.put_i32(len);
+            let mut pending = vec![lead.freeze(), Bytes::from(reply)];
+            self.write_mem(&mut pending).await?;
+            self.stream.flush().await?;
+            return Ok(());
+        }
+        let prefix = peek_prefix(&frame)?;
+        let api = ApiKey::try_from(prefix.api_key).ok();
+        let version = prefix.api_version;
+        let outcome = match api {
+            Some(ApiKey::ApiVersions) if auth.accepts_api_versions() => {
+                return self.serve(frame).await;
+            }
+            Some(api @ (ApiKey::SaslHandshake | ApiKey::SaslAuthenticate))
+                if handlers::is_supported(api, version) =>
+            {
+                decode_header(api, version, &mut frame)?;
+                match decode_body(api, version, &mut frame)? {
+                    RequestKind::SaslHandshake(r) => auth.handshake(version, &r),
+                    RequestKind::SaslAuthenticate(r) => auth.authenticate(&r),
+                    _ => return Err(ConnectionError::Sasl("unexpected request".into())),
+                }
+            }
+            _ => {
+                return Err(ConnectionError::Sasl(format!(
+                    "api key {} (v{version}) before authentication",
+                    prefix.api_key
+                )));
+            }
+        };
+        let api = api.unwrap_or(ApiKey::SaslHandshake);
+        match outcome {
+            Outcome::Respond(body) => {
+                self.adopt_principal();
+                self.write_message(api, version, prefix.correlation_id, &body)
+                    .await
+            }
+            Outcome::RespondAndClose(body) => {
+                self.write_message(api, version, prefix.correlation_id, &body)
+                    .await?;
+                Err(ConnectionError::Sasl("authentication failed".into()))
+            }
+        }
+    }
+
+    /// Once SASL authentication succeeds, the connection's principal is the SASL user.
+    fn adopt_principal(&mut self) {
+        if let Some(p) = self.sasl.as_ref().and_then(|a| a.principal()) {
+            self.principal = p.to_string();
         }
     }
 
@@ -448,6 +531,18 @@ fn frame_read_allowance(config: &crate::config::BrokerConfig, len: usize) -> Dur
 
 /// Response header: v0 is just the correlation id; v1 adds an (empty) tagged-field section.
 /// ApiVersions always answers with v0 so clients can parse it before negotiating.
+/// The authenticator for a connection on `listener`, if that listener uses SASL.
+fn sasl_for(broker: &Broker, listener: &str) -> Option<Authenticator> {
+    let l = broker
+        .config
+        .listeners
+        .iter()
+        .find(|l| l.name == listener)?;
+    l.protocol
+        .uses_sasl()
+        .then(|| Authenticator::new(l.sasl.clone()))
+}
+
 fn response_header(
     api: ApiKey,
     version: i16,

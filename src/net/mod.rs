@@ -6,5 +6,6 @@ pub mod connection;
 pub mod frame;
 pub mod memory;
 pub mod principal;
+pub mod sasl;
 pub mod server;
 pub mod tls;

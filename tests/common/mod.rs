@@ -215,6 +215,8 @@ pub fn api_key_of(request: &RequestKind) -> ApiKey {
         RequestKind::DescribeProducers(_) => ApiKey::DescribeProducers,
         RequestKind::DescribeTransactions(_) => ApiKey::DescribeTransactions,
         RequestKind::ListTransactions(_) => ApiKey::ListTransactions,
+        RequestKind::SaslHandshake(_) => ApiKey::SaslHandshake,
+        RequestKind::SaslAuthenticate(_) => ApiKey::SaslAuthenticate,
         other => panic!("add {other:?} to api_key_of"),
     }
 }
