@@ -331,7 +331,7 @@ def test_secrets_are_sensitive_in_describe_configs(broker_factory, pki):
 
 
 @pytest.mark.parametrize("listeners, overrides, message", [
-    ("PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0", {}, "SASL is not supported yet"),
+    ("PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0", {}, "has no JAAS config"),
     ("PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0", {}, "needs a key store"),
     ("PLAINTEXT://127.0.0.1:0,CUSTOM://127.0.0.1:0", {}, "no security protocol for listener CUSTOM"),
     ("PLAINTEXT://127.0.0.1:0", {"advertised.listeners": "SSL://h:1"}, "SSL is not one of the listeners"),
