@@ -7,5 +7,6 @@ pub mod frame;
 pub mod memory;
 pub mod principal;
 pub mod sasl;
+pub mod scram;
 pub mod server;
 pub mod tls;

@@ -1,0 +1,362 @@
+//! SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802, RFC 7677), the server side, as Kafka implements
+//! it: no channel binding (`n,,` or `y,,` only), an authorization id must equal the user name,
+//! the server nonce extends the client's, and both failure cases (unknown user, wrong proof)
+//! get the same message so a client cannot probe for user names.
+//!
+//! Credentials are `(salt, iterations, StoredKey, ServerKey)`: the password itself is never
+//! kept. Not enabled on listeners yet: the credential store (metadata records managed with
+//! AlterUserScramCredentials) is the next step.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256, Sha512};
+
+use super::sasl::{Exchange, Mechanism, constant_time_eq};
+
+/// The two hash functions Kafka offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScramHash {
+    Sha256,
+    Sha512,
+}
+
+impl ScramHash {
+    pub fn mechanism(self) -> &'static str {
+        match self {
+            ScramHash::Sha256 => "SCRAM-SHA-256",
+            ScramHash::Sha512 => "SCRAM-SHA-512",
+        }
+    }
+
+    fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        match self {
+            ScramHash::Sha256 => hmac_with::<Hmac<Sha256>>(key, data),
+            ScramHash::Sha512 => hmac_with::<Hmac<Sha512>>(key, data),
+        }
+    }
+
+    fn hash(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            ScramHash::Sha256 => Sha256::digest(data).to_vec(),
+            ScramHash::Sha512 => Sha512::digest(data).to_vec(),
+        }
+    }
+
+    /// PBKDF2 with this hash's HMAC (RFC 5802's Hi()).
+    fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+        match self {
+            ScramHash::Sha256 => {
+                let mut out = [0u8; 32];
+                pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out);
+                out.to_vec()
+            }
+            ScramHash::Sha512 => {
+                let mut out = [0u8; 64];
+                pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, iterations, &mut out);
+                out.to_vec()
+            }
+        }
+    }
+}
+
+fn hmac_with<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
+    // HMAC takes keys of any length, so this never fails; an empty result would only make
+    // the comparisons that use it fail.
+    let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// What the broker keeps for one user and mechanism.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScramCredential {
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub stored_key: Vec<u8>,
+    pub server_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for ScramCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ScramCredential(iterations={})", self.iterations)
+    }
+}
+
+impl ScramCredential {
+    /// Derives the credential from a password (AlterUserScramCredentials sends the salted
+    /// password; tests and tools may start from the password).
+    pub fn from_password(hash: ScramHash, password: &[u8], salt: &[u8], iterations: u32) -> Self {
+        let salted = hash.salted_password(password, salt, iterations);
+        Self::from_salted_password(hash, &salted, salt, iterations)
+    }
+
+    pub fn from_salted_password(
+        hash: ScramHash,
+        salted: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Self {
+        let client_key = hash.hmac(salted, b"Client Key");
+        ScramCredential {
+            salt: salt.to_vec(),
+            iterations,
+            stored_key: hash.hash(&client_key),
+            server_key: hash.hmac(salted, b"Server Key"),
+        }
+    }
+}
+
+/// Looks a user's credential up (the credential store).
+pub type CredentialLookup = Box<dyn Fn(&str) -> Option<ScramCredential> + Send>;
+
+const INVALID: &str = "Authentication failed: Invalid user credentials";
+
+enum Stage {
+    ClientFirst,
+    ClientFinal {
+        user: String,
+        credential: Option<ScramCredential>,
+        client_first_bare: String,
+        server_first: String,
+        nonce: String,
+    },
+    Done,
+}
+
+/// One SCRAM exchange, server side.
+pub struct ScramServer {
+    hash: ScramHash,
+    lookup: CredentialLookup,
+    server_nonce: String,
+    stage: Stage,
+}
+
+impl ScramServer {
+    pub fn new(hash: ScramHash, lookup: CredentialLookup) -> Result<ScramServer, String> {
+        let mut raw = [0u8; 24];
+        getrandom::getrandom(&mut raw).map_err(|e| format!("no randomness for a nonce: {e}"))?;
+        Ok(Self::with_nonce(hash, lookup, B64.encode(raw)))
+    }
+
+    /// With a fixed server nonce (tests against RFC vectors).
+    pub fn with_nonce(hash: ScramHash, lookup: CredentialLookup, server_nonce: String) -> Self {
+        ScramServer {
+            hash,
+            lookup,
+            server_nonce,
+            stage: Stage::ClientFirst,
+        }
+    }
+
+    fn client_first(&mut self, token: &[u8]) -> Exchange {
+        let Ok(text) = std::str::from_utf8(token) else {
+            return Exchange::Failure("Invalid SCRAM client first message".into());
+        };
+        // gs2 header: no channel binding; optional authzid.
+        let mut parts = text.splitn(3, ',');
+        let (Some(cb), Some(authzid), Some(bare)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Exchange::Failure("Invalid SCRAM client first message".into());
+        };
+        if cb != "n" && cb != "y" {
+            return Exchange::Failure("SCRAM channel binding is not supported".into());
+        }
+        let attrs = attributes(bare);
+        let (Some(name), Some(client_nonce)) = (attr(&attrs, 'n'), attr(&attrs, 'r')) else {
+            return Exchange::Failure("Invalid SCRAM client first message".into());
+        };
+        let Some(user) = sasl_name(name) else {
+            return Exchange::Failure("Invalid SCRAM user name".into());
+        };
+        if let Some(a) = authzid.strip_prefix("a=")
+            && sasl_name(a).as_deref() != Some(user.as_str())
+        {
+            return Exchange::Failure(
+                "Authentication failed: Client requested an authorization id that is different \
+                 from username"
+                    .into(),
+            );
+        }
+        let credential = (self.lookup)(&user);
+        // An unknown user gets a plausible challenge and fails at the proof, like a wrong
+        // password, so user names cannot be probed.
+        let (salt, iterations) = credential
+            .as_ref()
+            .map(|c| (c.salt.clone(), c.iterations))
+            .unwrap_or_else(|| (self.hash.hash(user.as_bytes()), 4096));
+        let nonce = format!("{client_nonce}{}", self.server_nonce);
+        let server_first = format!("r={nonce},s={},i={iterations}", B64.encode(salt));
+        self.stage = Stage::ClientFinal {
+            user,
+            credential,
+            client_first_bare: bare.to_string(),
+            server_first: server_first.clone(),
+            nonce,
+        };
+        Exchange::Challenge(server_first.into_bytes())
+    }
+}
+
+impl Mechanism for ScramServer {
+    fn evaluate(&mut self, token: &[u8]) -> Exchange {
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::ClientFirst => self.client_first(token),
+            Stage::ClientFinal {
+                user,
+                credential,
+                client_first_bare,
+                server_first,
+                nonce,
+            } => client_final(
+                self.hash,
+                token,
+                user,
+                credential,
+                &client_first_bare,
+                &server_first,
+                &nonce,
+            ),
+            Stage::Done => Exchange::Failure("Unexpected SCRAM message".into()),
+        }
+    }
+}
+
+fn client_final(
+    hash: ScramHash,
+    token: &[u8],
+    user: String,
+    credential: Option<ScramCredential>,
+    client_first_bare: &str,
+    server_first: &str,
+    nonce: &str,
+) -> Exchange {
+    let Ok(text) = std::str::from_utf8(token) else {
+        return Exchange::Failure("Invalid SCRAM client final message".into());
+    };
+    let Some((without_proof, proof)) = text.rsplit_once(",p=") else {
+        return Exchange::Failure("Invalid SCRAM client final message".into());
+    };
+    let attrs = attributes(without_proof);
+    if attr(&attrs, 'r') != Some(nonce) {
+        return Exchange::Failure("Invalid SCRAM nonce".into());
+    }
+    // c= must be the base64 of the gs2 header without channel binding.
+    if !matches!(attr(&attrs, 'c'), Some("biws") | Some("eSws")) {
+        return Exchange::Failure("Invalid SCRAM channel binding".into());
+    }
+    let (Some(credential), Ok(proof)) = (credential, B64.decode(proof)) else {
+        return Exchange::Failure(INVALID.into());
+    };
+    let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
+    let signature = hash.hmac(&credential.stored_key, auth_message.as_bytes());
+    if proof.len() != signature.len() {
+        return Exchange::Failure(INVALID.into());
+    }
+    let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(p, s)| p ^ s).collect();
+    if !constant_time_eq(&hash.hash(&client_key), &credential.stored_key) {
+        return Exchange::Failure(INVALID.into());
+    }
+    let server_signature = hash.hmac(&credential.server_key, auth_message.as_bytes());
+    Exchange::Success {
+        response: format!("v={}", B64.encode(server_signature)).into_bytes(),
+        user,
+    }
+}
+
+/// `k=v,k=v` attributes in order.
+fn attributes(text: &str) -> Vec<(char, &str)> {
+    text.split(',')
+        .filter_map(|a| {
+            let mut chars = a.chars();
+            let k = chars.next()?;
+            let v = a.get(1..)?.strip_prefix('=')?;
+            Some((k, v))
+        })
+        .collect()
+}
+
+fn attr<'a>(attrs: &[(char, &'a str)], key: char) -> Option<&'a str> {
+    attrs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
+
+/// RFC 5802 saslname: `=2C` is `,` and `=3D` is `=`; any other `=` is invalid.
+fn sasl_name(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('=') {
+        out.push_str(&rest[..i]);
+        let esc = rest.get(i..i + 3)?;
+        out.push(match esc {
+            "=2C" => ',',
+            "=3D" => '=',
+            _ => return None,
+        });
+        rest = &rest[i + 3..];
+    }
+    out.push_str(rest);
+    (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(hash: ScramHash, nonce: &str, credential: ScramCredential) -> ScramServer {
+        ScramServer::with_nonce(
+            hash,
+            Box::new(move |u| (u == "user").then(|| credential.clone())),
+            nonce.to_string(),
+        )
+    }
+
+    #[test]
+    fn rfc7677_sha256_vector() {
+        let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
+        let cred = ScramCredential::from_password(ScramHash::Sha256, b"pencil", &salt, 4096);
+        let mut s = server(ScramHash::Sha256, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", cred);
+        let Exchange::Challenge(first) = s.evaluate(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO") else {
+            panic!()
+        };
+        assert_eq!(
+            String::from_utf8(first).unwrap(),
+            "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+        );
+        let last = s.evaluate(
+            b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
+              p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+        );
+        assert_eq!(
+            last,
+            Exchange::Success {
+                response: b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".to_vec(),
+                user: "user".into()
+            }
+        );
+    }
+
+    #[test]
+    fn wrong_proof_and_unknown_user_fail_alike() {
+        let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
+        let cred = ScramCredential::from_password(ScramHash::Sha256, b"pencil", &salt, 4096);
+        for first in [&b"n,,n=user,r=abc"[..], b"n,,n=nobody,r=abc"] {
+            let mut s = server(ScramHash::Sha256, "XYZ", cred.clone());
+            assert!(matches!(s.evaluate(first), Exchange::Challenge(_)));
+            assert_eq!(
+                s.evaluate(b"c=biws,r=abcXYZ,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="),
+                Exchange::Failure(INVALID.into())
+            );
+        }
+    }
+
+    #[test]
+    fn sha512_round_trip_and_names() {
+        let cred = ScramCredential::from_password(ScramHash::Sha512, b"pw", b"salt", 4096);
+        assert_eq!(cred.stored_key.len(), 64);
+        assert_eq!(sasl_name("a=2Cb=3Dc").as_deref(), Some("a,b=c"));
+        assert_eq!(sasl_name("a=b"), None);
+        assert!(!format!("{cred:?}").contains("stored"));
+    }
+}
