@@ -15,7 +15,11 @@ use vltava::net::memory::RequestBudget;
 #[command(
     name = "vltava",
     version,
-    about = "A Kafka-compatible broker in one small binary"
+    about = "A Kafka-compatible broker in one small binary",
+    after_help = "Settings use Kafka's names. Besides --config and --override KEY=VALUE, any \
+setting can come from the environment as VLTAVA_ + the key in upper case with _ for . \
+(VLTAVA_LOG_DIRS=/data sets log.dirs); a VLTAVA_ variable that names no setting is reported. \
+VLTAVA_LOG sets the log filter (error, warn, info, debug, trace; default info)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +37,16 @@ enum Command {
         /// A data directory or partition directories.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+    },
+    /// Wait until a broker answers (one ApiVersions round trip), for scripts that start one in
+    /// the background. Exits 0 once it answers, 1 if --timeout-ms passes first.
+    Ready {
+        /// The broker to ask.
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        bootstrap_server: String,
+        /// How long to keep trying.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
     },
 }
 
@@ -77,6 +91,13 @@ fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => run(args, started),
         Command::Verify { dirs } => return verify(&dirs),
+        Command::Ready {
+            bootstrap_server,
+            timeout_ms,
+        } => wait_ready(
+            &bootstrap_server,
+            std::time::Duration::from_millis(timeout_ms),
+        ),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -85,6 +106,62 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `vltava ready`: retries an ApiVersions (v0) round trip until it succeeds or time runs out.
+fn wait_ready(address: &str, timeout: std::time::Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match api_versions_round_trip(address, left.max(std::time::Duration::from_millis(1))) {
+            Ok(()) => {
+                println!("{address} is ready");
+                return Ok(());
+            }
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "{address} did not answer within {} ms: {e}",
+                    timeout.as_millis()
+                ));
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+}
+
+/// One ApiVersions v0 request (header v1, client id `vltava-ready`); Ok when the broker answers
+/// it with our correlation id and no error.
+fn api_versions_round_trip(address: &str, timeout: std::time::Duration) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    let addr = address
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the address resolves to nothing"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    const CORRELATION_ID: i32 = 0x76_6c_74_76;
+    let client_id = b"vltava-ready";
+    let mut request = Vec::with_capacity(32);
+    request.extend_from_slice(&18i16.to_be_bytes()); // ApiVersions
+    request.extend_from_slice(&0i16.to_be_bytes()); // version 0
+    request.extend_from_slice(&CORRELATION_ID.to_be_bytes());
+    request.extend_from_slice(&(client_id.len() as i16).to_be_bytes());
+    request.extend_from_slice(client_id);
+    let mut frame = (request.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&request);
+    stream.write_all(&frame)?;
+    let mut head = [0u8; 10]; // size, correlation id, error code
+    stream.read_exact(&mut head)?;
+    let correlation = i32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+    let error = i16::from_be_bytes([head[8], head[9]]);
+    if correlation != CORRELATION_ID || error != 0 {
+        return Err(std::io::Error::other(format!(
+            "unexpected answer (correlation id {correlation}, error {error})"
+        )));
+    }
+    Ok(())
 }
 
 /// `vltava verify DIR...`: one line per partition, then a summary; status 1 on any damage.
@@ -161,37 +238,104 @@ fn verify(dirs: &[PathBuf]) -> std::process::ExitCode {
     }
 }
 
-fn settings(args: &ServeArgs) -> Result<BTreeMap<String, String>, String> {
-    let mut map = BTreeMap::new();
+/// The settings from every source, later ones winning, with where each value came from
+/// (for error messages).
+struct Settings {
+    values: BTreeMap<String, String>,
+    /// key → "the properties file x", "environment variable VLTAVA_X", "--flag".
+    sources: BTreeMap<String, String>,
+}
+
+fn settings(args: &ServeArgs) -> Result<Settings, String> {
+    let mut s = Settings {
+        values: BTreeMap::new(),
+        sources: BTreeMap::new(),
+    };
+    let mut set = |key: String, value: String, source: String| {
+        s.sources.insert(key.clone(), source);
+        s.values.insert(key, value);
+    };
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        map.extend(config::parse_properties(&text));
+        for (k, v) in config::parse_properties(&text) {
+            set(k, v, format!("the properties file {}", path.display()));
+        }
     }
-    map.extend(config::from_env(std::env::vars()));
+    let env = config::from_env(std::env::vars());
+    for var in &env.unknown {
+        let hint = var
+            .strip_prefix("VLTAVA_")
+            .map(|rest| rest.to_ascii_lowercase().replace('_', "."))
+            .and_then(|key| config::closest_key(&key))
+            .map(|k| format!(" (did you mean {}?)", config::env_var_for(k)))
+            .unwrap_or_default();
+        tracing::warn!(
+            "ignoring environment variable {var}: it names no setting{hint}; settings are \
+             VLTAVA_ + the Kafka key in upper case with _ for . (VLTAVA_LOG sets the log level)"
+        );
+    }
+    for (key, (value, var)) in env.settings {
+        set(key, value, format!("environment variable {var}"));
+    }
     let flags = [
-        ("listeners", &args.listeners),
-        ("advertised.listeners", &args.advertised_listeners),
-        ("log.dirs", &args.log_dirs),
-        ("node.id", &args.node_id),
+        ("listeners", "--listeners", &args.listeners),
+        (
+            "advertised.listeners",
+            "--advertised-listeners",
+            &args.advertised_listeners,
+        ),
+        ("log.dirs", "--log-dirs", &args.log_dirs),
+        ("node.id", "--node-id", &args.node_id),
     ];
-    for (key, value) in flags {
+    for (key, flag, value) in flags {
         if let Some(v) = value {
-            map.insert(key.to_string(), v.clone());
+            set(key.to_string(), v.clone(), flag.to_string());
         }
     }
     for o in &args.overrides {
         let (k, v) = o
             .split_once('=')
             .ok_or_else(|| format!("--override expects KEY=VALUE, got {o:?}"))?;
-        map.insert(k.trim().to_string(), v.trim().to_string());
+        set(
+            k.trim().to_string(),
+            v.trim().to_string(),
+            format!("--override {o}"),
+        );
     }
-    for key in map.keys() {
+    for (key, source) in &s.sources {
         if !config::is_known(key) {
-            tracing::warn!("ignoring unknown config {key}");
+            let hint = config::closest_key(key)
+                .map(|k| format!(" (did you mean {k}?)"))
+                .unwrap_or_default();
+            tracing::warn!("ignoring unknown config {key} from {source}{hint}");
         }
     }
-    Ok(map)
+    Ok(s)
+}
+
+/// A configuration error that says where the bad value came from and what was expected.
+fn explain(error: config::ConfigError, sources: &BTreeMap<String, String>) -> String {
+    let config::ConfigError::Invalid(key, _) = &error else {
+        return error.to_string();
+    };
+    let source = sources
+        .get(key)
+        .map(|s| format!(", from {s}"))
+        .unwrap_or_default();
+    let expected = config::catalogue::find(key)
+        .map(|def| match def.ty {
+            config::catalogue::ConfigType::Boolean => "; expected true or false".to_string(),
+            config::catalogue::ConfigType::String
+            | config::catalogue::ConfigType::List
+            | config::catalogue::ConfigType::Class
+            | config::catalogue::ConfigType::Password => {
+                "; see the README's settings table for the values it takes".to_string()
+            }
+            number => format!("; expected a number of Kafka's type {}", number.name()),
+        })
+        .unwrap_or_default();
+    format!("{error}{source}{expected}")
 }
 
 /// Every partition keeps a few files open; like Kafka's start scripts, ask for as many file
@@ -213,7 +357,9 @@ fn raise_open_file_limit() {
 
 fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
     raise_open_file_limit();
-    let mut config = BrokerConfig::from_map(settings(&args)?).map_err(|e| e.to_string())?;
+    let settings = settings(&args)?;
+    let mut config =
+        BrokerConfig::from_map(settings.values).map_err(|e| explain(e, &settings.sources))?;
     config.in_memory = args.memory;
     let transfer = if args.no_sendfile {
         FileTransfer::Copy

@@ -43,7 +43,7 @@ impl ConfigType {
         self == ConfigType::Password
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             ConfigType::Boolean => "BOOLEAN",
             ConfigType::String => "STRING",

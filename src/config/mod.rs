@@ -508,16 +508,72 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// `VLTAVA_*` variables that are not settings: the log filter and the test scripts' own.
+pub const NON_SETTING_ENV: &[&str] = &["VLTAVA_LOG", "VLTAVA_BIN", "VLTAVA_CACHE"];
+
+/// What the environment says: the settings it names, and the `VLTAVA_*` variables that name
+/// no setting (most likely misspelt; the caller warns about them).
+#[derive(Debug, Default)]
+pub struct EnvSettings {
+    /// Kafka key → (value, the variable it came from).
+    pub settings: BTreeMap<String, (String, String)>,
+    /// Variables that are neither a setting nor in [`NON_SETTING_ENV`].
+    pub unknown: Vec<String>,
+}
+
 /// Collects `VLTAVA_*` environment variables naming known settings as Kafka keys
 /// (`VLTAVA_LOG_DIRS` → `log.dirs`).
-pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String, String> {
-    vars.filter_map(|(k, v)| {
-        let rest = k.strip_prefix("VLTAVA_")?;
-        let key = rest.to_ascii_lowercase().replace('_', ".");
-        // Other VLTAVA_* variables (VLTAVA_LOG, the log filter; test scripts' own) are not settings.
-        is_known(&key).then_some((key, v))
-    })
-    .collect()
+pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> EnvSettings {
+    let mut out = EnvSettings::default();
+    for (var, value) in vars {
+        let Some(rest) = var.strip_prefix("VLTAVA_") else {
+            continue;
+        };
+        let key = env_key(rest);
+        if is_known(&key) {
+            out.settings.insert(key, (value, var));
+        } else if !NON_SETTING_ENV.contains(&var.as_str()) {
+            out.unknown.push(var);
+        }
+    }
+    out.unknown.sort();
+    out
+}
+
+/// `LOG_DIRS` → `log.dirs`.
+fn env_key(rest: &str) -> String {
+    rest.to_ascii_lowercase().replace('_', ".")
+}
+
+/// The known setting closest to a misspelt key (at most two edits away), for a "did you mean".
+pub fn closest_key(key: &str) -> Option<&'static str> {
+    KNOWN_KEYS
+        .iter()
+        .map(|k| (edit_distance(key, k.name), k.name))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name)
+}
+
+/// The `VLTAVA_*` variable that sets `key`.
+pub fn env_var_for(key: &str) -> String {
+    format!("VLTAVA_{}", key.to_ascii_uppercase().replace('.', "_"))
+}
+
+/// Levenshtein distance over bytes (keys are ASCII and short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// True when Vltava knows this key.
@@ -586,15 +642,24 @@ mod tests {
 
     #[test]
     fn env_names_map_to_kafka_keys() {
-        let m = from_env(
+        let env = from_env(
             vec![
                 ("VLTAVA_LOG_DIRS".to_string(), "/d".to_string()),
+                ("VLTAVA_LOG".to_string(), "debug".to_string()),
+                ("VLTAVA_LOG_DIRZ".to_string(), "/x".to_string()),
                 ("HOME".to_string(), "/root".to_string()),
             ]
             .into_iter(),
         );
-        assert_eq!(m.len(), 1);
-        assert_eq!(m["log.dirs"], "/d");
+        assert_eq!(env.settings.len(), 1);
+        assert_eq!(
+            env.settings["log.dirs"],
+            ("/d".to_string(), "VLTAVA_LOG_DIRS".to_string())
+        );
+        assert_eq!(env.unknown, vec!["VLTAVA_LOG_DIRZ".to_string()]);
+        assert_eq!(closest_key("log.dirz"), Some("log.dirs"));
+        assert_eq!(closest_key("nothing.like.it"), None);
+        assert_eq!(env_var_for("log.dirs"), "VLTAVA_LOG_DIRS");
     }
 
     #[test]
