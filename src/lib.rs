@@ -4,6 +4,7 @@
 //! segment files and back.
 
 pub mod broker;
+pub mod client;
 pub mod config;
 pub mod coordinator;
 pub mod handlers;

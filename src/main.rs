@@ -38,6 +38,48 @@ enum Command {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// Create, list, describe or delete topics.
+    #[command(subcommand)]
+    Topic(TopicCommand),
+    /// Produce one record per line of standard input (acks=all).
+    Produce {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        topic: String,
+        /// Split each line into key and value at the first occurrence of this text.
+        #[arg(short = 'k', long)]
+        key_separator: Option<String>,
+        /// Send every record to this partition (default: Kafka's partition for the key;
+        /// keyless records round-robin per request).
+        #[arg(short, long)]
+        partition: Option<i32>,
+    },
+    /// Print records: by default from the beginning of every partition up to its end when
+    /// the command started.
+    Consume {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        topic: String,
+        /// Only these partitions (repeatable).
+        #[arg(short, long)]
+        partition: Vec<i32>,
+        /// Where to start: `beginning`, `end` or an offset.
+        #[arg(short, long, default_value = "beginning")]
+        offset: String,
+        /// Stop after this many records.
+        #[arg(short = 'n', long)]
+        num: Option<u64>,
+        /// Keep waiting for new records instead of stopping at the end.
+        #[arg(short, long)]
+        follow: bool,
+        /// `%k` key, `%v` value, `%p` partition, `%o` offset, `%t` timestamp, `%T` topic,
+        /// `\n`, `\t`.
+        #[arg(long, default_value = "%v\\n")]
+        format: String,
+    },
+    /// List or describe consumer groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Wait until a broker answers (one ApiVersions round trip), for scripts that start one in
     /// the background. Exits 0 once it answers, 1 if --timeout-ms passes first.
     Ready {
@@ -47,6 +89,67 @@ enum Command {
         /// How long to keep trying.
         #[arg(long, default_value_t = 30_000)]
         timeout_ms: u64,
+    },
+}
+
+/// Where the client commands connect.
+#[derive(clap::Args)]
+struct BrokerArgs {
+    /// The broker to talk to.
+    #[arg(short = 'b', long, default_value = "127.0.0.1:9092")]
+    bootstrap_server: String,
+    /// How long one request may take.
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
+}
+
+#[derive(Subcommand)]
+enum TopicCommand {
+    /// Create a topic.
+    Create {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        topic: String,
+        #[arg(short, long, default_value_t = 1)]
+        partitions: i32,
+        #[arg(short, long, default_value_t = 1)]
+        replication_factor: i16,
+        /// A topic config, repeatable: -c cleanup.policy=compact.
+        #[arg(short, long = "config", value_name = "KEY=VALUE")]
+        configs: Vec<String>,
+    },
+    /// List topics with their partition counts.
+    List {
+        #[command(flatten)]
+        broker: BrokerArgs,
+    },
+    /// Partitions (leader, offsets, record counts) and the configs set on the topic.
+    Describe {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        topic: String,
+    },
+    /// Delete topics.
+    Delete {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        #[arg(required = true)]
+        topics: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// List consumer groups with their states.
+    List {
+        #[command(flatten)]
+        broker: BrokerArgs,
+    },
+    /// Members, committed offsets and lag per partition.
+    Describe {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        group: String,
     },
 }
 
@@ -98,6 +201,7 @@ fn main() -> std::process::ExitCode {
             &bootstrap_server,
             std::time::Duration::from_millis(timeout_ms),
         ),
+        command => client_command(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -106,6 +210,132 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Runs one of the client commands (`topic`, `produce`, `consume`, `group`) on a small
+/// single-threaded runtime.
+fn client_command(command: Command) -> Result<(), String> {
+    use vltava::client::{Client, ClientError, commands};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    async fn connect(b: &BrokerArgs) -> Result<Client, ClientError> {
+        let timeout = std::time::Duration::from_millis(b.timeout_ms);
+        Client::connect(&b.bootstrap_server, timeout).await
+    }
+    let mut out = std::io::stdout().lock();
+    runtime
+        .block_on(async {
+            match command {
+                Command::Topic(TopicCommand::Create {
+                    broker,
+                    topic,
+                    partitions,
+                    replication_factor,
+                    configs,
+                }) => {
+                    let configs = configs
+                        .iter()
+                        .map(|c| {
+                            c.split_once('=')
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .ok_or_else(|| {
+                                    ClientError::Usage(format!(
+                                        "--config expects KEY=VALUE, got {c:?}"
+                                    ))
+                                })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let mut client = connect(&broker).await?;
+                    commands::topic_create(
+                        &mut client,
+                        &topic,
+                        partitions,
+                        replication_factor,
+                        &configs,
+                        &mut out,
+                    )
+                    .await?;
+                }
+                Command::Topic(TopicCommand::List { broker }) => {
+                    commands::topic_list(&mut connect(&broker).await?, &mut out).await?;
+                }
+                Command::Topic(TopicCommand::Describe { broker, topic }) => {
+                    commands::topic_describe(&mut connect(&broker).await?, &topic, &mut out)
+                        .await?;
+                }
+                Command::Topic(TopicCommand::Delete { broker, topics }) => {
+                    commands::topic_delete(&mut connect(&broker).await?, &topics, &mut out).await?;
+                }
+                Command::Produce {
+                    broker,
+                    topic,
+                    key_separator,
+                    partition,
+                } => {
+                    let started = Instant::now();
+                    let mut client = connect(&broker).await?;
+                    let mut input = std::io::stdin().lock();
+                    let mut progress = std::io::stderr();
+                    let n = commands::produce(
+                        &mut client,
+                        &topic,
+                        key_separator.as_deref(),
+                        partition,
+                        &mut input,
+                        &mut progress,
+                    )
+                    .await?;
+                    eprintln!(
+                        "produced {n} records to {topic} in {:.1} ms",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                }
+                Command::Consume {
+                    broker,
+                    topic,
+                    partition,
+                    offset,
+                    num,
+                    follow,
+                    format,
+                } => {
+                    let start = match offset.as_str() {
+                        "beginning" => commands::Start::Beginning,
+                        "end" => commands::Start::End,
+                        o => commands::Start::Offset(o.parse().map_err(|_| {
+                            ClientError::Usage(format!(
+                                "--offset takes beginning, end or a number, not {o:?}"
+                            ))
+                        })?),
+                    };
+                    let partitions = (!partition.is_empty()).then_some(partition.as_slice());
+                    let mut client = connect(&broker).await?;
+                    commands::consume(
+                        &mut client,
+                        &topic,
+                        partitions,
+                        start,
+                        num,
+                        follow,
+                        &format,
+                        &mut out,
+                    )
+                    .await?;
+                }
+                Command::Group(GroupCommand::List { broker }) => {
+                    commands::group_list(&mut connect(&broker).await?, &mut out).await?;
+                }
+                Command::Group(GroupCommand::Describe { broker, group }) => {
+                    commands::group_describe(&mut connect(&broker).await?, &group, &mut out)
+                        .await?;
+                }
+                Command::Serve(_) | Command::Verify { .. } | Command::Ready { .. } => {}
+            }
+            Ok::<(), ClientError>(())
+        })
+        .map_err(|e| e.to_string())
 }
 
 /// `vltava ready`: retries an ApiVersions (v0) round trip until it succeeds or time runs out.

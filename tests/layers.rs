@@ -22,9 +22,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["broker", "config", "log", "metadata", "coordinator"],
     ),
     ("net", &["handlers", "broker", "config", "log"]),
+    // The command line's Kafka client talks to brokers over the wire only.
+    ("client", &[]),
     (
         "lib",
         &[
+            "client",
             "net",
             "handlers",
             "broker",
