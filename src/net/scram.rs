@@ -43,9 +43,15 @@ pub struct ScramServer {
 
 impl ScramServer {
     pub fn new(hash: ScramMechanism, lookup: CredentialLookup) -> Result<ScramServer, String> {
-        let mut raw = [0u8; 24];
+        // Letters and digits, like Kafka's `secureRandomString` (base 36).
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut raw = [0u8; 32];
         getrandom::getrandom(&mut raw).map_err(|e| format!("no randomness for a nonce: {e}"))?;
-        Ok(Self::with_nonce(hash, lookup, B64.encode(raw)))
+        let nonce = raw
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+            .collect();
+        Ok(Self::with_nonce(hash, lookup, nonce))
     }
 
     /// With a fixed server nonce (tests against RFC vectors).
@@ -175,7 +181,9 @@ fn client_final(
         return Exchange::Failure("Invalid SCRAM client final message".into());
     };
     let attrs = attributes(without_proof);
-    if attr(&attrs, 'r') != Some(nonce) {
+    // Kafka checks only that the client's nonce ends with the server-first nonce, and
+    // librdkafka 2.0.x depends on it: it sends its own nonce twice (client + whole nonce).
+    if !attr(&attrs, 'r').is_some_and(|r| r.ends_with(nonce)) {
         return Exchange::Failure("Invalid SCRAM nonce".into());
     }
     // c= must be the base64 of the gs2 header without channel binding.
@@ -298,6 +306,29 @@ mod tests {
             s.evaluate(b"n,,n=nobody,r=abc"),
             Exchange::Failure(kafkas.into())
         );
+        // librdkafka 2.0.x repeats its own nonce before the whole one; Kafka accepts that.
+        let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
+        let good = ScramCredential::from_password(ScramMechanism::Sha256, b"pencil", &salt, 4096);
+        let mut s = server(ScramMechanism::Sha256, "XYZ", good.clone());
+        let Exchange::Challenge(first) = s.evaluate(b"n,,n=user,r=abc") else {
+            panic!()
+        };
+        let first = String::from_utf8(first).unwrap();
+        let without_proof = "c=biws,r=abcabcXYZ";
+        let auth = format!("n=user,r=abc,{first},{without_proof}");
+        let salted = ScramMechanism::Sha256.salted_password(b"pencil", &salt, 4096);
+        let client_key = ScramMechanism::Sha256.hmac(&salted, b"Client Key");
+        let signature = ScramMechanism::Sha256.hmac(&good.stored_key, auth.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let last = format!("{without_proof},p={}", B64.encode(proof));
+        assert!(matches!(
+            s.evaluate(last.as_bytes()),
+            Exchange::Success { .. }
+        ));
         // A nonce that is not the server's, garbage: the same.
         let mut s = server(ScramMechanism::Sha256, "XYZ", cred.clone());
         assert!(matches!(
