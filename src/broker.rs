@@ -25,6 +25,10 @@ use crate::metadata::topics::{Origin, Partition, Topic, TopicRegistry};
 use crate::metadata::{CreateTopicError, NewTopic};
 
 pub use crate::log::now_ms;
+/// The SASL/SCRAM exchange (`net::scram`) checks proofs against metadata's credentials.
+pub use crate::metadata::scram::{
+    MIN_ITERATIONS as SCRAM_MIN_ITERATIONS, ScramCredential, ScramMechanism,
+};
 
 pub struct Broker {
     /// Static settings (file, environment, flags); `effective_config` adds the dynamic ones.
@@ -82,6 +86,16 @@ impl Broker {
     /// A snapshot of the dynamic broker configs.
     pub fn dynamic_configs(&self) -> DynamicConfigs {
         self.metadata.dynamic_configs()
+    }
+
+    /// The SCRAM credential a client authenticating as `user` with `mechanism` is checked
+    /// against: the current metadata image's.
+    pub fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Option<ScramCredential> {
+        self.metadata.scram_credential(user, mechanism)
     }
 
     /// Clean shutdown: flushes and closes every log.

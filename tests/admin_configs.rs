@@ -138,6 +138,11 @@ async fn describe_broker_configs() {
         (Some("1073741824".into()), DEFAULT)
     );
     assert_eq!(config_of(&r, "log.retention.ms"), (None, DEFAULT));
+    // Vltava's own default, not Kafka's GSSAPI (which it does not have).
+    assert_eq!(
+        config_of(&r, "sasl.enabled.mechanisms"),
+        (Some("PLAIN".into()), DEFAULT)
+    );
     let get = |n: &str| r.configs.iter().find(|e| e.name.as_str() == n).unwrap();
     assert!(get("log.retention.hours").read_only);
     assert!(!get("log.retention.ms").read_only);

@@ -4,8 +4,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -13,6 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 type franz struct {
@@ -33,12 +39,49 @@ func (f *franz) opts(clientID string, extra ...kgo.Opt) []kgo.Opt {
 	o := []kgo.Opt{
 		kgo.SeedBrokers(f.bootstrap),
 		kgo.ClientID(clientID),
-		kgo.Dialer(dialRecording),
+		kgo.Dialer(f.dialer()),
 		kgo.WithLogger(kgo.BasicLogger(os.Stderr, level, prefix)),
 		kgo.RetryTimeout(10 * time.Second),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}
+	if s := f.spec.SASL; s != nil {
+		o = append(o, kgo.SASL(franzSASL(s)))
+	}
 	return append(o, extra...)
+}
+
+// dialer: the recording dialer, with TLS over it when the spec names a CA.
+func (f *franz) dialer() func(ctx context.Context, network, host string) (net.Conn, error) {
+	if f.spec.TLSCA == "" {
+		return dialRecording
+	}
+	pem, err := os.ReadFile(f.spec.TLSCA)
+	check(err, "read tls_ca")
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		fatalf("no certificate in %s", f.spec.TLSCA)
+	}
+	return func(ctx context.Context, network, host string) (net.Conn, error) {
+		conn, err := dialRecording(ctx, network, host)
+		if err != nil {
+			return nil, err
+		}
+		name, _, _ := net.SplitHostPort(host)
+		return tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: name}), nil
+	}
+}
+
+func franzSASL(s *SASLSpec) sasl.Mechanism {
+	switch s.Mechanism {
+	case "PLAIN":
+		return plain.Auth{User: s.User, Pass: s.Password}.AsMechanism()
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: s.User, Pass: s.Password}.AsSha256Mechanism()
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: s.User, Pass: s.Password}.AsSha512Mechanism()
+	}
+	fatalf("unknown SASL mechanism %q", s.Mechanism)
+	return nil
 }
 
 func (f *franz) client(clientID string, extra ...kgo.Opt) *kgo.Client {

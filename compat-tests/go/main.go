@@ -127,6 +127,16 @@ type Spec struct {
 	BaseTS  int64  `json:"base_ts"`
 	Debug   bool   `json:"debug"`
 	Timeout int    `json:"timeout_s"`
+	// security (franz only): SASL credentials, and a CA file to dial TLS with.
+	SASL  *SASLSpec `json:"sasl"`
+	TLSCA string    `json:"tls_ca"`
+}
+
+// SASLSpec: mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+type SASLSpec struct {
+	Mechanism string `json:"mechanism"`
+	User      string `json:"user"`
+	Password  string `json:"password"`
 }
 
 type Chunk struct {

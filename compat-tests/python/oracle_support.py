@@ -439,7 +439,7 @@ def _short(v, limit=300):
 
 LIST_KEYS = ["name", "apiKey", "partitionIndex", "index", "partition", "topic", "topicName",
              "resourceName", "memberId", "groupId", "groupInstanceId", "key", "nodeId",
-             "brokerId", "logDir", "transactionalId"]
+             "brokerId", "logDir", "transactionalId", "user", "mechanism"]
 
 
 def _list_key(a: list, b: list):

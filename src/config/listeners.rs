@@ -323,7 +323,7 @@ fn ssl_settings(name: &str, overrides: &BTreeMap<String, String>) -> SslSettings
 }
 
 /// The SASL mechanisms Vltava serves.
-pub const SASL_MECHANISMS: &[&str] = &["PLAIN"];
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 /// Kafka's login module for PLAIN.
 const PLAIN_LOGIN_MODULE: &str = "org.apache.kafka.common.security.plain.PlainLoginModule";

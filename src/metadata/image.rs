@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
 use super::records::MetadataRecord;
+use super::scram::{ScramCredential, ScramMechanism};
 use crate::config::dynamic::DynamicConfigs;
 
 /// One topic as metadata describes it.
@@ -38,6 +39,8 @@ pub enum Change {
     ProducerIdsReserved {
         up_to: i64,
     },
+    /// A SCRAM credential was set or removed.
+    ScramCredentialsChanged,
     /// The record named something the image does not hold (nothing changed).
     Ignored,
 }
@@ -52,7 +55,11 @@ pub struct MetadataImage {
     producer_ids_reserved: i64,
     cluster_configs: BTreeMap<String, String>,
     broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
+    scram: ScramCredentials,
 }
+
+/// SCRAM credentials by user, then mechanism.
+pub type ScramCredentials = BTreeMap<String, BTreeMap<ScramMechanism, ScramCredential>>;
 
 impl MetadataImage {
     /// Applies one record (see the module docs) and says what changed.
@@ -112,6 +119,29 @@ impl MetadataImage {
                 }
                 vec![Change::BrokerConfigsChanged]
             }
+            MetadataRecord::ScramCredential {
+                user,
+                mechanism,
+                credential,
+            } => {
+                self.scram
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(*mechanism, credential.clone());
+                vec![Change::ScramCredentialsChanged]
+            }
+            MetadataRecord::RemoveScramCredential { user, mechanism } => {
+                let Some(mechanisms) = self.scram.get_mut(user) else {
+                    return vec![Change::Ignored];
+                };
+                if mechanisms.remove(mechanism).is_none() {
+                    return vec![Change::Ignored];
+                }
+                if mechanisms.is_empty() {
+                    self.scram.remove(user);
+                }
+                vec![Change::ScramCredentialsChanged]
+            }
             MetadataRecord::ProducerIds { next } => {
                 self.producer_ids_reserved = self.producer_ids_reserved.max(*next);
                 vec![Change::ProducerIdsReserved {
@@ -165,6 +195,11 @@ impl MetadataImage {
 
     pub fn producer_ids_reserved(&self) -> i64 {
         self.producer_ids_reserved
+    }
+
+    /// Every user's SCRAM credentials.
+    pub fn scram_credentials(&self) -> &ScramCredentials {
+        &self.scram
     }
 
     /// The dynamic configs that apply to broker `node`.
@@ -249,6 +284,51 @@ mod tests {
         assert!(matches!(&changes[1], Change::TopicCreated(t) if t.id == id(2)));
         assert!(image.was_removed(&id(1)));
         assert_eq!(image.topics().count(), 1);
+    }
+
+    #[test]
+    fn scram_credentials_are_set_replaced_and_removed() {
+        let cred = |iterations| {
+            ScramCredential::from_salted_password(
+                ScramMechanism::Sha256,
+                b"salted",
+                b"salt",
+                iterations,
+            )
+        };
+        let set = |user: &str, mechanism, iterations| MetadataRecord::ScramCredential {
+            user: user.into(),
+            mechanism,
+            credential: cred(iterations),
+        };
+        let remove = |user: &str, mechanism| MetadataRecord::RemoveScramCredential {
+            user: user.into(),
+            mechanism,
+        };
+        let mut image = MetadataImage::default();
+        image.apply(&set("alice", ScramMechanism::Sha256, 4096));
+        image.apply(&set("alice", ScramMechanism::Sha512, 8192));
+        image.apply(&set("alice", ScramMechanism::Sha256, 5000));
+        let alice = &image.scram_credentials()["alice"];
+        assert_eq!(alice[&ScramMechanism::Sha256].iterations, 5000);
+        assert_eq!(alice[&ScramMechanism::Sha512].iterations, 8192);
+        assert_eq!(
+            image.apply(&remove("alice", ScramMechanism::Sha256)),
+            vec![Change::ScramCredentialsChanged]
+        );
+        assert_eq!(
+            image.apply(&remove("alice", ScramMechanism::Sha256)),
+            vec![Change::Ignored]
+        );
+        assert_eq!(
+            image.apply(&remove("bob", ScramMechanism::Sha256)),
+            vec![Change::Ignored]
+        );
+        image.apply(&remove("alice", ScramMechanism::Sha512));
+        assert!(
+            image.scram_credentials().is_empty(),
+            "a user without credentials is gone"
+        );
     }
 
     #[test]

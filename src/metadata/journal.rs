@@ -11,7 +11,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
 pub use super::records::MetadataRecord;
+use super::scram::{ScramCredential, ScramMechanism};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -230,6 +234,22 @@ fn encode_line(record: &MetadataRecord) -> String {
             node.map_or_else(|| "*".to_string(), |n| n.to_string()),
             encode_configs(configs)
         ),
+        MetadataRecord::ScramCredential {
+            user,
+            mechanism,
+            credential,
+        } => format!(
+            "SCRAM\t{}\t{}\t{}\t{}\t{}\t{}",
+            escape(user),
+            mechanism.type_id(),
+            B64.encode(&credential.salt),
+            credential.iterations,
+            B64.encode(&credential.stored_key),
+            B64.encode(&credential.server_key)
+        ),
+        MetadataRecord::RemoveScramCredential { user, mechanism } => {
+            format!("REMOVE_SCRAM\t{}\t{}", escape(user), mechanism.type_id())
+        }
     };
     format!(
         "{V2_TAG}{} {:08x} {}\n",
@@ -275,6 +295,28 @@ fn decode_body(body: &str) -> Option<MetadataRecord> {
                 n => Some(n.parse().ok()?),
             },
             configs: decode_configs(configs)?,
+        }),
+        [
+            "SCRAM",
+            user,
+            mechanism,
+            salt,
+            iterations,
+            stored_key,
+            server_key,
+        ] => Some(MetadataRecord::ScramCredential {
+            user: unescape(user)?,
+            mechanism: ScramMechanism::from_type(mechanism.parse().ok()?)?,
+            credential: ScramCredential {
+                salt: B64.decode(salt).ok()?,
+                iterations: iterations.parse().ok()?,
+                stored_key: B64.decode(stored_key).ok()?,
+                server_key: B64.decode(server_key).ok()?,
+            },
+        }),
+        ["REMOVE_SCRAM", user, mechanism] => Some(MetadataRecord::RemoveScramCredential {
+            user: unescape(user)?,
+            mechanism: ScramMechanism::from_type(mechanism.parse().ok()?)?,
         }),
         _ => None,
     }
@@ -336,6 +378,30 @@ mod tests {
             MetadataRecord::BrokerConfigs {
                 node: Some(1),
                 configs: BTreeMap::new(),
+            },
+            MetadataRecord::ScramCredential {
+                user: "al ice,=%".into(),
+                mechanism: ScramMechanism::Sha512,
+                credential: ScramCredential::from_password(
+                    ScramMechanism::Sha512,
+                    b"pw",
+                    b"salt\t\n",
+                    8192,
+                ),
+            },
+            MetadataRecord::ScramCredential {
+                user: "bob".into(),
+                mechanism: ScramMechanism::Sha256,
+                credential: ScramCredential {
+                    salt: Vec::new(),
+                    iterations: 4096,
+                    stored_key: vec![1; 32],
+                    server_key: vec![2; 32],
+                },
+            },
+            MetadataRecord::RemoveScramCredential {
+                user: "al ice,=%".into(),
+                mechanism: ScramMechanism::Sha512,
             },
         ]
     }

@@ -21,9 +21,10 @@ use kafka_protocol::ResponseError;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::image::{Change, MetadataImage, TopicImage};
+use super::image::{Change, MetadataImage, ScramCredentials, TopicImage};
 use super::journal::MetadataJournal;
 use super::records::MetadataRecord;
+use super::scram::{self, AlterResult, Deletion, ScramCredential, ScramMechanism, Upsertion};
 use super::topics::{Partition, PartitionServices, Topic, TopicRegistry, validate_topic_name};
 use crate::config::dynamic::{DynamicConfigs, validate_broker_configs};
 use crate::config::internal::is_internal_topic;
@@ -179,6 +180,11 @@ enum Command {
         reply: Reply<Result<(), AdminError>>,
     },
     AllocateProducerId(Reply<Result<i64, AdminError>>),
+    AlterScramCredentials {
+        upsertions: Vec<Upsertion>,
+        deletions: Vec<Deletion>,
+        reply: Reply<Result<Vec<AlterResult>, AdminError>>,
+    },
 }
 
 /// The metadata as the rest of the broker sees it: the live topics, the effective configs, and
@@ -194,6 +200,9 @@ pub struct Metadata {
     /// `config` with the dynamic configs applied: what topics resolve their defaults from.
     effective: RwLock<Arc<BrokerConfig>>,
     dynamic: RwLock<DynamicConfigs>,
+    /// The SCRAM credentials of the image, replaced whole when one changes: what SASL/SCRAM
+    /// authenticates against and DescribeUserScramCredentials reports.
+    scram: RwLock<Arc<ScramCredentials>>,
     listeners: RwLock<Vec<Arc<dyn MetadataListener>>>,
     commands: tokio::sync::mpsc::Sender<Command>,
 }
@@ -259,6 +268,7 @@ impl Metadata {
             services: services.clone(),
             effective: RwLock::new(effective),
             dynamic: RwLock::new(dynamic),
+            scram: RwLock::new(Arc::new(image.scram_credentials().clone())),
             listeners: RwLock::new(Vec::new()),
             commands: tx,
         });
@@ -298,6 +308,40 @@ impl Metadata {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// A snapshot of every user's SCRAM credentials.
+    pub fn scram_credentials(&self) -> Arc<ScramCredentials> {
+        self.scram.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The SCRAM credential of `user` for `mechanism`, if one is set.
+    pub fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Option<ScramCredential> {
+        self.scram
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(user)?
+            .get(&mechanism)
+            .cloned()
+    }
+
+    /// AlterUserScramCredentials: one result per user named (see [`scram::alter`]).
+    pub async fn alter_scram_credentials(
+        &self,
+        upsertions: Vec<Upsertion>,
+        deletions: Vec<Deletion>,
+    ) -> Result<Vec<AlterResult>, AdminError> {
+        self.ask(|reply| Command::AlterScramCredentials {
+            upsertions,
+            deletions,
+            reply,
+        })
+        .await
+        .unwrap_or_else(|| Err(AdminError::storage("the broker is shutting down")))
     }
 
     /// Registers a listener for changes (see [`MetadataListener`]).
@@ -472,6 +516,14 @@ impl Owner {
                 }
                 Command::AllocateProducerId(reply) => {
                     let _ = reply.send(self.allocate_producer_id(&metadata));
+                }
+                Command::AlterScramCredentials {
+                    upsertions,
+                    deletions,
+                    reply,
+                } => {
+                    let result = self.alter_scram_credentials(&metadata, &upsertions, &deletions);
+                    let _ = reply.send(result);
                 }
             }
         }
@@ -707,6 +759,31 @@ impl Owner {
         Ok(())
     }
 
+    fn alter_scram_credentials(
+        &mut self,
+        metadata: &Metadata,
+        upsertions: &[Upsertion],
+        deletions: &[Deletion],
+    ) -> Result<Vec<AlterResult>, AdminError> {
+        let (records, results) =
+            scram::alter(self.image.scram_credentials(), upsertions, deletions);
+        for record in records {
+            let (user, mechanism) = match &record {
+                MetadataRecord::ScramCredential {
+                    user, mechanism, ..
+                }
+                | MetadataRecord::RemoveScramCredential { user, mechanism } => {
+                    (user.clone(), mechanism.name())
+                }
+                _ => (String::new(), ""),
+            };
+            self.commit(metadata, record, Vec::new())
+                .map_err(AdminError::storage)?;
+            tracing::info!(user, mechanism, "altered SCRAM credential");
+        }
+        Ok(results)
+    }
+
     fn allocate_producer_id(&mut self, metadata: &Metadata) -> Result<i64, AdminError> {
         if self.next_producer_id >= self.image.producer_ids_reserved() {
             let next = self.image.producer_ids_reserved() + PRODUCER_ID_BLOCK;
@@ -782,6 +859,10 @@ fn install(
                 apply_log_config(&topic, &effective);
             }
             metadata.services.log_manager.wake();
+        }
+        Change::ScramCredentialsChanged => {
+            *metadata.scram.write().unwrap_or_else(|e| e.into_inner()) =
+                Arc::new(image.scram_credentials().clone());
         }
         Change::ProducerIdsReserved { .. } | Change::Ignored => {}
     }

@@ -1,5 +1,5 @@
-//! Cluster metadata: the records that describe topics, partitions, configs and producer-id
-//! blocks (`records`), the journal that makes them durable (`journal`), the image they build
+//! Cluster metadata: the records that describe topics, partitions, configs, producer-id
+//! blocks and SCRAM credentials (`records`, `scram`), the journal that makes them durable (`journal`), the image they build
 //! with one `apply` (`image`), the feature levels ApiVersions reports (`features`), the owner that takes admin commands and keeps the live state in
 //! step (`manager`), and the live topics and partitions (`topics`).
 
@@ -8,6 +8,7 @@ pub mod image;
 pub mod journal;
 pub mod manager;
 pub mod records;
+pub mod scram;
 pub mod topics;
 
 pub use image::MetadataImage;

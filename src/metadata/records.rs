@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use super::scram::{ScramCredential, ScramMechanism};
+
 /// One change to cluster metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetadataRecord {
@@ -33,5 +35,19 @@ pub enum MetadataRecord {
     BrokerConfigs {
         node: Option<i32>,
         configs: BTreeMap<String, String>,
+    },
+    /// A user's SCRAM credential for one mechanism was set (Kafka's
+    /// `UserScramCredentialRecord`): salt, iterations, StoredKey and ServerKey, never the
+    /// password.
+    ScramCredential {
+        user: String,
+        mechanism: ScramMechanism,
+        credential: ScramCredential,
+    },
+    /// A user's SCRAM credential for one mechanism was removed (Kafka's
+    /// `RemoveUserScramCredentialRecord`).
+    RemoveScramCredential {
+        user: String,
+        mechanism: ScramMechanism,
     },
 }

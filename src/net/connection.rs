@@ -532,15 +532,19 @@ fn frame_read_allowance(config: &crate::config::BrokerConfig, len: usize) -> Dur
 /// Response header: v0 is just the correlation id; v1 adds an (empty) tagged-field section.
 /// ApiVersions always answers with v0 so clients can parse it before negotiating.
 /// The authenticator for a connection on `listener`, if that listener uses SASL.
-fn sasl_for(broker: &Broker, listener: &str) -> Option<Authenticator> {
+fn sasl_for(broker: &Arc<Broker>, listener: &str) -> Option<Authenticator> {
     let l = broker
         .config
         .listeners
         .iter()
         .find(|l| l.name == listener)?;
+    let scram = {
+        let broker = broker.clone();
+        Arc::new(move |user: &str, mechanism| broker.scram_credential(user, mechanism))
+    };
     l.protocol
         .uses_sasl()
-        .then(|| Authenticator::new(l.sasl.clone()))
+        .then(|| Authenticator::new(l.sasl.clone(), scram))
 }
 
 fn response_header(

@@ -19,6 +19,8 @@
 //! This module has no I/O: `Authenticator` takes decoded requests or raw tokens and says what to
 //! answer, so it can be tested without sockets. Passwords are never logged.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
@@ -27,8 +29,12 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::scram::{ScramCredential, ScramMechanism, ScramServer};
 use crate::config::listeners::SaslSettings;
 use crate::log::error::NONE;
+
+/// Where SCRAM credentials are looked up: the broker's current metadata image.
+pub type ScramStore = Arc<dyn Fn(&str, ScramMechanism) -> Option<ScramCredential> + Send + Sync>;
 
 /// One mechanism's server side: each client token gets a challenge, success or failure.
 pub trait Mechanism: Send {
@@ -70,14 +76,16 @@ pub enum Outcome {
 /// The SASL state of one connection.
 pub struct Authenticator {
     settings: SaslSettings,
+    scram: ScramStore,
     state: State,
     principal: Option<String>,
 }
 
 impl Authenticator {
-    pub fn new(settings: SaslSettings) -> Authenticator {
+    pub fn new(settings: SaslSettings, scram: ScramStore) -> Authenticator {
         Authenticator {
             settings,
+            scram,
             state: State::Handshake,
             principal: None,
         }
@@ -205,7 +213,18 @@ impl Authenticator {
             "PLAIN" => Some(Box::new(Plain {
                 settings: self.settings.clone(),
             })),
-            _ => None,
+            _ => {
+                let mechanism = ScramMechanism::from_name(name)?;
+                let store = self.scram.clone();
+                let lookup = Box::new(move |user: &str| store(user, mechanism));
+                match ScramServer::new(mechanism, lookup) {
+                    Ok(server) => Some(Box::new(server)),
+                    Err(e) => {
+                        tracing::error!("SASL/{name}: {e}");
+                        None
+                    }
+                }
+            }
         }
     }
 }
@@ -277,7 +296,7 @@ mod tests {
                 .to_string(),
         );
         let config = crate::config::BrokerConfig::from_map(map).unwrap();
-        Authenticator::new(config.first_listener().sasl.clone())
+        Authenticator::new(config.first_listener().sasl.clone(), Arc::new(|_, _| None))
     }
 
     fn handshake(a: &mut Authenticator, version: i16) {

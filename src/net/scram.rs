@@ -3,122 +3,29 @@
 //! the server nonce extends the client's, and both failure cases (unknown user, wrong proof)
 //! get the same message so a client cannot probe for user names.
 //!
-//! Credentials are `(salt, iterations, StoredKey, ServerKey)`: the password itself is never
-//! kept. Not enabled on listeners yet: the credential store (metadata records managed with
-//! AlterUserScramCredentials) is the next step.
+//! Credentials are `(salt, iterations, StoredKey, ServerKey)` from the metadata image (set with
+//! AlterUserScramCredentials, `metadata::scram`): the password itself is never kept. The
+//! lookup happens when the client-first message names the user, so a credential changed a
+//! moment ago is the one checked.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256, Sha512};
 
 use super::sasl::{Exchange, Mechanism, constant_time_eq};
-
-/// The two hash functions Kafka offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScramHash {
-    Sha256,
-    Sha512,
-}
-
-impl ScramHash {
-    pub fn mechanism(self) -> &'static str {
-        match self {
-            ScramHash::Sha256 => "SCRAM-SHA-256",
-            ScramHash::Sha512 => "SCRAM-SHA-512",
-        }
-    }
-
-    fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
-        match self {
-            ScramHash::Sha256 => hmac_with::<Hmac<Sha256>>(key, data),
-            ScramHash::Sha512 => hmac_with::<Hmac<Sha512>>(key, data),
-        }
-    }
-
-    fn hash(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            ScramHash::Sha256 => Sha256::digest(data).to_vec(),
-            ScramHash::Sha512 => Sha512::digest(data).to_vec(),
-        }
-    }
-
-    /// PBKDF2 with this hash's HMAC (RFC 5802's Hi()).
-    fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
-        match self {
-            ScramHash::Sha256 => {
-                let mut out = [0u8; 32];
-                pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out);
-                out.to_vec()
-            }
-            ScramHash::Sha512 => {
-                let mut out = [0u8; 64];
-                pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, iterations, &mut out);
-                out.to_vec()
-            }
-        }
-    }
-}
-
-fn hmac_with<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length, so this never fails; an empty result would only make
-    // the comparisons that use it fail.
-    let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(key) else {
-        return Vec::new();
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// What the broker keeps for one user and mechanism.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ScramCredential {
-    pub salt: Vec<u8>,
-    pub iterations: u32,
-    pub stored_key: Vec<u8>,
-    pub server_key: Vec<u8>,
-}
-
-impl std::fmt::Debug for ScramCredential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ScramCredential(iterations={})", self.iterations)
-    }
-}
-
-impl ScramCredential {
-    /// Derives the credential from a password (AlterUserScramCredentials sends the salted
-    /// password; tests and tools may start from the password).
-    pub fn from_password(hash: ScramHash, password: &[u8], salt: &[u8], iterations: u32) -> Self {
-        let salted = hash.salted_password(password, salt, iterations);
-        Self::from_salted_password(hash, &salted, salt, iterations)
-    }
-
-    pub fn from_salted_password(
-        hash: ScramHash,
-        salted: &[u8],
-        salt: &[u8],
-        iterations: u32,
-    ) -> Self {
-        let client_key = hash.hmac(salted, b"Client Key");
-        ScramCredential {
-            salt: salt.to_vec(),
-            iterations,
-            stored_key: hash.hash(&client_key),
-            server_key: hash.hmac(salted, b"Server Key"),
-        }
-    }
-}
+pub use crate::broker::{ScramCredential, ScramMechanism};
 
 /// Looks a user's credential up (the credential store).
 pub type CredentialLookup = Box<dyn Fn(&str) -> Option<ScramCredential> + Send>;
 
 const INVALID: &str = "Authentication failed: Invalid user credentials";
+const OTHER_AUTHZID: &str =
+    "Authentication failed: Client requested an authorization id that is different from username";
 
 enum Stage {
     ClientFirst,
     ClientFinal {
         user: String,
-        credential: Option<ScramCredential>,
+        credential: ScramCredential,
         client_first_bare: String,
         server_first: String,
         nonce: String,
@@ -128,21 +35,31 @@ enum Stage {
 
 /// One SCRAM exchange, server side.
 pub struct ScramServer {
-    hash: ScramHash,
+    hash: ScramMechanism,
     lookup: CredentialLookup,
     server_nonce: String,
     stage: Stage,
 }
 
 impl ScramServer {
-    pub fn new(hash: ScramHash, lookup: CredentialLookup) -> Result<ScramServer, String> {
-        let mut raw = [0u8; 24];
+    pub fn new(hash: ScramMechanism, lookup: CredentialLookup) -> Result<ScramServer, String> {
+        // Letters and digits, like Kafka's `secureRandomString` (base 36).
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut raw = [0u8; 32];
         getrandom::getrandom(&mut raw).map_err(|e| format!("no randomness for a nonce: {e}"))?;
-        Ok(Self::with_nonce(hash, lookup, B64.encode(raw)))
+        let nonce = raw
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+            .collect();
+        Ok(Self::with_nonce(hash, lookup, nonce))
     }
 
     /// With a fixed server nonce (tests against RFC vectors).
-    pub fn with_nonce(hash: ScramHash, lookup: CredentialLookup, server_nonce: String) -> Self {
+    pub fn with_nonce(
+        hash: ScramMechanism,
+        lookup: CredentialLookup,
+        server_nonce: String,
+    ) -> Self {
         ScramServer {
             hash,
             lookup,
@@ -174,21 +91,26 @@ impl ScramServer {
         if let Some(a) = authzid.strip_prefix("a=")
             && sasl_name(a).as_deref() != Some(user.as_str())
         {
-            return Exchange::Failure(
-                "Authentication failed: Client requested an authorization id that is different \
-                 from username"
-                    .into(),
-            );
+            return Exchange::Failure(OTHER_AUTHZID.into());
         }
-        let credential = (self.lookup)(&user);
-        // An unknown user gets a plausible challenge and fails at the proof, like a wrong
-        // password, so user names cannot be probed.
-        let (salt, iterations) = credential
-            .as_ref()
-            .map(|c| (c.salt.clone(), c.iterations))
-            .unwrap_or_else(|| (self.hash.hash(user.as_bytes()), 4096));
+        // Kafka refuses an unknown user here, at the first message; the client sees the same
+        // answer as for a wrong proof (see `evaluate`).
+        let Some(credential) = (self.lookup)(&user) else {
+            return Exchange::Failure(INVALID.into());
+        };
+        if credential.iterations < crate::broker::SCRAM_MIN_ITERATIONS {
+            return Exchange::Failure(format!(
+                "Iterations {} is less than the minimum for {}",
+                credential.iterations,
+                self.hash.name()
+            ));
+        }
         let nonce = format!("{client_nonce}{}", self.server_nonce);
-        let server_first = format!("r={nonce},s={},i={iterations}", B64.encode(salt));
+        let server_first = format!(
+            "r={nonce},s={},i={}",
+            B64.encode(&credential.salt),
+            credential.iterations
+        );
         self.stage = Stage::ClientFinal {
             user,
             credential,
@@ -201,7 +123,26 @@ impl ScramServer {
 }
 
 impl Mechanism for ScramServer {
+    /// Failures reach the client as Kafka sends them: only the authorization-id refusal has its
+    /// own message; every other one (unknown user, wrong proof, malformed message) gets the
+    /// same text, so nothing about the user leaks.
     fn evaluate(&mut self, token: &[u8]) -> Exchange {
+        match self.step(token) {
+            Exchange::Failure(reason) if reason != OTHER_AUTHZID => {
+                tracing::debug!("SASL/{} authentication failed: {reason}", self.hash.name());
+                Exchange::Failure(format!(
+                    "Authentication failed during authentication due to invalid credentials \
+                     with SASL mechanism {}",
+                    self.hash.name()
+                ))
+            }
+            other => other,
+        }
+    }
+}
+
+impl ScramServer {
+    fn step(&mut self, token: &[u8]) -> Exchange {
         match std::mem::replace(&mut self.stage, Stage::Done) {
             Stage::ClientFirst => self.client_first(token),
             Stage::ClientFinal {
@@ -225,10 +166,10 @@ impl Mechanism for ScramServer {
 }
 
 fn client_final(
-    hash: ScramHash,
+    hash: ScramMechanism,
     token: &[u8],
     user: String,
-    credential: Option<ScramCredential>,
+    credential: ScramCredential,
     client_first_bare: &str,
     server_first: &str,
     nonce: &str,
@@ -240,14 +181,16 @@ fn client_final(
         return Exchange::Failure("Invalid SCRAM client final message".into());
     };
     let attrs = attributes(without_proof);
-    if attr(&attrs, 'r') != Some(nonce) {
+    // Kafka checks only that the client's nonce ends with the server-first nonce, and
+    // librdkafka 2.0.x depends on it: it sends its own nonce twice (client + whole nonce).
+    if !attr(&attrs, 'r').is_some_and(|r| r.ends_with(nonce)) {
         return Exchange::Failure("Invalid SCRAM nonce".into());
     }
     // c= must be the base64 of the gs2 header without channel binding.
     if !matches!(attr(&attrs, 'c'), Some("biws") | Some("eSws")) {
         return Exchange::Failure("Invalid SCRAM channel binding".into());
     }
-    let (Some(credential), Ok(proof)) = (credential, B64.decode(proof)) else {
+    let Ok(proof) = B64.decode(proof) else {
         return Exchange::Failure(INVALID.into());
     };
     let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
@@ -304,7 +247,7 @@ fn sasl_name(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn server(hash: ScramHash, nonce: &str, credential: ScramCredential) -> ScramServer {
+    fn server(hash: ScramMechanism, nonce: &str, credential: ScramCredential) -> ScramServer {
         ScramServer::with_nonce(
             hash,
             Box::new(move |u| (u == "user").then(|| credential.clone())),
@@ -315,8 +258,12 @@ mod tests {
     #[test]
     fn rfc7677_sha256_vector() {
         let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
-        let cred = ScramCredential::from_password(ScramHash::Sha256, b"pencil", &salt, 4096);
-        let mut s = server(ScramHash::Sha256, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", cred);
+        let cred = ScramCredential::from_password(ScramMechanism::Sha256, b"pencil", &salt, 4096);
+        let mut s = server(
+            ScramMechanism::Sha256,
+            "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+            cred,
+        );
         let Exchange::Challenge(first) = s.evaluate(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO") else {
             panic!()
         };
@@ -340,20 +287,71 @@ mod tests {
     #[test]
     fn wrong_proof_and_unknown_user_fail_alike() {
         let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
-        let cred = ScramCredential::from_password(ScramHash::Sha256, b"pencil", &salt, 4096);
-        for first in [&b"n,,n=user,r=abc"[..], b"n,,n=nobody,r=abc"] {
-            let mut s = server(ScramHash::Sha256, "XYZ", cred.clone());
-            assert!(matches!(s.evaluate(first), Exchange::Challenge(_)));
-            assert_eq!(
-                s.evaluate(b"c=biws,r=abcXYZ,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="),
-                Exchange::Failure(INVALID.into())
-            );
-        }
+        let cred = ScramCredential::from_password(ScramMechanism::Sha256, b"pencil", &salt, 4096);
+        let kafkas = "Authentication failed during authentication due to invalid credentials \
+                      with SASL mechanism SCRAM-SHA-256";
+        // A wrong proof fails at the final message.
+        let mut s = server(ScramMechanism::Sha256, "XYZ", cred.clone());
+        assert!(matches!(
+            s.evaluate(b"n,,n=user,r=abc"),
+            Exchange::Challenge(_)
+        ));
+        assert_eq!(
+            s.evaluate(b"c=biws,r=abcXYZ,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="),
+            Exchange::Failure(kafkas.into())
+        );
+        // An unknown user at the first, as in Kafka, with the same answer.
+        let mut s = server(ScramMechanism::Sha256, "XYZ", cred.clone());
+        assert_eq!(
+            s.evaluate(b"n,,n=nobody,r=abc"),
+            Exchange::Failure(kafkas.into())
+        );
+        // librdkafka 2.0.x repeats its own nonce before the whole one; Kafka accepts that.
+        let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
+        let good = ScramCredential::from_password(ScramMechanism::Sha256, b"pencil", &salt, 4096);
+        let mut s = server(ScramMechanism::Sha256, "XYZ", good.clone());
+        let Exchange::Challenge(first) = s.evaluate(b"n,,n=user,r=abc") else {
+            panic!()
+        };
+        let first = String::from_utf8(first).unwrap();
+        let without_proof = "c=biws,r=abcabcXYZ";
+        let auth = format!("n=user,r=abc,{first},{without_proof}");
+        let salted = ScramMechanism::Sha256.salted_password(b"pencil", &salt, 4096);
+        let client_key = ScramMechanism::Sha256.hmac(&salted, b"Client Key");
+        let signature = ScramMechanism::Sha256.hmac(&good.stored_key, auth.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let last = format!("{without_proof},p={}", B64.encode(proof));
+        assert!(matches!(
+            s.evaluate(last.as_bytes()),
+            Exchange::Success { .. }
+        ));
+        // A nonce that is not the server's, garbage: the same.
+        let mut s = server(ScramMechanism::Sha256, "XYZ", cred.clone());
+        assert!(matches!(
+            s.evaluate(b"n,,n=user,r=abc"),
+            Exchange::Challenge(_)
+        ));
+        assert_eq!(
+            s.evaluate(b"c=biws,r=abcQQQ,p=AAAA"),
+            Exchange::Failure(kafkas.into())
+        );
+        let mut s = server(ScramMechanism::Sha256, "XYZ", cred.clone());
+        assert_eq!(s.evaluate(b"\xff"), Exchange::Failure(kafkas.into()));
+        // Only the authorization-id refusal has its own message.
+        let mut s = server(ScramMechanism::Sha256, "XYZ", cred);
+        assert_eq!(
+            s.evaluate(b"n,a=other,n=user,r=abc"),
+            Exchange::Failure(OTHER_AUTHZID.into())
+        );
     }
 
     #[test]
     fn sha512_round_trip_and_names() {
-        let cred = ScramCredential::from_password(ScramHash::Sha512, b"pw", b"salt", 4096);
+        let cred = ScramCredential::from_password(ScramMechanism::Sha512, b"pw", b"salt", 4096);
         assert_eq!(cred.stored_key.len(), 64);
         assert_eq!(sasl_name("a=2Cb=3Dc").as_deref(), Some("a,b=c"));
         assert_eq!(sasl_name("a=b"), None);
