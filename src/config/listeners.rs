@@ -323,7 +323,7 @@ fn ssl_settings(name: &str, overrides: &BTreeMap<String, String>) -> SslSettings
 }
 
 /// The SASL mechanisms Vltava serves.
-pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
 
 /// Kafka's login module for PLAIN.
 const PLAIN_LOGIN_MODULE: &str = "org.apache.kafka.common.security.plain.PlainLoginModule";
@@ -337,12 +337,26 @@ pub struct SaslSettings {
     pub mechanisms: Vec<String>,
     /// PLAIN users (`user_<name>="<password>"` options of the PlainLoginModule).
     plain_users: BTreeMap<String, String>,
+    /// How OAUTHBEARER tokens are validated, when OAUTHBEARER is enabled.
+    pub oauthbearer: Option<super::oauth::OAuthValidation>,
+    /// `connections.max.reauth.ms` per enabled mechanism (KIP-368), where set:
+    /// `listener.name.<l>.<mechanism>.connections.max.reauth.ms`, then the listener's, then
+    /// the broker's key.
+    reauth_max_ms: BTreeMap<String, u64>,
 }
 
 impl SaslSettings {
     /// The password configured for a PLAIN user.
     pub fn plain_password(&self, user: &str) -> Option<&str> {
         self.plain_users.get(user).map(String::as_str)
+    }
+
+    /// `connections.max.reauth.ms` for `mechanism`, if set to a positive value.
+    pub fn reauth_max_ms(&self, mechanism: &str) -> Option<u64> {
+        self.reauth_max_ms
+            .get(mechanism)
+            .copied()
+            .filter(|ms| *ms > 0)
     }
 }
 
@@ -351,6 +365,8 @@ impl std::fmt::Debug for SaslSettings {
         f.debug_struct("SaslSettings")
             .field("mechanisms", &self.mechanisms)
             .field("plain_users", &self.plain_users.keys().collect::<Vec<_>>())
+            .field("oauthbearer", &self.oauthbearer)
+            .field("reauth_max_ms", &self.reauth_max_ms)
             .finish()
     }
 }
@@ -426,9 +442,29 @@ fn sasl_settings(
             }
         }
     }
+    let oauthbearer = if mechanisms.iter().any(|m| m == "OAUTHBEARER") {
+        let owned = |key: &str| lookup(key).map(|(k, v)| (k, v.clone()));
+        Some(super::oauth::settings(name, &owned)?)
+    } else {
+        None
+    };
+    let mut reauth_max_ms = BTreeMap::new();
+    for m in &mechanisms {
+        let key = "connections.max.reauth.ms";
+        let found = lookup(&format!("{}.{key}", m.to_ascii_lowercase())).or_else(|| lookup(key));
+        if let Some((k, v)) = found {
+            let ms = v
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ConfigError::Invalid(k, v.clone()))?;
+            reauth_max_ms.insert(m.clone(), ms.max(0) as u64);
+        }
+    }
     Ok(SaslSettings {
         mechanisms,
         plain_users,
+        oauthbearer,
+        reauth_max_ms,
     })
 }
 

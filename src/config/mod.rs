@@ -20,6 +20,7 @@ pub mod dynamic;
 pub mod groups;
 pub mod jaas;
 pub mod listeners;
+pub mod oauth;
 pub mod topic;
 pub mod txn;
 
@@ -86,6 +87,16 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     key("sasl.enabled.mechanisms", "PLAIN"),
     key("sasl.jaas.config", ""),
     key("sasl.server.max.receive.size", "524288"),
+    key("sasl.server.callback.handler.class", ""),
+    key("connections.max.reauth.ms", "0"),
+    // OAUTHBEARER with signed tokens (config/oauth.rs).
+    key("sasl.oauthbearer.jwks.endpoint.url", ""),
+    key("sasl.oauthbearer.jwks.endpoint.refresh.ms", "3600000"),
+    key("sasl.oauthbearer.expected.audience", ""),
+    key("sasl.oauthbearer.expected.issuer", ""),
+    key("sasl.oauthbearer.sub.claim.name", "sub"),
+    key("sasl.oauthbearer.scope.claim.name", "scope"),
+    key("sasl.oauthbearer.clock.skew.seconds", "30"),
     key("log.dirs", "vltava-data"),
     key("log.dir", "vltava-data"),
     key("node.id", "1"),
@@ -576,11 +587,37 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Keys a SASL listener reads per mechanism (`listener.name.<l>.<mechanism>.<key>`).
+const PER_MECHANISM_KEYS: &[&str] = &[
+    "connections.max.reauth.ms",
+    "sasl.server.callback.handler.class",
+    "sasl.oauthbearer.jwks.endpoint.url",
+    "sasl.oauthbearer.jwks.endpoint.refresh.ms",
+    "sasl.oauthbearer.expected.audience",
+    "sasl.oauthbearer.expected.issuer",
+    "sasl.oauthbearer.sub.claim.name",
+    "sasl.oauthbearer.scope.claim.name",
+    "sasl.oauthbearer.clock.skew.seconds",
+];
+
 /// True when Vltava knows this key.
 pub fn is_known(key: &str) -> bool {
     let key = match listeners::split_listener_prefix(key) {
         Some((_, base)) if listeners::SSL_KEYS.contains(&base) => base,
         Some((_, "sasl.enabled.mechanisms")) => "sasl.enabled.mechanisms",
+        // `listener.name.<l>.[<mechanism>.]<key>` for the per-mechanism SASL keys.
+        Some((_, base))
+            if listeners::SASL_MECHANISMS.iter().any(|m| {
+                let rest = base
+                    .get(..m.len())
+                    .filter(|p| p.eq_ignore_ascii_case(m))
+                    .and_then(|_| base[m.len()..].strip_prefix('.'))
+                    .unwrap_or(base);
+                PER_MECHANISM_KEYS.contains(&rest)
+            }) =>
+        {
+            return true;
+        }
         Some((_, base))
             if base.strip_suffix(".sasl.jaas.config").is_some_and(|m| {
                 listeners::SASL_MECHANISMS

@@ -1,9 +1,10 @@
 //! SaslAuthenticate (key 36), versions 0–2.
 //!
 //! On a SASL listener the connection's authenticator (`net::sasl`) answers SaslAuthenticate
-//! until the client is authenticated. A request that reaches this handler comes after
-//! authentication (re-authentication, KIP-368, is not supported) or on a listener without
-//! SASL: ILLEGAL_SASL_STATE, as Kafka answers.
+//! until the client is authenticated, and during a re-authentication (KIP-368), where v1+
+//! carries `session_lifetime_ms`. A request that reaches this handler comes after
+//! authentication without a re-authentication handshake, or on a listener without SASL:
+//! ILLEGAL_SASL_STATE, as Kafka answers.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{

@@ -27,6 +27,7 @@ use crate::broker::Broker;
 use crate::handlers::fetch_encode::Chunk;
 use crate::handlers::{self, Reply, RequestContext};
 use crate::net::frame::{FrameError, decode_body, decode_header, peek_prefix};
+use crate::net::oauth::Validator as OAuthValidator;
 use crate::net::sasl::{Authenticator, Outcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +203,7 @@ impl Connection {
             let Some((frame, memory)) = frame else {
                 return Ok(());
             };
-            if self.sasl.as_ref().is_some_and(|a| !a.is_authenticated()) {
+            if self.sasl_exchange_for(&frame)? {
                 self.serve_unauthenticated(frame).await?;
             } else {
                 self.serve(frame).await?;
@@ -258,6 +259,41 @@ impl Connection {
             Ok(frame) => frame.map(Some),
             Err(_) => Err(ConnectionError::SlowFrame(len, allowance)),
         }
+    }
+
+    /// True when `frame` belongs to the SASL exchange: the client has not authenticated yet,
+    /// or this SaslHandshake starts a re-authentication (KIP-368). A request on a session that
+    /// expired without re-authenticating closes the connection, as in Kafka.
+    fn sasl_exchange_for(&mut self, frame: &Bytes) -> Result<bool, ConnectionError> {
+        let Some(auth) = self.sasl.as_mut() else {
+            return Ok(false);
+        };
+        if !auth.is_authenticated() {
+            return Ok(true);
+        }
+        if auth.session_expiry_ms().is_none() {
+            return Ok(false);
+        }
+        let prefix = peek_prefix(frame)?;
+        if prefix.api_key == ApiKey::SaslHandshake as i16 && auth.begin_reauthentication() {
+            tracing::debug!("{} begins re-authentication", self.principal);
+            return Ok(true);
+        }
+        if auth.session_expired() {
+            return Err(ConnectionError::Sasl(format!(
+                "the session of {} expired without re-authentication",
+                self.principal
+            )));
+        }
+        Ok(false)
+    }
+
+    /// The listener's OAUTHBEARER validator, for a SASL connection that enables OAUTHBEARER.
+    pub fn with_oauth_validator(mut self, validator: Option<Arc<OAuthValidator>>) -> Connection {
+        if let (Some(auth), Some(v)) = (self.sasl.as_mut(), validator) {
+            auth.set_oauth_validator(v);
+        }
+        self
     }
 
     async fn serve(&mut self, mut frame: Bytes) -> Result<(), ConnectionError> {

@@ -5,6 +5,7 @@ pub mod alloc_guard;
 pub mod connection;
 pub mod frame;
 pub mod memory;
+pub mod oauth;
 pub mod principal;
 pub mod sasl;
 pub mod scram;

@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::memory::RequestBudget;
+use super::oauth;
 use super::tls::{self, TlsListener, TlsSetupError};
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
@@ -30,6 +31,8 @@ pub struct BoundListener {
     pub name: Arc<str>,
     socket: TcpListener,
     tls: Option<Arc<TlsListener>>,
+    /// The OAUTHBEARER token validator of a SASL listener that enables it.
+    oauth: Option<Arc<oauth::Validator>>,
 }
 
 /// Every listener's socket, bound before the broker opens so a configured port 0 becomes a
@@ -64,6 +67,8 @@ pub enum BindError {
     Io(String, String, std::io::Error),
     #[error("listener {0}: {1}")]
     Tls(String, TlsSetupError),
+    #[error("listener {0}: OAUTHBEARER: {1}")]
+    OAuth(String, String),
 }
 
 /// Builds every TLS acceptor (reading key and trust stores) and binds every listener.
@@ -75,6 +80,16 @@ pub async fn bind(config: &mut BrokerConfig) -> Result<Listeners, BindError> {
             Some(Arc::new(tls))
         } else {
             None
+        };
+        let oauth = match l.sasl.oauthbearer.clone() {
+            // A JWKS validator reads its key file: off the async workers.
+            Some(validation) => Some(
+                tokio::task::spawn_blocking(move || oauth::Validator::start(&validation))
+                    .await
+                    .map_err(|e| BindError::OAuth(l.name.clone(), e.to_string()))?
+                    .map_err(|e| BindError::OAuth(l.name.clone(), e))?,
+            ),
+            None => None,
         };
         let io = |e| BindError::Io(l.name.clone(), l.bind.bind_addr(), e);
         let addr = l.bind.resolve().map_err(io)?;
@@ -90,6 +105,7 @@ pub async fn bind(config: &mut BrokerConfig) -> Result<Listeners, BindError> {
             name: Arc::from(l.name.as_str()),
             socket,
             tls,
+            oauth,
         });
     }
     Ok(Listeners { bound })
@@ -156,6 +172,7 @@ pub async fn serve(
         };
         let name = listener.name.clone();
         let tls = listener.tls.clone();
+        let oauth = listener.oauth.clone();
         let (broker, budget, rx) = (broker.clone(), budget.clone(), shutdown_rx.clone());
         connections.spawn(async move {
             let conn = match tls {
@@ -174,7 +191,7 @@ pub async fn serve(
                     }
                 }
             };
-            if let Err(e) = conn.run(rx).await {
+            if let Err(e) = conn.with_oauth_validator(oauth).run(rx).await {
                 tracing::debug!("connection closed: {e}");
             }
             drop(permit);
