@@ -6,9 +6,11 @@
 //! configs and notifications.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::acls::AclIndex;
 use super::records::MetadataRecord;
 use crate::config::dynamic::DynamicConfigs;
 
@@ -38,6 +40,8 @@ pub enum Change {
     ProducerIdsReserved {
         up_to: i64,
     },
+    /// An ACL was added or removed.
+    AclsChanged,
     /// The record named something the image does not hold (nothing changed).
     Ignored,
 }
@@ -52,6 +56,8 @@ pub struct MetadataImage {
     producer_ids_reserved: i64,
     cluster_configs: BTreeMap<String, String>,
     broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
+    /// Every ACL, shared copy-on-write with the authorizer's published snapshot.
+    acls: Arc<AclIndex>,
 }
 
 impl MetadataImage {
@@ -112,6 +118,14 @@ impl MetadataImage {
                 }
                 vec![Change::BrokerConfigsChanged]
             }
+            MetadataRecord::Acl { id, binding } => {
+                Arc::make_mut(&mut self.acls).insert(*id, binding.clone());
+                vec![Change::AclsChanged]
+            }
+            MetadataRecord::RemoveAcl { id } => match Arc::make_mut(&mut self.acls).remove(id) {
+                Some(_) => vec![Change::AclsChanged],
+                None => vec![Change::Ignored],
+            },
             MetadataRecord::ProducerIds { next } => {
                 self.producer_ids_reserved = self.producer_ids_reserved.max(*next);
                 vec![Change::ProducerIdsReserved {
@@ -165,6 +179,11 @@ impl MetadataImage {
 
     pub fn producer_ids_reserved(&self) -> i64 {
         self.producer_ids_reserved
+    }
+
+    /// Every ACL (a snapshot: later changes copy).
+    pub fn acls(&self) -> Arc<AclIndex> {
+        self.acls.clone()
     }
 
     /// The dynamic configs that apply to broker `node`.
@@ -249,6 +268,38 @@ mod tests {
         assert!(matches!(&changes[1], Change::TopicCreated(t) if t.id == id(2)));
         assert!(image.was_removed(&id(1)));
         assert_eq!(image.topics().count(), 1);
+    }
+
+    #[test]
+    fn acls_are_added_and_removed_by_records() {
+        use crate::metadata::acls::*;
+        let binding = AclBinding {
+            resource_type: ResourceType::Group,
+            resource_name: "g".into(),
+            pattern_type: PatternType::Literal,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: AclOperation::Read,
+            permission: Permission::Allow,
+        };
+        let mut image = MetadataImage::default();
+        let before = image.acls();
+        let changes = image.apply(&MetadataRecord::Acl {
+            id: id(7),
+            binding: binding.clone(),
+        });
+        assert_eq!(changes, vec![Change::AclsChanged]);
+        assert!(before.is_empty(), "a published snapshot does not change");
+        assert_eq!(image.acls().find(&binding), Some(id(7)));
+        assert_eq!(
+            image.apply(&MetadataRecord::RemoveAcl { id: id(7) }),
+            vec![Change::AclsChanged]
+        );
+        assert!(image.acls().is_empty());
+        assert_eq!(
+            image.apply(&MetadataRecord::RemoveAcl { id: id(7) }),
+            vec![Change::Ignored]
+        );
     }
 
     #[test]

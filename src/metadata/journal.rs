@@ -11,6 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::acls::{AclBinding, AclOperation, PatternType, Permission, ResourceType};
 pub use super::records::MetadataRecord;
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +231,17 @@ fn encode_line(record: &MetadataRecord) -> String {
             node.map_or_else(|| "*".to_string(), |n| n.to_string()),
             encode_configs(configs)
         ),
+        MetadataRecord::Acl { id, binding } => format!(
+            "ACL\t{id}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            binding.resource_type as i8,
+            escape(&binding.resource_name),
+            binding.pattern_type as i8,
+            escape(&binding.principal),
+            escape(&binding.host),
+            binding.operation as i8,
+            binding.permission as i8,
+        ),
+        MetadataRecord::RemoveAcl { id } => format!("REMOVE_ACL\t{id}"),
     };
     format!(
         "{V2_TAG}{} {:08x} {}\n",
@@ -275,6 +287,31 @@ fn decode_body(body: &str) -> Option<MetadataRecord> {
                 n => Some(n.parse().ok()?),
             },
             configs: decode_configs(configs)?,
+        }),
+        [
+            "ACL",
+            id,
+            ty,
+            name,
+            pattern,
+            principal,
+            host,
+            operation,
+            permission,
+        ] => Some(MetadataRecord::Acl {
+            id: id.parse().ok()?,
+            binding: AclBinding {
+                resource_type: ResourceType::from_code(ty.parse().ok()?)?,
+                resource_name: unescape(name)?,
+                pattern_type: PatternType::from_code(pattern.parse().ok()?)?,
+                principal: unescape(principal)?,
+                host: unescape(host)?,
+                operation: AclOperation::from_code(operation.parse().ok()?)?,
+                permission: Permission::from_code(permission.parse().ok()?)?,
+            },
+        }),
+        ["REMOVE_ACL", id] => Some(MetadataRecord::RemoveAcl {
+            id: id.parse().ok()?,
         }),
         _ => None,
     }
@@ -337,6 +374,19 @@ mod tests {
                 node: Some(1),
                 configs: BTreeMap::new(),
             },
+            MetadataRecord::Acl {
+                id: random_uuid(),
+                binding: AclBinding {
+                    resource_type: ResourceType::Topic,
+                    resource_name: "odd\tname %,=".into(),
+                    pattern_type: PatternType::Prefixed,
+                    principal: "User:CN=a b,O=c".into(),
+                    host: "*".into(),
+                    operation: AclOperation::IdempotentWrite,
+                    permission: Permission::Deny,
+                },
+            },
+            MetadataRecord::RemoveAcl { id: random_uuid() },
         ]
     }
 

@@ -21,6 +21,7 @@ use kafka_protocol::ResponseError;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::acls::{AclBinding, AclFilter, AclIndex, validate_new as validate_new_acl};
 use super::image::{Change, MetadataImage, TopicImage};
 use super::journal::MetadataJournal;
 use super::records::MetadataRecord;
@@ -179,7 +180,16 @@ enum Command {
         reply: Reply<Result<(), AdminError>>,
     },
     AllocateProducerId(Reply<Result<i64, AdminError>>),
+    CreateAcls(Vec<AclBinding>, Reply<Vec<Result<(), AdminError>>>),
+    DeleteAcls(Vec<AclFilter>, Reply<Vec<DeletedAcls>>),
 }
+
+/// What one DeleteAcls filter removed, or why it failed.
+pub type DeletedAcls = Result<Vec<AclBinding>, AdminError>;
+
+/// ACLs the broker keeps at most (Kafka has no bound; every check stays cheap, but the image
+/// and its journal must not grow without limit).
+pub const MAX_ACLS: usize = 100_000;
 
 /// The metadata as the rest of the broker sees it: the live topics, the effective configs, and
 /// a way to send the owner commands.
@@ -195,6 +205,8 @@ pub struct Metadata {
     effective: RwLock<Arc<BrokerConfig>>,
     dynamic: RwLock<DynamicConfigs>,
     listeners: RwLock<Vec<Arc<dyn MetadataListener>>>,
+    /// The ACLs as last applied: what the authorizer checks against.
+    acls: RwLock<Arc<AclIndex>>,
     commands: tokio::sync::mpsc::Sender<Command>,
 }
 
@@ -260,6 +272,7 @@ impl Metadata {
             effective: RwLock::new(effective),
             dynamic: RwLock::new(dynamic),
             listeners: RwLock::new(Vec::new()),
+            acls: RwLock::new(image.acls()),
             commands: tx,
         });
         let weak = Arc::downgrade(&metadata);
@@ -298,6 +311,28 @@ impl Metadata {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The ACLs as of the last applied change (a snapshot; cheap to take).
+    pub fn acls(&self) -> Arc<AclIndex> {
+        self.acls.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// CreateAcls: one result per binding, in order (an identical existing binding succeeds
+    /// without a new record, as in Kafka).
+    pub async fn create_acls(&self, bindings: Vec<AclBinding>) -> Vec<Result<(), AdminError>> {
+        let count = bindings.len();
+        self.ask(|r| Command::CreateAcls(bindings, r))
+            .await
+            .unwrap_or_else(|| vec![Err(AdminError::storage("the broker is shutting down")); count])
+    }
+
+    /// DeleteAcls: per filter, the bindings it removed.
+    pub async fn delete_acls(&self, filters: Vec<AclFilter>) -> Vec<DeletedAcls> {
+        let count = filters.len();
+        self.ask(|r| Command::DeleteAcls(filters, r))
+            .await
+            .unwrap_or_else(|| vec![Err(AdminError::storage("the broker is shutting down")); count])
     }
 
     /// Registers a listener for changes (see [`MetadataListener`]).
@@ -472,6 +507,20 @@ impl Owner {
                 }
                 Command::AllocateProducerId(reply) => {
                     let _ = reply.send(self.allocate_producer_id(&metadata));
+                }
+                Command::CreateAcls(bindings, reply) => {
+                    let results = bindings
+                        .into_iter()
+                        .map(|b| self.create_acl(&metadata, b))
+                        .collect();
+                    let _ = reply.send(results);
+                }
+                Command::DeleteAcls(filters, reply) => {
+                    let results = filters
+                        .iter()
+                        .map(|f| self.delete_acls(&metadata, f))
+                        .collect();
+                    let _ = reply.send(results);
                 }
             }
         }
@@ -707,6 +756,44 @@ impl Owner {
         Ok(())
     }
 
+    fn create_acl(&mut self, metadata: &Metadata, binding: AclBinding) -> Result<(), AdminError> {
+        validate_new_acl(&binding)
+            .map_err(|m| AdminError::new(ResponseError::InvalidRequest, m))?;
+        let acls = self.image.acls();
+        if acls.find(&binding).is_some() {
+            return Ok(());
+        }
+        if acls.len() >= MAX_ACLS {
+            return Err(AdminError::new(
+                ResponseError::PolicyViolation,
+                format!("The broker keeps at most {MAX_ACLS} ACLs."),
+            ));
+        }
+        let record = MetadataRecord::Acl {
+            id: random_uuid(),
+            binding,
+        };
+        self.commit(metadata, record, Vec::new())
+            .map_err(AdminError::storage)
+    }
+
+    fn delete_acls(&mut self, metadata: &Metadata, filter: &AclFilter) -> DeletedAcls {
+        let matched: Vec<(Uuid, AclBinding)> = self
+            .image
+            .acls()
+            .iter()
+            .filter(|(_, b)| filter.matches(b))
+            .map(|(id, b)| (*id, b.clone()))
+            .collect();
+        let mut deleted = Vec::with_capacity(matched.len());
+        for (id, binding) in matched {
+            self.commit(metadata, MetadataRecord::RemoveAcl { id }, Vec::new())
+                .map_err(AdminError::storage)?;
+            deleted.push(binding);
+        }
+        Ok(deleted)
+    }
+
     fn allocate_producer_id(&mut self, metadata: &Metadata) -> Result<i64, AdminError> {
         if self.next_producer_id >= self.image.producer_ids_reserved() {
             let next = self.image.producer_ids_reserved() + PRODUCER_ID_BLOCK;
@@ -782,6 +869,9 @@ fn install(
                 apply_log_config(&topic, &effective);
             }
             metadata.services.log_manager.wake();
+        }
+        Change::AclsChanged => {
+            *metadata.acls.write().unwrap_or_else(|e| e.into_inner()) = image.acls();
         }
         Change::ProducerIdsReserved { .. } | Change::Ignored => {}
     }

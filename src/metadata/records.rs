@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use super::acls::AclBinding;
+
 /// One change to cluster metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetadataRecord {
@@ -34,4 +36,8 @@ pub enum MetadataRecord {
         node: Option<i32>,
         configs: BTreeMap<String, String>,
     },
+    /// An ACL was created (CreateAcls), as Kafka's `AccessControlEntryRecord`.
+    Acl { id: Uuid, binding: AclBinding },
+    /// An ACL was deleted (DeleteAcls), as Kafka's `RemoveAccessControlEntryRecord`.
+    RemoveAcl { id: Uuid },
 }
