@@ -190,6 +190,11 @@ impl RequestContext<'_> {
         )
     }
 
+    /// May this client READ the group (every group API but DescribeGroups and DeleteGroups)?
+    pub fn may_read_group(&self, group_id: &str) -> bool {
+        self.authorize(AclOperation::Read, ResourceType::Group, group_id)
+    }
+
     /// May this client do `operation` on the cluster?
     pub fn authorize_cluster(&self, operation: AclOperation) -> bool {
         self.authorize(operation, ResourceType::Cluster, acls::CLUSTER_NAME)
@@ -212,16 +217,38 @@ impl RequestContext<'_> {
 
     /// Kafka's `authorizedOperations`: the bit set of operations allowed on a resource, out of
     /// those the resource type supports (every one of them without an authorizer).
-    pub fn authorized_operations(
-        &self,
-        resource_type: ResourceType,
-        name: &str,
-        supported: &[AclOperation],
-    ) -> i32 {
-        supported
+    pub fn authorized_operations(&self, resource_type: ResourceType, name: &str) -> i32 {
+        acls::supported_operations(resource_type)
             .iter()
             .filter(|op| self.authorize(**op, resource_type, name))
             .fold(0, |bits, op| bits | (1 << *op as i32))
+    }
+
+    /// Kafka's check for a config resource (DescribeConfigs, AlterConfigs,
+    /// IncrementalAlterConfigs): `operation` on the topic or group, or on the cluster for broker,
+    /// broker-logger and client-metrics resources; the refusal's error code.
+    pub fn authorize_config_resource(
+        &self,
+        operation: AclOperation,
+        config_resource_type: i8,
+        name: &str,
+    ) -> Result<(), i16> {
+        use describe_configs::resource_type as config;
+        let (allowed, refusal) = match config_resource_type {
+            config::TOPIC => (
+                self.authorize(operation, ResourceType::Topic, name),
+                ResponseError::TopicAuthorizationFailed,
+            ),
+            config::GROUP => (
+                self.authorize(operation, ResourceType::Group, name),
+                ResponseError::GroupAuthorizationFailed,
+            ),
+            _ => (
+                self.authorize_cluster(operation),
+                ResponseError::ClusterAuthorizationFailed,
+            ),
+        };
+        if allowed { Ok(()) } else { Err(refusal.code()) }
     }
 
     fn requester(&self) -> Requester<'_> {

@@ -156,6 +156,37 @@ impl Permission {
     }
 }
 
+/// The operations each resource type has (Kafka's `AclEntry.supportedOperations`), from which
+/// the `authorized_operations` bit sets of Metadata, DescribeCluster and DescribeGroups come.
+pub fn supported_operations(resource_type: ResourceType) -> &'static [AclOperation] {
+    use AclOperation::*;
+    match resource_type {
+        ResourceType::Topic => &[
+            Read,
+            Write,
+            Create,
+            Delete,
+            Alter,
+            Describe,
+            DescribeConfigs,
+            AlterConfigs,
+        ],
+        ResourceType::Group => &[Read, Describe, Delete],
+        ResourceType::Cluster => &[
+            Create,
+            ClusterAction,
+            DescribeConfigs,
+            AlterConfigs,
+            IdempotentWrite,
+            Alter,
+            Describe,
+        ],
+        ResourceType::TransactionalId => &[Describe, Write, TwoPhaseCommit],
+        ResourceType::DelegationToken => &[Describe],
+        ResourceType::User => &[CreateTokens, DescribeTokens],
+    }
+}
+
 /// One ACL: who may (or may not) do what to which resources from where.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AclBinding {
