@@ -33,7 +33,8 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
         BROKERS
     };
     let failed = |code: i16, message: String| {
-        let code = if ctx.version == 0 {
+        // Kafka refuses an endpoint type on v0 with INVALID_REQUEST; authorization keeps its code.
+        let code = if ctx.version == 0 && code != ResponseError::ClusterAuthorizationFailed.code() {
             ResponseError::InvalidRequest.code()
         } else {
             code
