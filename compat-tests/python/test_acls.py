@@ -7,9 +7,10 @@ printed or what the client got (records, error codes), never just an exit status
 import os
 import re
 import subprocess
+import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import COMPAT_DIR
@@ -189,3 +190,124 @@ def test_java_client_allowed_and_refused(secured, kafka_bin, tmp_path):
             break
     c.close()
     assert values == [f"java-{i}".encode() for i in range(5)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The same scenario against a real Kafka 4.4 with StandardAuthorizer and a SASL_PLAINTEXT/PLAIN
+# listener (the oracle), and against Vltava configured alike: the outcomes must be equal.
+
+SUPER_USERS = "User:admin;User:ANONYMOUS"  # ANONYMOUS: Kafka's own controller/broker listeners
+
+
+@pytest.fixture(scope="module")
+def secured_kafka(tmp_path_factory):
+    from real_kafka import RealKafka, _free_port
+    sasl_port = _free_port()
+    k = RealKafka(tmp_path_factory.mktemp("real-kafka-acls"))
+    k.overrides = {
+        "listeners": f"PLAINTEXT://127.0.0.1:{k.port},CONTROLLER://127.0.0.1:{k.controller_port},"
+                     f"SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{k.port},"
+                                f"SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
+        "listener.security.protocol.map":
+            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": SUPER_USERS,
+    }
+    try:
+        k.start()
+    except RuntimeError as e:
+        pytest.fail(f"real Kafka did not start: {e}")
+    yield f"127.0.0.1:{sasl_port}"
+    k.stop()
+
+
+def scenario(sasl: str) -> dict:
+    from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
+                                       AclPermissionType, ResourcePatternType, ResourceType)
+    admin = sasl_client(sasl, "admin", "admin-secret")
+    alice = sasl_client(sasl, "alice", "alice-secret")
+    bob = sasl_client(sasl, "bob", "bob-secret")
+    create_topic(admin, "m-topic")
+    a = AdminClient(admin)
+    grants = [AclBinding(ResourceType.TOPIC, "m-", ResourcePatternType.PREFIXED, "User:alice", "*",
+                         op, AclPermissionType.ALLOW)
+              for op in (AclOperation.WRITE, AclOperation.READ)]
+    grants.append(AclBinding(ResourceType.GROUP, "m-group", ResourcePatternType.LITERAL,
+                             "User:alice", "*", AclOperation.READ, AclPermissionType.ALLOW))
+    for f in a.create_acls(grants).values():
+        f.result(timeout=30)
+    time.sleep(2)  # Kafka's authorizer learns new ACLs from its metadata log asynchronously
+    # A fresh Kafka answers NOT_COORDINATOR until __consumer_offsets is created and loaded; wait
+    # for its group coordinator (as the admin) so only authorization differs below.
+    deadline = time.monotonic() + 60
+    while True:
+        w = Consumer({**admin, "group.id": "m-warm-up", "enable.auto.commit": False})
+        try:
+            w.commit(offsets=[TopicPartition("m-topic", 0, 0)], asynchronous=False)
+            break
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+        finally:
+            w.close()
+
+    def code(err):
+        return None if err is None else err.code()
+
+    def refused(call):
+        try:
+            call()
+            return None
+        except KafkaException as e:
+            return e.args[0].code()
+
+    out = {}
+    for name, conf in (("alice", alice), ("bob", bob)):
+        out[f"{name} produce"] = code(produce_error(conf, "m-topic"))
+        out[f"{name} sees topic"] = "m-topic" in AdminClient(conf).list_topics(timeout=10).topics
+        client = AdminClient(conf)
+        out[f"{name} describe acls"] = refused(
+            lambda: client.describe_acls(AclBindingFilter(
+                ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY,
+                AclPermissionType.ANY)).result(timeout=10))
+        out[f"{name} create topic"] = refused(
+            lambda: client.create_topics([NewTopic(f"m-{name}-new", 1, 1)])
+            [f"m-{name}-new"].result(timeout=10))
+        c = Consumer({**conf, "group.id": "m-group", "auto.offset.reset": "earliest",
+                      "enable.auto.commit": False})
+        c.assign([TopicPartition("m-topic", 0)])
+        got, error = None, None
+        for _ in range(20):
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error() is not None:
+                error = m.error().code()
+                break
+            got = m.value()
+            break
+        out[f"{name} fetch"] = got if error is None else error
+        try:
+            c.commit(offsets=[TopicPartition("m-topic", 0, 1)], asynchronous=False)
+            out[f"{name} commit"] = None
+        except KafkaException as e:
+            out[f"{name} commit"] = e.args[0].code()
+        c.close()
+    return out
+
+
+def test_denials_match_real_kafka(secured_kafka, broker_factory):
+    vltava = broker_factory(listeners=["SASL_PLAINTEXT"], overrides={
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": SUPER_USERS,
+    })
+    ours = scenario(vltava.bootstrap_of("SASL_PLAINTEXT"))
+    theirs = scenario(secured_kafka)
+    assert ours == theirs
+    # And the scenario does tell allowed from refused.
+    assert theirs["alice produce"] is None and theirs["bob produce"] == KafkaError.TOPIC_AUTHORIZATION_FAILED
