@@ -97,6 +97,10 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     key("sasl.oauthbearer.sub.claim.name", "sub"),
     key("sasl.oauthbearer.scope.claim.name", "scope"),
     key("sasl.oauthbearer.clock.skew.seconds", "30"),
+    // The authorizer (metadata/acls.rs): off unless `authorizer.class.name` names Kafka's.
+    key("authorizer.class.name", ""),
+    key("super.users", ""),
+    key("allow.everyone.if.no.acl.found", "false"),
     key("log.dirs", "vltava-data"),
     key("log.dir", "vltava-data"),
     key("node.id", "1"),
@@ -245,8 +249,64 @@ pub struct BrokerConfig {
     pub groups: GroupConfig,
     /// The transaction coordinator's settings (`transaction.*`).
     pub transactions: TxnConfig,
+    /// `Some` when `authorizer.class.name` names Kafka's authorizer: ACLs are enforced.
+    pub authorizer: Option<AuthorizerConfig>,
     /// Every value that was set explicitly (file, env, flags), by Kafka key.
     pub overrides: BTreeMap<String, String>,
+}
+
+/// The class names `authorizer.class.name` may take: Kafka's KRaft authorizer, and the
+/// ZooKeeper-era one that configurations still carry. Both mean the same ACL semantics here.
+pub const AUTHORIZER_CLASSES: [&str; 2] = [
+    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "kafka.security.authorizer.AclAuthorizer",
+];
+
+/// The authorizer's settings.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizerConfig {
+    /// `super.users`: principals (`User:admin`) allowed everything; semicolon-separated.
+    pub super_users: std::collections::HashSet<String>,
+    /// `allow.everyone.if.no.acl.found`: a resource no ACL names is open to everyone.
+    pub allow_everyone_if_no_acl_found: bool,
+}
+
+impl AuthorizerConfig {
+    fn from_settings(
+        class: &str,
+        super_users: &str,
+        allow_everyone: &str,
+    ) -> Result<Option<AuthorizerConfig>, ConfigError> {
+        let class = class.trim();
+        if class.is_empty() {
+            return Ok(None);
+        }
+        if !AUTHORIZER_CLASSES.contains(&class) {
+            return Err(ConfigError::Invalid(
+                "authorizer.class.name".into(),
+                class.into(),
+            ));
+        }
+        let allow_everyone_if_no_acl_found = match allow_everyone.trim() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(ConfigError::Invalid(
+                    "allow.everyone.if.no.acl.found".into(),
+                    other.into(),
+                ));
+            }
+        };
+        Ok(Some(AuthorizerConfig {
+            super_users: super_users
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            allow_everyone_if_no_acl_found,
+        }))
+    }
 }
 
 impl BrokerConfig {
@@ -379,7 +439,13 @@ impl BrokerConfig {
             .map_err(|(key, value)| ConfigError::Invalid(key, value))?;
         let transactions = TxnConfig::from_overrides(&overrides)
             .map_err(|(key, value)| ConfigError::Invalid(key, value))?;
+        let authorizer = AuthorizerConfig::from_settings(
+            &get("authorizer.class.name"),
+            &get("super.users"),
+            &get("allow.everyone.if.no.acl.found"),
+        )?;
         Ok(BrokerConfig {
+            authorizer,
             groups,
             transactions,
             listeners,

@@ -10,6 +10,7 @@ use super::init_producer_id::fenced_for;
 use super::{ApiSpec, Reply, RequestContext};
 use crate::config::internal::OFFSETS_TOPIC;
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::AddOffsetsToTxn,
@@ -18,6 +19,23 @@ pub const SPEC: ApiSpec = ApiSpec {
 };
 
 pub async fn handle(ctx: &RequestContext<'_>, request: AddOffsetsToTxnRequest) -> Reply {
+    // Kafka: WRITE on the transactional id, then READ on the group.
+    let refusal = if !ctx.authorize(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &request.transactional_id,
+    ) {
+        Some(kafka_protocol::ResponseError::TransactionalIdAuthorizationFailed)
+    } else if !ctx.may_read_group(&request.group_id) {
+        Some(kafka_protocol::ResponseError::GroupAuthorizationFailed)
+    } else {
+        None
+    };
+    if let Some(code) = refusal {
+        return Reply::message(ResponseKind::AddOffsetsToTxn(
+            AddOffsetsToTxnResponse::default().with_error_code(code.code()),
+        ));
+    }
     let result = match ctx.broker.groups.partition_of(&request.group_id).await {
         Ok(partition) => {
             ctx.broker

@@ -20,6 +20,7 @@ use kafka_protocol::messages::{
 use super::init_producer_id::fenced_for;
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::AddPartitionsToTxn,
@@ -44,6 +45,13 @@ pub async fn handle(ctx: &RequestContext<'_>, request: AddPartitionsToTxnRequest
         return Reply::message(ResponseKind::AddPartitionsToTxn(
             AddPartitionsToTxnResponse::default()
                 .with_results_by_topic_v3_and_below(by_topic(results)),
+        ));
+    }
+    // Kafka: the broker-to-coordinator form needs CLUSTER_ACTION on the cluster.
+    if !ctx.authorize_cluster(AclOperation::ClusterAction) {
+        return Reply::message(ResponseKind::AddPartitionsToTxn(
+            AddPartitionsToTxnResponse::default()
+                .with_error_code(ResponseError::ClusterAuthorizationFailed.code()),
         ));
     }
     let mut out = Vec::with_capacity(request.transactions.len());
@@ -81,6 +89,35 @@ async fn one(
         .iter()
         .flat_map(|t| t.partitions.iter().map(|p| (t.name.to_string(), *p)))
         .collect();
+    // Kafka (producers' form): WRITE on the transactional id, else every partition answers
+    // TRANSACTIONAL_ID_AUTHORIZATION_FAILED; WRITE on each topic, else its partitions answer
+    // TOPIC_AUTHORIZATION_FAILED and the others OPERATION_NOT_ATTEMPTED.
+    if !verify_only
+        && !ctx.authorize(
+            AclOperation::Write,
+            ResourceType::TransactionalId,
+            &transactional_id,
+        )
+    {
+        let code = ResponseError::TransactionalIdAuthorizationFailed.code();
+        return partitions.into_iter().map(|tp| (tp, code)).collect();
+    }
+    let unwritable = |(topic, _): &(String, i32)| {
+        !verify_only && !ctx.authorize(AclOperation::Write, ResourceType::Topic, topic)
+    };
+    if partitions.iter().any(unwritable) {
+        return partitions
+            .into_iter()
+            .map(|tp| {
+                let code = if unwritable(&tp) {
+                    ResponseError::TopicAuthorizationFailed.code()
+                } else {
+                    ResponseError::OperationNotAttempted.code()
+                };
+                (tp, code)
+            })
+            .collect();
+    }
     let unknown = |(topic, p): &(String, i32)| {
         ctx.broker
             .topics

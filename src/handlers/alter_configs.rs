@@ -21,6 +21,7 @@ use super::describe_configs::resource_type;
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
 use crate::metadata::AdminError;
+use crate::metadata::acls::AclOperation;
 use crate::metadata::topics::validate_topic_name;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -41,6 +42,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: AlterConfigsRequest) -> R
         let name = r.resource_name.as_str();
         let result = if duplicated.contains(&(r.resource_type, name)) {
             Err(duplicate_resource())
+        } else if let Err(code) =
+            ctx.authorize_config_resource(AclOperation::AlterConfigs, r.resource_type, name)
+        {
+            Err(refused(code))
         } else {
             let pairs: Vec<(&str, Option<&str>)> = r
                 .configs
@@ -124,6 +129,20 @@ pub(super) fn duplicated_resources<'a>(
         .filter(|(_, n)| *n > 1)
         .map(|(r, _)| r)
         .collect()
+}
+
+/// A config resource the client may not alter (Kafka sends the error's own text).
+pub(super) fn refused(code: i16) -> AdminError {
+    let text = if code == ResponseError::TopicAuthorizationFailed.code() {
+        "Topic authorization failed."
+    } else if code == ResponseError::GroupAuthorizationFailed.code() {
+        "Group authorization failed."
+    } else {
+        "Cluster authorization failed."
+    };
+    let error =
+        ResponseError::try_from_code(code).unwrap_or(ResponseError::ClusterAuthorizationFailed);
+    AdminError::new(error, text)
 }
 
 pub(super) fn duplicate_resource() -> AdminError {

@@ -5,7 +5,9 @@
 //! does (`metadata::scram::alter`: iterations 4096..=16384, known mechanism, non-empty user,
 //! each user once per request, deletions only of existing credentials), derives StoredKey and
 //! ServerKey, and journals one record per accepted alteration before answering. One result per
-//! user. Not honoured: the ALTER-on-CLUSTER authorization (no authorizer yet); Kafka writes a
+//! user. Needs ALTER on the cluster: otherwise every user named gets CLUSTER_AUTHORIZATION_FAILED,
+//! sorted, as Kafka's `getErrorResponse` (Kafka's message names the request; ours is the error's
+//! own text). Kafka writes a
 //! request's records atomically, here each is journaled in turn (a journal failure midway
 //! answers KAFKA_STORAGE_ERROR for every user, with the earlier alterations kept).
 
@@ -14,8 +16,10 @@ use kafka_protocol::messages::{
     AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse, ApiKey, ResponseKind,
 };
 
-use super::{ApiSpec, Reply, RequestContext, owned_str};
+use super::{ApiSpec, CLUSTER_AUTHORIZATION_MESSAGE, Reply, RequestContext, owned_str};
+use crate::metadata::acls::AclOperation;
 use crate::metadata::scram::{Deletion, Upsertion};
+use kafka_protocol::ResponseError;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::AlterUserScramCredentials,
@@ -24,6 +28,26 @@ pub const SPEC: ApiSpec = ApiSpec {
 };
 
 pub async fn handle(ctx: &RequestContext<'_>, request: AlterUserScramCredentialsRequest) -> Reply {
+    if !ctx.authorize_cluster(AclOperation::Alter) {
+        let users: std::collections::BTreeSet<String> = request
+            .deletions
+            .iter()
+            .map(|d| d.name.to_string())
+            .chain(request.upsertions.iter().map(|u| u.name.to_string()))
+            .collect();
+        let results = users
+            .iter()
+            .map(|user| {
+                AlterUserScramCredentialsResult::default()
+                    .with_user(owned_str(user))
+                    .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+                    .with_error_message(Some(owned_str(CLUSTER_AUTHORIZATION_MESSAGE)))
+            })
+            .collect();
+        return Reply::message(ResponseKind::AlterUserScramCredentials(
+            AlterUserScramCredentialsResponse::default().with_results(results),
+        ));
+    }
     let upsertions: Vec<Upsertion> = request
         .upsertions
         .iter()

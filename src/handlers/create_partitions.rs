@@ -19,6 +19,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::CreatePartitions,
@@ -50,6 +51,15 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreatePartitionsRequest) 
                     Some("Duplicate topic name.".into()),
                 ));
             }
+            continue;
+        }
+        // Kafka: ALTER on the topic.
+        if !ctx.authorize(AclOperation::Alter, ResourceType::Topic, name) {
+            results.push(result(
+                name,
+                ResponseError::TopicAuthorizationFailed.code(),
+                None,
+            ));
             continue;
         }
         let assignments: Option<Vec<Vec<i32>>> = t.assignments.as_ref().map(|list| {

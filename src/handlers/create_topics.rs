@@ -27,6 +27,7 @@ use uuid::Uuid;
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
 use crate::metadata::NewTopic;
+use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::metadata::manager::check_replicas;
 
 /// KRaft's metadata log: a name no client may create.
@@ -47,6 +48,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
     // Kafka answers names it refuses before asking its controller (a duplicate, the metadata
     // topic) once each, after the other results.
     let mut refused: Vec<CreatableTopicResult> = Vec::new();
+    // Kafka: CREATE on the cluster or on each topic; configs are returned only with
+    // DESCRIBE_CONFIGS on the topic.
+    let may_create_any = ctx.authorize_cluster(AclOperation::Create);
     for t in &request.topics {
         let name = t.name.0.to_string();
         if counts.get(&name).copied().unwrap_or(0) > 1 {
@@ -64,6 +68,14 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
                 &name,
                 ResponseError::InvalidRequest.code(),
                 format!("Creation of internal topic {CLUSTER_METADATA_TOPIC} is prohibited."),
+            ));
+            continue;
+        }
+        if !may_create_any && !ctx.authorize(AclOperation::Create, ResourceType::Topic, &name) {
+            results.push(failed(
+                &name,
+                ResponseError::TopicAuthorizationFailed.code(),
+                "Authorization failed.".into(),
             ));
             continue;
         }
@@ -121,7 +133,15 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> R
                     .with_num_partitions(partitions)
                     .with_replication_factor(1);
                 if ctx.version >= 5 {
-                    r = r.with_configs(Some(describe_configs(ctx, &configs)));
+                    if ctx.authorize(AclOperation::DescribeConfigs, ResourceType::Topic, &name) {
+                        r = r.with_configs(Some(describe_configs(ctx, &configs)));
+                    } else {
+                        r = r
+                            .with_topic_config_error_code(
+                                ResponseError::TopicAuthorizationFailed.code(),
+                            )
+                            .with_configs(Some(Vec::new()));
+                    }
                 }
                 results.push(r);
             }

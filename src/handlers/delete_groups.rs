@@ -10,6 +10,8 @@ use kafka_protocol::messages::{
 };
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::metadata::acls::{AclOperation, ResourceType};
+use kafka_protocol::ResponseError;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DeleteGroups,
@@ -18,8 +20,22 @@ pub const SPEC: ApiSpec = ApiSpec {
 };
 
 pub async fn handle(ctx: &RequestContext<'_>, request: DeleteGroupsRequest) -> Reply {
-    let ids: Vec<String> = request.groups_names.iter().map(|g| g.to_string()).collect();
-    let results = ctx.broker.groups.delete_groups(ids).await;
+    // Kafka: DELETE on each group, else GROUP_AUTHORIZATION_FAILED for it.
+    let (ids, refused): (Vec<String>, Vec<String>) = request
+        .groups_names
+        .iter()
+        .map(|g| g.to_string())
+        .partition(|g| ctx.authorize(AclOperation::Delete, ResourceType::Group, g));
+    let mut results = if ids.is_empty() {
+        Vec::new()
+    } else {
+        ctx.broker.groups.delete_groups(ids).await
+    };
+    results.extend(
+        refused
+            .into_iter()
+            .map(|g| (g, ResponseError::GroupAuthorizationFailed.code())),
+    );
     let results = results
         .into_iter()
         .map(|(id, code)| {

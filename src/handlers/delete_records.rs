@@ -23,6 +23,7 @@ use kafka_protocol::messages::{
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::LogError;
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::metadata::topics::Partition;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -34,7 +35,7 @@ pub const SPEC: ApiSpec = ApiSpec {
 const HIGH_WATERMARK: i64 = -1;
 
 /// A requested partition: index, offset, and the partition if it exists.
-type Target = (i32, i64, Option<Arc<Partition>>);
+type Target = (i32, i64, Result<Arc<Partition>, i16>);
 
 pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> Reply {
     // Resolve partitions here; do the (fsyncing) work on a blocking thread.
@@ -42,6 +43,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> 
         .topics
         .iter()
         .map(|t| {
+            // Kafka: DELETE on the topic, checked before existence.
+            let may_delete = ctx.authorize(AclOperation::Delete, ResourceType::Topic, &t.name.0);
             let topic = ctx.broker.topics.get(t.name.0.as_str());
             // One answer per partition, the last offset asked for winning (Kafka keys the
             // request by partition), so repeats cost no extra work.
@@ -52,7 +55,15 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> 
             let parts = wanted
                 .into_iter()
                 .map(|(index, offset)| {
-                    let partition = topic.as_ref().and_then(|tp| tp.partition(index)).cloned();
+                    let partition = if may_delete {
+                        topic
+                            .as_ref()
+                            .and_then(|tp| tp.partition(index))
+                            .cloned()
+                            .ok_or(ResponseError::UnknownTopicOrPartition.code())
+                    } else {
+                        Err(ResponseError::TopicAuthorizationFailed.code())
+                    };
                     (index, offset, partition)
                 })
                 .collect();
@@ -66,8 +77,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> 
                     .into_iter()
                     .map(|(index, offset, partition)| {
                         let (code, low) = match partition {
-                            None => (ResponseError::UnknownTopicOrPartition.code(), -1),
-                            Some(p) => delete(&p, offset),
+                            Err(code) => (code, -1),
+                            Ok(p) => delete(&p, offset),
                         };
                         DeleteRecordsPartitionResult::default()
                             .with_partition_index(index)

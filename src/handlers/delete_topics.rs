@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DeleteTopics,
@@ -75,6 +76,30 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> R
             (Some(n), true) => ctx.broker.topics.get(n),
             (None, false) => ctx.broker.topics.get_by_id(&id),
         };
+        // Kafka: DESCRIBE decides whether the client may learn the topic exists, DELETE whether
+        // it may delete it; both refusals are TOPIC_AUTHORIZATION_FAILED.
+        let refused = |name: Option<String>| {
+            let message = (ctx.version >= 5).then(|| "Topic authorization failed.".to_string());
+            result(
+                name,
+                id,
+                ResponseError::TopicAuthorizationFailed.code(),
+                message,
+            )
+        };
+        let may = |op, n: &str| ctx.authorize(op, ResourceType::Topic, n);
+        if let Some(n) = &name
+            && !may(AclOperation::Describe, n)
+        {
+            responses.push(refused(name));
+            continue;
+        }
+        if let Some(t) = &topic
+            && !(may(AclOperation::Describe, &t.name) && may(AclOperation::Delete, &t.name))
+        {
+            responses.push(refused(name));
+            continue;
+        }
         let Some(topic) = topic else {
             // Kafka explains these with the errors' own texts.
             let (code, message) = if name.is_some() {

@@ -3,8 +3,9 @@
 //!
 //! This broker is the whole cluster and its controller. `endpoint_type` (v1+) must be 1
 //! (brokers): 2 (controllers) answers ResponseError::MismatchedEndpointType.code(), anything else
-//! ResponseError::UnsupportedEndpointType.code() (INVALID_REQUEST on v0, as Kafka does). Cluster authorized
-//! operations are everything a broker without an authorizer allows when asked, else
+//! ResponseError::UnsupportedEndpointType.code() (INVALID_REQUEST on v0, as Kafka does). The client
+//! needs DESCRIBE on the cluster (CLUSTER_AUTHORIZATION_FAILED). Cluster authorized
+//! operations are what the authorizer allows (everything without one) when asked, else
 //! i32::MIN. `include_fenced_brokers` (v2) changes nothing: the broker is never fenced.
 
 use kafka_protocol::ResponseError;
@@ -15,6 +16,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, CLUSTER_NAME, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeCluster,
@@ -24,12 +26,6 @@ pub const SPEC: ApiSpec = ApiSpec {
 
 const BROKERS: i8 = 1;
 const CONTROLLERS: i8 = 2;
-/// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE:
-/// what Kafka 4.4 reports for the cluster without an authorizer (also in Metadata v8–10).
-/// CREATE_TOKENS and DESCRIBE_TOKENS are not among them.
-pub const CLUSTER_OPERATIONS: i32 =
-    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
-
 pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Reply {
     let endpoint_type = if ctx.version >= 1 {
         request.endpoint_type
@@ -37,7 +33,8 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
         BROKERS
     };
     let failed = |code: i16, message: String| {
-        let code = if ctx.version == 0 {
+        // Kafka refuses an endpoint type on v0 with INVALID_REQUEST; authorization keeps its code.
+        let code = if ctx.version == 0 && code != ResponseError::ClusterAuthorizationFailed.code() {
             ResponseError::InvalidRequest.code()
         } else {
             code
@@ -51,6 +48,12 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
                 .with_cluster_authorized_operations(i32::MIN),
         ))
     };
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return failed(
+            ResponseError::ClusterAuthorizationFailed.code(),
+            super::CLUSTER_AUTHORIZATION_MESSAGE.into(),
+        );
+    }
     if endpoint_type == CONTROLLERS {
         return failed(
             ResponseError::MismatchedEndpointType.code(),
@@ -81,7 +84,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
                     .with_is_fenced(false),
             ])
             .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
-                CLUSTER_OPERATIONS
+                ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
             } else {
                 i32::MIN
             }),

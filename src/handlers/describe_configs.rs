@@ -37,6 +37,7 @@ use crate::config::catalogue::{self, ConfigType, Mode};
 use crate::config::dynamic::{DynamicConfigs, source};
 use crate::config::topic::{self, TopicConfigDef};
 use crate::log::error::NONE;
+use crate::metadata::acls::AclOperation;
 use crate::metadata::topics::validate_topic_name;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -104,6 +105,13 @@ fn describe(
     let base = DescribeConfigsResult::default()
         .with_resource_type(resource.resource_type)
         .with_resource_name(owned_str(&resource.resource_name));
+    if let Err(code) = ctx.authorize_config_resource(
+        AclOperation::DescribeConfigs,
+        resource.resource_type,
+        &resource.resource_name,
+    ) {
+        return base.with_error_code(code).with_error_message(None);
+    }
     let entries = match resource_entries(ctx.broker, resource) {
         Ok(entries) => entries,
         Err((code, message)) => {

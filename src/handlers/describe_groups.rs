@@ -4,8 +4,9 @@
 //! client host as Kafka prints it ("/127.0.0.1"), and assignment). Member metadata and the
 //! selected protocol are filled in only for Stable groups, as Kafka does. A group that does not
 //! exist is reported in state "Dead" without an error (v6, not served, would say
-//! GROUP_ID_NOT_FOUND). v3+: authorized operations when asked for: everything a broker without
-//! an authorizer allows on a group (READ, DELETE, DESCRIBE).
+//! GROUP_ID_NOT_FOUND). v3+: authorized operations when asked for (what the authorizer allows of
+//! READ, DELETE, DESCRIBE). A group the client may not DESCRIBE answers
+//! GROUP_AUTHORIZATION_FAILED.
 
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use kafka_protocol::messages::{
@@ -13,6 +14,7 @@ use kafka_protocol::messages::{
 };
 
 use super::{ApiSpec, Reply, RequestContext};
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeGroups,
@@ -20,11 +22,17 @@ pub const SPEC: ApiSpec = ApiSpec {
     max_version: 5,
 };
 
-/// READ, DELETE, DESCRIBE (Kafka's AclOperation codes 3, 6, 8).
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
-
 pub async fn handle(ctx: &RequestContext<'_>, request: DescribeGroupsRequest) -> Reply {
     let ids: Vec<String> = request.groups.iter().map(|g| g.to_string()).collect();
+    // Kafka: DESCRIBE on each group, else GROUP_AUTHORIZATION_FAILED for it.
+    let may_describe = |g: &str| ctx.authorize(AclOperation::Describe, ResourceType::Group, g);
+    let (ids, refused): (Vec<String>, Vec<String>) = ids.into_iter().partition(|g| may_describe(g));
+    let refused = refused.into_iter().map(|id| {
+        DescribedGroup::default()
+            .with_group_id(kafka_protocol::messages::GroupId(super::owned_str(&id)))
+            .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code())
+            .with_authorized_operations(i32::MIN)
+    });
     let groups = match ctx.broker.groups.describe_groups(ids.clone()).await {
         Ok(groups) => groups,
         Err(code) => ids
@@ -41,7 +49,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DescribeGroupsRequest) ->
         .into_iter()
         .map(|mut g| {
             if with_ops {
-                g.authorized_operations = GROUP_OPERATIONS;
+                g.authorized_operations =
+                    ctx.authorized_operations(ResourceType::Group, g.group_id.as_str());
             }
             if ctx.version < 4 {
                 for m in &mut g.members {
@@ -50,6 +59,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DescribeGroupsRequest) ->
             }
             g
         })
+        .chain(refused)
         .collect();
     Reply::message(ResponseKind::DescribeGroups(
         DescribeGroupsResponse::default().with_groups(groups),

@@ -18,6 +18,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::AclOperation;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeLogDirs,
@@ -27,6 +28,14 @@ pub const SPEC: ApiSpec = ApiSpec {
 
 pub fn handle(ctx: &RequestContext<'_>, request: DescribeLogDirsRequest) -> Reply {
     let broker = ctx.broker;
+    // Kafka: DESCRIBE on the cluster, else no directories and (v3+) the error.
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return Reply::message(ResponseKind::DescribeLogDirs(
+            DescribeLogDirsResponse::default()
+                .with_error_code(kafka_protocol::ResponseError::ClusterAuthorizationFailed.code())
+                .with_results(vec![]),
+        ));
+    }
     let mut by_topic: BTreeMap<String, Vec<DescribeLogDirsPartition>> = BTreeMap::new();
     let mut add = |name: &str, partition: &crate::metadata::topics::Partition| {
         let size = partition.log().size_in_bytes();

@@ -14,6 +14,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeProducers,
@@ -26,11 +27,19 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeProducersRequest) -> Re
         .topics
         .iter()
         .map(|t| {
-            let topic = ctx.broker.topics.get(&t.name);
+            // Kafka: READ on the topic, checked before existence.
+            let may_read = ctx.authorize(AclOperation::Read, ResourceType::Topic, &t.name);
+            let topic = ctx.broker.topics.get(&t.name).filter(|_| may_read);
             let partitions = t
                 .partition_indexes
                 .iter()
                 .map(|&index| {
+                    if !may_read {
+                        return PartitionResponse::default()
+                            .with_partition_index(index)
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                            .with_error_message(None);
+                    }
                     let Some(p) = topic.as_ref().and_then(|t| t.partition(index)) else {
                         // As Kafka: an unknown topic is explained with the error's own text, an
                         // unknown partition of a known topic is not.

@@ -8,8 +8,9 @@
 //! the topic and first partition left out, and a following request continues there. Named
 //! topics that do not exist answer UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for
 //! illegal names); a cursor topic missing from a named list or a negative cursor partition makes
-//! the whole request INVALID_REQUEST. Topic authorized operations are always filled in (all of
-//! them: there is no authorizer). Every partition is led by this broker, which is its only
+//! the whole request INVALID_REQUEST. With an authorizer, topics the client may not DESCRIBE
+//! are left out of the every-topic form and answer TOPIC_AUTHORIZATION_FAILED when named.
+//! Topic authorized operations are always filled in (what the authorizer allows). Every partition is led by this broker, which is its only
 //! replica and in-sync replica; eligible leader replica lists are empty.
 
 use std::collections::BTreeSet;
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::metadata::topics::{Topic, validate_topic_name};
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -34,9 +36,8 @@ pub const SPEC: ApiSpec = ApiSpec {
     max_version: 0,
 };
 
-/// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
-const TOPIC_OPERATIONS: i32 =
-    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+/// The authorized operations of a topic the client may not describe (Kafka's default).
+const OPERATIONS_NOT_KNOWN: i32 = i32::MIN;
 /// Kafka's internal topics (`Topic.isInternal`).
 const INTERNAL_TOPICS: &[&str] = &[
     "__consumer_offsets",
@@ -117,9 +118,21 @@ fn describe(
             Some(c) if c.topic_name.0.as_str() == name => c.partition_index as usize,
             _ => 0,
         };
+        if !ctx.authorize(AclOperation::Describe, ResourceType::Topic, &name) {
+            if !fetch_all {
+                response.topics.push(
+                    missing(&name, OPERATIONS_NOT_KNOWN)
+                        .with_error_code(ResponseError::TopicAuthorizationFailed.code()),
+                );
+            }
+            continue;
+        }
         let Some(topic) = broker.topics.get(&name) else {
             if !fetch_all {
-                response.topics.push(missing(&name));
+                response.topics.push(missing(
+                    &name,
+                    ctx.authorized_operations(ResourceType::Topic, &name),
+                ));
             }
             continue;
         };
@@ -136,7 +149,9 @@ fn describe(
                 .with_topic_id(topic.id)
                 .with_is_internal(INTERNAL_TOPICS.contains(&name.as_str()))
                 .with_partitions(partitions)
-                .with_topic_authorized_operations(TOPIC_OPERATIONS),
+                .with_topic_authorized_operations(
+                    ctx.authorized_operations(ResourceType::Topic, &name),
+                ),
         );
         if upper < count {
             response.next_cursor = Some(cursor(&name, upper as i32));
@@ -166,7 +181,7 @@ fn partition(index: i32, topic: &Topic, node: i32) -> DescribeTopicPartitionsRes
         .with_offline_replicas(vec![])
 }
 
-fn missing(name: &str) -> DescribeTopicPartitionsResponseTopic {
+fn missing(name: &str, operations: i32) -> DescribeTopicPartitionsResponseTopic {
     let code = if validate_topic_name(name).is_ok() {
         ResponseError::UnknownTopicOrPartition.code()
     } else {
@@ -177,5 +192,5 @@ fn missing(name: &str) -> DescribeTopicPartitionsResponseTopic {
         .with_name(Some(TopicName(owned_str(name))))
         .with_topic_id(Uuid::nil())
         .with_is_internal(INTERNAL_TOPICS.contains(&name))
-        .with_topic_authorized_operations(TOPIC_OPERATIONS)
+        .with_topic_authorized_operations(operations)
 }

@@ -10,6 +10,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeTransactions,
@@ -18,12 +19,24 @@ pub const SPEC: ApiSpec = ApiSpec {
 };
 
 pub async fn handle(ctx: &RequestContext<'_>, request: DescribeTransactionsRequest) -> Reply {
-    let ids = request
+    // Kafka: DESCRIBE on each transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    // partitions of topics the client may not DESCRIBE are left out.
+    let (ids, refused): (Vec<String>, Vec<String>) = request
         .transactional_ids
         .iter()
         .map(|s| s.to_string())
-        .collect();
-    let described = ctx.broker.transactions.describe(ids).await;
+        .partition(|id| ctx.authorize(AclOperation::Describe, ResourceType::TransactionalId, id));
+    let mut described = if ids.is_empty() {
+        Vec::new()
+    } else {
+        ctx.broker.transactions.describe(ids).await
+    };
+    described.extend(refused.into_iter().map(|id| {
+        (
+            id,
+            Err(kafka_protocol::ResponseError::TransactionalIdAuthorizationFailed.code()),
+        )
+    }));
     let states = described
         .into_iter()
         .map(|(id, r)| {
@@ -37,7 +50,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DescribeTransactionsReque
                     .with_transaction_state(owned_str("")),
                 Ok(v) => {
                     let mut topics: Vec<TopicData> = Vec::new();
-                    for (topic, p) in v.partitions {
+                    for (topic, p) in v.partitions.into_iter().filter(|(topic, _)| {
+                        ctx.authorize(AclOperation::Describe, ResourceType::Topic, topic)
+                    }) {
                         match topics.iter_mut().find(|t| t.topic.as_str() == topic) {
                             Some(t) => t.partitions.push(p),
                             None => topics.push(

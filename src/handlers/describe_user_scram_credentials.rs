@@ -3,8 +3,9 @@
 //! Answers from the current metadata image, as Kafka's `ScramImage.describe`: `users` null or
 //! empty means every user with a credential; a user named twice gets DUPLICATE_RESOURCE, a user
 //! without credentials RESOURCE_NOT_FOUND, each with Kafka's message. Only mechanisms and
-//! iteration counts are described — salts and keys never leave the broker. Not honoured: the
-//! DESCRIBE-on-CLUSTER authorization (no authorizer yet).
+//! iteration counts are described — salts and keys never leave the broker. Needs DESCRIBE on the
+//! cluster: otherwise, as Kafka's `getErrorResponse`, CLUSTER_AUTHORIZATION_FAILED at the top
+//! and on a result per user named.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,8 @@ use kafka_protocol::messages::{
     ApiKey, DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse, ResponseKind,
 };
 
-use super::{ApiSpec, Reply, RequestContext, owned_str};
+use super::{ApiSpec, CLUSTER_AUTHORIZATION_MESSAGE, Reply, RequestContext, owned_str};
+use crate::metadata::acls::AclOperation;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DescribeUserScramCredentials,
@@ -25,6 +27,26 @@ pub const SPEC: ApiSpec = ApiSpec {
 };
 
 pub fn handle(ctx: &RequestContext<'_>, request: DescribeUserScramCredentialsRequest) -> Reply {
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        let denied = ResponseError::ClusterAuthorizationFailed.code();
+        let message = || Some(owned_str(CLUSTER_AUTHORIZATION_MESSAGE));
+        let results = request
+            .users
+            .iter()
+            .flatten()
+            .map(|_| {
+                DescribeUserScramCredentialsResult::default()
+                    .with_error_code(denied)
+                    .with_error_message(message())
+            })
+            .collect();
+        return Reply::message(ResponseKind::DescribeUserScramCredentials(
+            DescribeUserScramCredentialsResponse::default()
+                .with_error_code(denied)
+                .with_error_message(message())
+                .with_results(results),
+        ));
+    }
     let credentials = ctx.broker.metadata.scram_credentials();
     // user -> how many times the request names it
     let mut wanted: BTreeMap<String, usize> = BTreeMap::new();

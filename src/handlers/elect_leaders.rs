@@ -15,6 +15,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::AclOperation;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ElectLeaders,
@@ -29,7 +30,10 @@ pub fn handle(ctx: &RequestContext<'_>, request: ElectLeadersRequest) -> Reply {
         ));
     }
     let broker = ctx.broker;
+    // Kafka: ALTER on the cluster, else the error for the request and every partition named.
+    let allowed = ctx.authorize_cluster(AclOperation::Alter);
     let results = match &request.topic_partitions {
+        None if !allowed => vec![],
         None => broker
             .topics
             .all()
@@ -50,6 +54,10 @@ pub fn handle(ctx: &RequestContext<'_>, request: ElectLeadersRequest) -> Reply {
                     .iter()
                     .map(|&index| {
                         let (code, message) = match &topic {
+                            _ if !allowed => (
+                                ResponseError::ClusterAuthorizationFailed.code(),
+                                "Cluster authorization failed.".to_string(),
+                            ),
                             None => (
                                 ResponseError::UnknownTopicOrPartition.code(),
                                 format!("No such topic as {name}"),
@@ -77,7 +85,11 @@ pub fn handle(ctx: &RequestContext<'_>, request: ElectLeadersRequest) -> Reply {
     };
     Reply::message(ResponseKind::ElectLeaders(
         ElectLeadersResponse::default()
-            .with_error_code(NONE)
+            .with_error_code(if allowed {
+                NONE
+            } else {
+                ResponseError::ClusterAuthorizationFailed.code()
+            })
             .with_replica_election_results(results),
     ))
 }

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{ApiKey, EndTxnRequest, EndTxnResponse, ProducerId
 use super::init_producer_id::fenced_for;
 use super::{ApiSpec, Reply, RequestContext};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::EndTxn,
@@ -17,6 +18,21 @@ pub const SPEC: ApiSpec = ApiSpec {
 };
 
 pub async fn handle(ctx: &RequestContext<'_>, request: EndTxnRequest) -> Reply {
+    // Kafka: WRITE on the transactional id.
+    if !ctx.authorize(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &request.transactional_id,
+    ) {
+        return Reply::message(ResponseKind::EndTxn(
+            EndTxnResponse::default()
+                .with_error_code(
+                    kafka_protocol::ResponseError::TransactionalIdAuthorizationFailed.code(),
+                )
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        ));
+    }
     let client_version = if ctx.version >= 5 { 2 } else { 1 };
     let result = ctx
         .broker

@@ -22,6 +22,9 @@
 //!   consumer drops their records; every response carries the LSO.
 //! - The response body is built as memory pieces and file regions (`fetch_encode`), and the
 //!   connection sends the regions with sendfile.
+//! - Authorization as Kafka's: a consumer needs READ on each topic (TOPIC_AUTHORIZATION_FAILED,
+//!   checked before existence for names; an unknown topic id stays UNKNOWN_TOPIC_ID), a
+//!   follower (replica id >= 0) CLUSTER_ACTION on the cluster.
 //! - Not honoured yet: `rack_id` (no follower fetching), replica fetches (replication comes
 //!   later; a replica id is served like a consumer).
 
@@ -39,6 +42,7 @@ use crate::handlers::fetch_encode::{
     FetchTopicResponse, PartitionRecords, encode_fetch_response,
 };
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::metadata::topics::{Partition, Topic};
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -133,6 +137,17 @@ fn respond(version: i16, body: FetchResponseBody) -> Reply {
 
 fn resolve(ctx: &RequestContext<'_>, request: &FetchRequest) -> Vec<WantedTopic> {
     let by_id = ctx.version >= 13;
+    // Kafka: a follower's fetch needs CLUSTER_ACTION on the cluster, a consumer's READ on
+    // each topic; refused partitions answer TOPIC_AUTHORIZATION_FAILED.
+    let follower = request.replica_id.0 >= 0 || request.replica_state.replica_id.0 >= 0;
+    let follower_allowed = follower && ctx.authorize_cluster(AclOperation::ClusterAction);
+    let may_read = |topic: &Topic| {
+        if follower {
+            follower_allowed
+        } else {
+            ctx.authorize(AclOperation::Read, ResourceType::Topic, &topic.name)
+        }
+    };
     request
         .topics
         .iter()
@@ -160,7 +175,22 @@ fn resolve(ctx: &RequestContext<'_>, request: &FetchRequest) -> Vec<WantedTopic>
                         current_leader_epoch: p.current_leader_epoch,
                         last_fetched_epoch: p.last_fetched_epoch,
                         partition: match &topic {
+                            None if follower && !follower_allowed => {
+                                Err(ResponseError::TopicAuthorizationFailed.code())
+                            }
+                            None if !by_id
+                                && !ctx.authorize(
+                                    AclOperation::Read,
+                                    ResourceType::Topic,
+                                    t.topic.0.as_str(),
+                                ) =>
+                            {
+                                Err(ResponseError::TopicAuthorizationFailed.code())
+                            }
                             None => Err(missing),
+                            Some(topic) if !may_read(topic) => {
+                                Err(ResponseError::TopicAuthorizationFailed.code())
+                            }
                             Some(topic) => topic
                                 .partition(p.partition)
                                 .cloned()

@@ -21,6 +21,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, INVALID_REQUEST_MESSAGE, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::FindCoordinator,
@@ -50,7 +51,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FindCoordinatorRequest) -
     if version >= 4 {
         let mut coordinators = Vec::with_capacity(request.coordinator_keys.len());
         for key in &request.coordinator_keys {
-            let found = lookup(ctx, key_type).await;
+            let found = lookup(ctx, key_type, key).await;
             // v4+ explains only errors; a found coordinator carries "".
             let message = if found.error_code == NONE {
                 ""
@@ -71,7 +72,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FindCoordinatorRequest) -
             FindCoordinatorResponse::default().with_coordinators(coordinators),
         ));
     }
-    let found = lookup(ctx, key_type).await;
+    let found = lookup(ctx, key_type, &request.key).await;
     let mut response = FindCoordinatorResponse::default()
         .with_error_code(found.error_code)
         .with_node_id(BrokerId(found.node_id))
@@ -83,7 +84,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FindCoordinatorRequest) -
     Reply::message(ResponseKind::FindCoordinator(response))
 }
 
-async fn lookup(ctx: &RequestContext<'_>, key_type: i8) -> Found {
+async fn lookup(ctx: &RequestContext<'_>, key_type: i8, key: &str) -> Found {
     let failed = |error_code, message| Found {
         error_code,
         node_id: -1,
@@ -91,6 +92,26 @@ async fn lookup(ctx: &RequestContext<'_>, key_type: i8) -> Found {
         port: -1,
         message,
     };
+    // Kafka: DESCRIBE on the group or the transactional id.
+    let refused = match key_type {
+        GROUP_KEY_TYPE => (!ctx.authorize(AclOperation::Describe, ResourceType::Group, key))
+            .then_some((
+                ResponseError::GroupAuthorizationFailed,
+                "Group authorization failed.",
+            )),
+        TRANSACTION_KEY_TYPE => {
+            (!ctx.authorize(AclOperation::Describe, ResourceType::TransactionalId, key)).then_some(
+                (
+                    ResponseError::TransactionalIdAuthorizationFailed,
+                    "Transactional Id authorization failed.",
+                ),
+            )
+        }
+        _ => None,
+    };
+    if let Some((code, message)) = refused {
+        return failed(code.code(), message);
+    }
     let ready = match key_type {
         GROUP_KEY_TYPE => ctx.broker.groups.ensure_ready().await,
         TRANSACTION_KEY_TYPE => ctx.broker.transactions.ensure_ready().await,

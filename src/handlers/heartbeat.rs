@@ -21,7 +21,11 @@ pub async fn handle(ctx: &RequestContext<'_>, request: HeartbeatRequest) -> Repl
             .then(|| request.group_instance_id.as_ref().map(|s| s.to_string()))
             .flatten(),
     };
-    let code = ctx.broker.groups.heartbeat(req).await;
+    let code = if ctx.may_read_group(&req.group_id) {
+        ctx.broker.groups.heartbeat(req).await
+    } else {
+        kafka_protocol::ResponseError::GroupAuthorizationFailed.code()
+    };
     Reply::message(ResponseKind::Heartbeat(
         HeartbeatResponse::default().with_error_code(code),
     ))

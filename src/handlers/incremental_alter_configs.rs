@@ -29,6 +29,7 @@ use crate::config::catalogue::{self, ConfigType};
 use crate::config::topic as topic_config;
 use crate::log::error::NONE;
 use crate::metadata::AdminError;
+use crate::metadata::acls::AclOperation;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::IncrementalAlterConfigs,
@@ -61,6 +62,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: IncrementalAlterConfigsRe
         let name = r.resource_name.as_str();
         let result = if duplicated.contains(&(r.resource_type, name)) {
             Err(duplicate_resource())
+        } else if let Err(code) =
+            ctx.authorize_config_resource(AclOperation::AlterConfigs, r.resource_type, name)
+        {
+            Err(super::alter_configs::refused(code))
         } else {
             let ops: Vec<Op<'_>> = r
                 .configs

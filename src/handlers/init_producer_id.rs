@@ -19,6 +19,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::InitProducerId,
@@ -30,6 +31,24 @@ pub async fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) ->
     let base = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
+    // Kafka: WRITE on the transactional id; without one, IDEMPOTENT_WRITE on the cluster or
+    // WRITE on some topic.
+    let refusal = match &request.transactional_id {
+        Some(id) if !ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, id) => {
+            Some(ResponseError::TransactionalIdAuthorizationFailed)
+        }
+        None if !ctx.authorize_cluster(AclOperation::IdempotentWrite)
+            && !ctx.authorize_any(AclOperation::Write, ResourceType::Topic) =>
+        {
+            Some(ResponseError::ClusterAuthorizationFailed)
+        }
+        _ => None,
+    };
+    if let Some(code) = refusal {
+        return Reply::message(ResponseKind::InitProducerId(
+            base.with_error_code(code.code()),
+        ));
+    }
     // v3+: a producer that recovers sends the id and epoch it had (KIP-360); both or neither.
     let expected = match (request.producer_id.0, request.producer_epoch) {
         (-1, -1) => None,

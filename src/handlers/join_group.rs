@@ -29,6 +29,11 @@ pub const SPEC: ApiSpec = ApiSpec {
 pub async fn handle(ctx: &RequestContext<'_>, request: JoinGroupRequest) -> Reply {
     let version = ctx.version;
     let response = match to_join_request(ctx, &request) {
+        // Kafka answers with the unknown member id ("").
+        _ if !ctx.may_read_group(&request.group_id) => join_error(
+            "",
+            kafka_protocol::ResponseError::GroupAuthorizationFailed.code(),
+        ),
         Ok(req) => ctx.broker.groups.join_group(req).await,
         Err(code) => join_error(&request.member_id, code),
     };

@@ -37,7 +37,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: LeaveGroupRequest) -> Rep
             group_instance_id: None,
         }]
     };
-    let result = if request.group_id.is_empty() {
+    let result = if !ctx.may_read_group(&request.group_id) {
+        Err(ResponseError::GroupAuthorizationFailed.code())
+    } else if request.group_id.is_empty() {
         Err(ResponseError::InvalidGroupId.code())
     } else {
         ctx.broker

@@ -7,6 +7,7 @@
 use kafka_protocol::messages::{ApiKey, ListGroupsRequest, ListGroupsResponse, ResponseKind};
 
 use super::{ApiSpec, Reply, RequestContext};
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ListGroups,
@@ -29,7 +30,17 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> Rep
         Vec::new()
     };
     let response = match ctx.broker.groups.list_groups(states, types).await {
-        Ok(groups) => ListGroupsResponse::default().with_groups(groups),
+        // Kafka: DESCRIBE on the cluster lists every group, else those the client may DESCRIBE.
+        Ok(groups) => {
+            let all = ctx.authorize_cluster(AclOperation::Describe);
+            let groups = groups
+                .into_iter()
+                .filter(|g| {
+                    all || ctx.authorize(AclOperation::Describe, ResourceType::Group, &g.group_id)
+                })
+                .collect();
+            ListGroupsResponse::default().with_groups(groups)
+        }
         Err(code) => ListGroupsResponse::default().with_error_code(code),
     };
     Reply::message(ResponseKind::ListGroups(response))

@@ -23,6 +23,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, check_leader_epoch, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::metadata::topics::Partition;
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -72,6 +73,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Re
     let mut topic_index: HashMap<&str, usize> = HashMap::new();
     let mut answered = HashSet::new();
     for t in &request.topics {
+        // Kafka: DESCRIBE on the topic, checked before anything else.
+        let may_describe = ctx.authorize(AclOperation::Describe, ResourceType::Topic, &t.name.0);
         let topic = ctx.broker.topics.get(t.name.0.as_str());
         let index = *topic_index.entry(t.name.0.as_str()).or_insert_with(|| {
             topics.push(
@@ -89,7 +92,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Re
                 .with_offset(-1)
                 .with_leader_epoch(-1);
             let key = (t.name.0.clone(), p.partition_index);
-            let r = if duplicates.contains(&key) {
+            let r = if !may_describe {
+                base.with_error_code(ResponseError::TopicAuthorizationFailed.code())
+            } else if duplicates.contains(&key) {
                 base.with_error_code(ResponseError::InvalidRequest.code())
             } else if is_unsupported_code(p.timestamp, ctx.version) {
                 base.with_error_code(ResponseError::UnsupportedVersion.code())

@@ -11,6 +11,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext};
 use crate::log::error::NONE;
+use crate::metadata::acls::AclOperation;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ListPartitionReassignments,
@@ -18,7 +19,16 @@ pub const SPEC: ApiSpec = ApiSpec {
     max_version: 0,
 };
 
-pub fn handle(_ctx: &RequestContext<'_>, _request: ListPartitionReassignmentsRequest) -> Reply {
+pub fn handle(ctx: &RequestContext<'_>, _request: ListPartitionReassignmentsRequest) -> Reply {
+    // Kafka: DESCRIBE on the cluster.
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return Reply::message(ResponseKind::ListPartitionReassignments(
+            ListPartitionReassignmentsResponse::default()
+                .with_error_code(kafka_protocol::ResponseError::ClusterAuthorizationFailed.code())
+                .with_error_message(Some(super::owned_str(super::CLUSTER_AUTHORIZATION_MESSAGE)))
+                .with_topics(vec![]),
+        ));
+    }
     Reply::message(ResponseKind::ListPartitionReassignments(
         ListPartitionReassignmentsResponse::default()
             .with_error_code(NONE)

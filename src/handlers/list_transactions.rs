@@ -13,6 +13,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::coordinator::txn::TxnState;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::ListTransactions,
@@ -70,6 +71,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListTransactionsRequest) 
             response.transaction_states = listed
                 .into_iter()
                 .filter(|(id, _, _)| pattern.as_ref().is_none_or(|re| re.is_match(id)))
+                // Kafka lists only the ids the client may DESCRIBE.
+                .filter(|(id, _, _)| {
+                    ctx.authorize(AclOperation::Describe, ResourceType::TransactionalId, id)
+                })
                 .map(|(id, pid, state)| {
                     TransactionState::default()
                         .with_transactional_id(TransactionalId(owned_str(&id)))

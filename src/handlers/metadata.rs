@@ -6,8 +6,13 @@
 //!   Kafka answers LEADER_NOT_AVAILABLE for a topic it has just queued for creation; Vltava
 //!   creates it synchronously and answers with the topic itself, which clients accept.
 //!   Invalid names answer INVALID_TOPIC_EXCEPTION (auto-create) or UNKNOWN_TOPIC_OR_PARTITION.
-//! - Authorized operations (v8+): i32::MIN unless requested; when requested, everything a
-//!   broker without an authorizer allows.
+//! - Authorization as Kafka's `KafkaApis.handleTopicMetadataRequest`: with an authorizer, the
+//!   all-topics form lists only topics the client may DESCRIBE; a named topic it may not
+//!   describe answers TOPIC_AUTHORIZATION_FAILED (existing or not); a topic named by id that
+//!   exists but may not be described answers TOPIC_AUTHORIZATION_FAILED without its name;
+//!   auto-creation needs CREATE on the cluster or on the topic, else TOPIC_AUTHORIZATION_FAILED.
+//! - Authorized operations (v8+): i32::MIN unless requested; when requested, the operations
+//!   the authorizer allows (everything without one).
 //! - Every leader named is in `brokers`; this broker is also the controller.
 
 use kafka_protocol::ResponseError;
@@ -19,9 +24,9 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::describe_cluster::CLUSTER_OPERATIONS;
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, CLUSTER_NAME, ResourceType};
 use crate::metadata::topics::{Topic, validate_topic_name};
 use crate::metadata::{CreateTopicError, NewTopic};
 
@@ -31,9 +36,6 @@ pub const SPEC: ApiSpec = ApiSpec {
     max_version: 13,
 };
 
-/// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
-const TOPIC_OPERATIONS: i32 =
-    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 /// What Kafka sends when authorized operations were not requested.
 const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
 
@@ -42,10 +44,22 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Reply
     let version = ctx.version;
     let allow_create =
         broker.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
-    let topic_ops = if version >= 8 && request.include_topic_authorized_operations {
-        TOPIC_OPERATIONS
-    } else {
-        OPERATIONS_NOT_REQUESTED
+    let want_topic_ops = version >= 8 && request.include_topic_authorized_operations;
+    let topic_ops = |name: &str| {
+        if want_topic_ops {
+            ctx.authorized_operations(ResourceType::Topic, name)
+        } else {
+            OPERATIONS_NOT_REQUESTED
+        }
+    };
+    let may_describe =
+        |name: &str| ctx.authorize(AclOperation::Describe, ResourceType::Topic, name);
+    let refused = |name: Option<&str>, id: Uuid| {
+        MetadataResponseTopic::default()
+            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+            .with_name(name.map(|n| TopicName(owned_str(n))))
+            .with_topic_id(id)
+            .with_topic_authorized_operations(OPERATIONS_NOT_REQUESTED)
     };
 
     let all_topics = match &request.topics {
@@ -54,31 +68,41 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Reply
     };
     let mut topics = Vec::new();
     if all_topics {
-        for t in broker.topics.all() {
-            topics.push(describe(&t, topic_ops, broker.config.node_id));
+        for t in broker
+            .topics
+            .all()
+            .into_iter()
+            .filter(|t| may_describe(&t.name))
+        {
+            topics.push(describe(&t, topic_ops(&t.name), broker.config.node_id));
         }
     } else {
         for wanted in request.topics.iter().flatten() {
             let response = match &wanted.name {
                 Some(name) => {
                     let name = name.0.as_str();
-                    match broker.topics.get(name) {
-                        Some(t) => describe(&t, topic_ops, broker.config.node_id),
-                        None => missing_topic(ctx, name, allow_create, topic_ops).await,
+                    if !may_describe(name) {
+                        refused(Some(name), Uuid::nil())
+                    } else {
+                        match broker.topics.get(name) {
+                            Some(t) => describe(&t, topic_ops(name), broker.config.node_id),
+                            None => missing_topic(ctx, name, allow_create, topic_ops(name)).await,
+                        }
                     }
                 }
                 None if version >= 12 => match broker.topics.get_by_id(&wanted.topic_id) {
-                    Some(t) => describe(&t, topic_ops, broker.config.node_id),
+                    Some(t) if !may_describe(&t.name) => refused(None, wanted.topic_id),
+                    Some(t) => describe(&t, topic_ops(&t.name), broker.config.node_id),
                     None => MetadataResponseTopic::default()
                         .with_error_code(ResponseError::UnknownTopicId.code())
                         .with_name(None)
                         .with_topic_id(wanted.topic_id)
-                        .with_topic_authorized_operations(topic_ops),
+                        .with_topic_authorized_operations(OPERATIONS_NOT_REQUESTED),
                 },
                 None => MetadataResponseTopic::default()
                     .with_error_code(ResponseError::InvalidRequest.code())
                     .with_topic_id(wanted.topic_id)
-                    .with_topic_authorized_operations(topic_ops),
+                    .with_topic_authorized_operations(OPERATIONS_NOT_REQUESTED),
             };
             topics.push(response);
         }
@@ -99,7 +123,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Reply
         .with_topics(topics)
         .with_cluster_authorized_operations(
             if (8..=10).contains(&version) && request.include_cluster_authorized_operations {
-                CLUSTER_OPERATIONS
+                ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
             } else {
                 OPERATIONS_NOT_REQUESTED
             },
@@ -125,6 +149,11 @@ async fn missing_topic(
     }
     if validate_topic_name(name).is_err() {
         return unknown(ResponseError::InvalidTopicException.code());
+    }
+    if !ctx.authorize_cluster(AclOperation::Create)
+        && !ctx.authorize(AclOperation::Create, ResourceType::Topic, name)
+    {
+        return unknown(ResponseError::TopicAuthorizationFailed.code());
     }
     let broker = ctx.broker;
     match broker

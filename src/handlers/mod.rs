@@ -14,14 +14,17 @@ use kafka_protocol::protocol::StrBytes;
 use crate::broker::Broker;
 use crate::handlers::fetch_encode::Chunk;
 use crate::log::error::NONE;
+use crate::metadata::acls::{self, AclOperation, Requester, ResourceType};
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
@@ -105,6 +108,8 @@ handlers! {
     InitProducerId => init_producer_id async,
     DeleteRecords => delete_records async,
     DescribeAcls => describe_acls,
+    CreateAcls => create_acls async,
+    DeleteAcls => delete_acls async,
     DescribeConfigs => describe_configs,
     AlterConfigs => alter_configs async,
     DescribeLogDirs => describe_log_dirs,
@@ -157,9 +162,109 @@ pub struct RequestContext<'a> {
     pub client_host: &'a str,
     /// The name of the listener the request came in on (`PLAINTEXT`, `SSL`, …).
     pub listener: &'a str,
-    /// The client's principal (`User:…`), for the authorizer to come.
+    /// The client's principal (`User:…`), for the authorizer.
     pub principal: &'a str,
 }
+
+/// The one place handlers ask the authorizer (Kafka's `AuthHelper`). Without an authorizer
+/// (`authorizer.class.name` unset) everything is allowed, as in Kafka.
+impl RequestContext<'_> {
+    /// True when ACLs are enforced.
+    pub fn authorizer_enabled(&self) -> bool {
+        self.broker.config.authorizer.is_some()
+    }
+
+    /// May this client do `operation` on the resource `name` of type `resource_type`?
+    pub fn authorize(
+        &self,
+        operation: AclOperation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> bool {
+        let Some(settings) = &self.broker.config.authorizer else {
+            return true;
+        };
+        acls::authorize(
+            &self.broker.metadata.acls(),
+            settings,
+            self.requester(),
+            operation,
+            resource_type,
+            name,
+        )
+    }
+
+    /// May this client READ the group (every group API but DescribeGroups and DeleteGroups)?
+    pub fn may_read_group(&self, group_id: &str) -> bool {
+        self.authorize(AclOperation::Read, ResourceType::Group, group_id)
+    }
+
+    /// May this client do `operation` on the cluster?
+    pub fn authorize_cluster(&self, operation: AclOperation) -> bool {
+        self.authorize(operation, ResourceType::Cluster, acls::CLUSTER_NAME)
+    }
+
+    /// May this client do `operation` on some resource of this type (Kafka's
+    /// `authorizeByResourceType`)?
+    pub fn authorize_any(&self, operation: AclOperation, resource_type: ResourceType) -> bool {
+        let Some(settings) = &self.broker.config.authorizer else {
+            return true;
+        };
+        acls::authorize_any(
+            &self.broker.metadata.acls(),
+            settings,
+            self.requester(),
+            operation,
+            resource_type,
+        )
+    }
+
+    /// Kafka's `authorizedOperations`: the bit set of operations allowed on a resource, out of
+    /// those the resource type supports (every one of them without an authorizer).
+    pub fn authorized_operations(&self, resource_type: ResourceType, name: &str) -> i32 {
+        acls::supported_operations(resource_type)
+            .iter()
+            .filter(|op| self.authorize(**op, resource_type, name))
+            .fold(0, |bits, op| bits | (1 << *op as i32))
+    }
+
+    /// Kafka's check for a config resource (DescribeConfigs, AlterConfigs,
+    /// IncrementalAlterConfigs): `operation` on the topic or group, or on the cluster for broker,
+    /// broker-logger and client-metrics resources; the refusal's error code.
+    pub fn authorize_config_resource(
+        &self,
+        operation: AclOperation,
+        config_resource_type: i8,
+        name: &str,
+    ) -> Result<(), i16> {
+        use describe_configs::resource_type as config;
+        let (allowed, refusal) = match config_resource_type {
+            config::TOPIC => (
+                self.authorize(operation, ResourceType::Topic, name),
+                ResponseError::TopicAuthorizationFailed,
+            ),
+            config::GROUP => (
+                self.authorize(operation, ResourceType::Group, name),
+                ResponseError::GroupAuthorizationFailed,
+            ),
+            _ => (
+                self.authorize_cluster(operation),
+                ResponseError::ClusterAuthorizationFailed,
+            ),
+        };
+        if allowed { Ok(()) } else { Err(refusal.code()) }
+    }
+
+    fn requester(&self) -> Requester<'_> {
+        Requester {
+            principal: self.principal,
+            host: self.client_host,
+        }
+    }
+}
+
+/// Kafka's text for CLUSTER_AUTHORIZATION_FAILED.
+pub const CLUSTER_AUTHORIZATION_MESSAGE: &str = "Cluster authorization failed.";
 
 /// What a handler hands back to the connection.
 pub enum Reply {

@@ -1,5 +1,8 @@
 //! OffsetCommit (key 8), versions 2–9.
 //!
+//! - Authorization as Kafka's: READ on the group (else every partition answers
+//!   GROUP_AUTHORIZATION_FAILED), READ on each topic (TOPIC_AUTHORIZATION_FAILED, before the
+//!   existence check).
 //! - Partitions of unknown topics, or beyond a topic's partition count, answer
 //!   UNKNOWN_TOPIC_OR_PARTITION (checked here, as Kafka's request handler does); the rest go to
 //!   the group coordinator, which checks the member and generation and writes one
@@ -25,6 +28,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::coordinator::group::coordinator::{CommitPartition, CommitRequest};
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::OffsetCommit,
@@ -36,14 +40,28 @@ pub const SPEC: ApiSpec = ApiSpec {
 pub type Answers = HashMap<String, Vec<(i32, i16)>>;
 
 /// Splits a commit into the partitions that exist and UNKNOWN_TOPIC_OR_PARTITION answers for the
-/// others (OffsetCommit and TxnOffsetCommit alike).
+/// others (OffsetCommit and TxnOffsetCommit alike). `refusal` (a group or transactional id
+/// authorization error) answers every partition with it; topics the client may not READ
+/// answer TOPIC_AUTHORIZATION_FAILED, as Kafka checks before existence.
 pub fn known_partitions(
     ctx: &RequestContext<'_>,
     requested: Vec<(String, Vec<CommitPartition>)>,
+    refusal: Option<i16>,
 ) -> (Answers, Vec<(String, Vec<CommitPartition>)>) {
     let mut results: Answers = HashMap::new();
     let mut valid = Vec::new();
     for (name, partitions) in requested {
+        let refused = refusal.or_else(|| {
+            (!ctx.authorize(AclOperation::Read, ResourceType::Topic, &name))
+                .then_some(ResponseError::TopicAuthorizationFailed.code())
+        });
+        if let Some(code) = refused {
+            results
+                .entry(name.clone())
+                .or_default()
+                .extend(partitions.iter().map(|p| (p.partition, code)));
+            continue;
+        }
         let topic = ctx.broker.topics.get(&name);
         let (ok, unknown): (Vec<_>, Vec<_>) = partitions.into_iter().partition(|p| {
             topic
@@ -89,7 +107,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetCommitRequest) -> R
             (t.name.to_string(), partitions)
         })
         .collect();
-    let (mut results, valid) = known_partitions(ctx, requested);
+    let refusal = (!ctx.may_read_group(&request.group_id))
+        .then_some(ResponseError::GroupAuthorizationFailed.code());
+    let (mut results, valid) = known_partitions(ctx, requested, refusal);
     if !valid.is_empty() {
         let req = CommitRequest {
             group_id: request.group_id.to_string(),

@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::OffsetDelete,
@@ -30,10 +31,25 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetDeleteRequest) -> R
             OffsetDeleteResponse::default().with_error_code(ResponseError::InvalidGroupId.code()),
         );
     }
+    // Kafka: DELETE on the group, then READ on each topic (before the existence check).
+    if !ctx.authorize(AclOperation::Delete, ResourceType::Group, &request.group_id) {
+        return reply(
+            OffsetDeleteResponse::default()
+                .with_error_code(ResponseError::GroupAuthorizationFailed.code()),
+        );
+    }
     let mut results: HashMap<String, Vec<(i32, i16)>> = HashMap::new();
     let mut valid: Vec<(String, Vec<i32>)> = Vec::new();
     for t in &request.topics {
         let name = t.name.to_string();
+        if !ctx.authorize(AclOperation::Read, ResourceType::Topic, &name) {
+            let refused = ResponseError::TopicAuthorizationFailed.code();
+            results
+                .entry(name.clone())
+                .or_default()
+                .extend(t.partitions.iter().map(|p| (p.partition_index, refused)));
+            continue;
+        }
         let topic = ctx.broker.topics.get(&name);
         let mut ok = Vec::new();
         for p in &t.partitions {

@@ -25,6 +25,7 @@ use crate::coordinator::group::coordinator::FetchedOffsets;
 use crate::coordinator::group::records::OffsetCommitValue;
 use crate::coordinator::group::service::FetchQuery;
 use crate::log::error::NONE;
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::OffsetFetch,
@@ -56,6 +57,27 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
         vec![(request.group_id.to_string(), topics)]
     };
     let group_ids: Vec<String> = query.iter().map(|(g, _)| g.clone()).collect();
+    // Kafka: READ on each group (else GROUP_AUTHORIZATION_FAILED for it), DESCRIBE on each
+    // topic (named partitions answer TOPIC_AUTHORIZATION_FAILED; the all-topics form leaves
+    // such topics out).
+    let readable: Vec<bool> = group_ids.iter().map(|g| ctx.may_read_group(g)).collect();
+    if version < 8 && readable.first() == Some(&false) {
+        let offsets = query
+            .into_iter()
+            .next()
+            .and_then(|(_, t)| t)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, Ok(None))).collect()))
+            .collect();
+        let response = single_group(
+            offsets,
+            ResponseError::GroupAuthorizationFailed.code(),
+            version,
+        );
+        return Reply::message(ResponseKind::OffsetFetch(response));
+    }
+    let all_topics: Vec<bool> = query.iter().map(|(_, t)| t.is_none()).collect();
     let fetched = ctx.broker.groups.fetch_offsets(query.clone()).await;
     let unstable = if version >= 7 && request.require_stable {
         ctx.broker
@@ -66,13 +88,30 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
     } else {
         Vec::new()
     };
-    let fetched = fetched.map(|all| mark_unstable(all, &unstable));
+    let fetched = fetched.map(|all| {
+        mark_unstable(all, &unstable)
+            .into_iter()
+            .zip(&all_topics)
+            .map(|(offsets, all)| authorize_topics(ctx, offsets, *all))
+            .collect::<Vec<_>>()
+    });
     let response = if version >= 8 {
         let groups = match fetched {
             Ok(all) => group_ids
                 .iter()
                 .zip(all)
-                .map(|(g, offsets)| group_v8(g, offsets, NONE))
+                .zip(&readable)
+                .map(|((g, offsets), readable)| {
+                    if *readable {
+                        group_v8(g, offsets, NONE)
+                    } else {
+                        group_v8(
+                            g,
+                            Vec::new(),
+                            ResponseError::GroupAuthorizationFailed.code(),
+                        )
+                    }
+                })
                 .collect(),
             Err(code) => group_ids
                 .iter()
@@ -105,6 +144,32 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
 type Answer = Result<Option<OffsetCommitValue>, i16>;
 /// One group's answers, by topic.
 type GroupAnswers = Vec<(String, Vec<(i32, Answer)>)>;
+
+/// One group's answers with the topics the client may not DESCRIBE refused (named) or left
+/// out (the all-topics form).
+fn authorize_topics(
+    ctx: &RequestContext<'_>,
+    offsets: GroupAnswers,
+    all_topics: bool,
+) -> GroupAnswers {
+    offsets
+        .into_iter()
+        .filter_map(|(topic, partitions)| {
+            if ctx.authorize(AclOperation::Describe, ResourceType::Topic, &topic) {
+                Some((topic, partitions))
+            } else if all_topics {
+                None
+            } else {
+                let refused = ResponseError::TopicAuthorizationFailed.code();
+                let partitions = partitions
+                    .into_iter()
+                    .map(|(p, _)| (p, Err(refused)))
+                    .collect();
+                Some((topic, partitions))
+            }
+        })
+        .collect()
+}
 
 /// Per group, the partitions whose offsets a transaction holds undecided get
 /// UNSTABLE_OFFSET_COMMIT.

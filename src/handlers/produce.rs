@@ -19,8 +19,13 @@
 //! - Unknown topics are auto-created when `auto.create.topics.enable` is on (Kafka itself only
 //!   auto-creates from Metadata; real clients always ask Metadata first, so this only helps
 //!   raw-protocol users).
-//! - Transactional batches: a request without a transactional id gets
-//!   TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, as Kafka answers it. Otherwise
+//! - Authorization as Kafka's: WRITE on each topic (else TOPIC_AUTHORIZATION_FAILED, checked
+//!   before existence); auto-creation also needs CREATE on the cluster or the topic.
+//!   Idempotent batches need nothing more (Kafka 3.0+ checks IDEMPOTENT_WRITE only in
+//!   InitProducerId).
+//! - Transactional batches: a request without a transactional id, or whose client may not
+//!   WRITE that transactional id, gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every
+//!   partition, as Kafka answers it. Otherwise
 //!   the batch that starts the producer's transaction in a partition needs the partition in
 //!   the ongoing transaction (KIP-890 part 1; later batches of the same transaction and epoch
 //!   pass, as in Kafka): v12 (transaction version 2) adds it implicitly, older versions are
@@ -45,6 +50,7 @@ use crate::log::batch::single_batch;
 use crate::log::error::NONE;
 use crate::log::{AppendError, BatchHeader, Compression, now_ms};
 use crate::metadata::NewTopic;
+use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::metadata::topics::{Origin, Partition, Topic};
 
 pub const SPEC: ApiSpec = ApiSpec {
@@ -56,7 +62,11 @@ pub const SPEC: ApiSpec = ApiSpec {
 pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply {
     let acks = request.acks;
     let transactional_id = request.transactional_id.as_ref().map(|s| s.to_string());
-    if transactional_id.is_none() && has_transactional_batches(&request) {
+    let may_write_txn =
+        |id: &str| ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, id);
+    if has_transactional_batches(&request)
+        && !transactional_id.as_deref().is_some_and(may_write_txn)
+    {
         return refuse_all(
             &request,
             ResponseError::TransactionalIdAuthorizationFailed.code(),
@@ -68,11 +78,22 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply 
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
         let name = topic_data.name.0.as_str();
-        let topic = lookup_or_create(ctx, name).await;
+        let may_write = ctx.authorize(AclOperation::Write, ResourceType::Topic, name);
+        let topic = if may_write {
+            lookup_or_create(ctx, name).await
+        } else {
+            None
+        };
         let mut partition_responses = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
             let r = if !matches!(acks, -1..=1) {
                 failed(pd.index, ResponseError::InvalidRequiredAcks.code(), None)
+            } else if !may_write {
+                failed(
+                    pd.index,
+                    ResponseError::TopicAuthorizationFailed.code(),
+                    None,
+                )
             } else {
                 let target = topic
                     .as_ref()
@@ -233,7 +254,9 @@ async fn lookup_or_create(ctx: &RequestContext<'_>, name: &str) -> Option<Arc<To
     if let Some(t) = broker.topics.get(name) {
         return Some(t);
     }
-    if !broker.config.auto_create_topics {
+    let may_create = ctx.authorize_cluster(AclOperation::Create)
+        || ctx.authorize(AclOperation::Create, ResourceType::Topic, name);
+    if !broker.config.auto_create_topics || !may_create {
         return None;
     }
     match broker

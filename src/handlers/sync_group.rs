@@ -43,7 +43,13 @@ pub async fn handle(ctx: &RequestContext<'_>, request: SyncGroupRequest) -> Repl
             })
             .collect(),
     };
-    let mut response: SyncGroupResponse = ctx.broker.groups.sync_group(req).await;
+    let mut response: SyncGroupResponse = if ctx.may_read_group(&req.group_id) {
+        ctx.broker.groups.sync_group(req).await
+    } else {
+        crate::coordinator::group::coordinator::sync_error(
+            kafka_protocol::ResponseError::GroupAuthorizationFailed.code(),
+        )
+    };
     if version < 5 {
         response.protocol_type = None;
         response.protocol_name = None;

@@ -21,6 +21,7 @@ use super::offset_commit::known_partitions;
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::config::internal::OFFSETS_TOPIC;
 use crate::coordinator::group::coordinator::{CommitPartition, CommitRequest};
+use crate::metadata::acls::{AclOperation, ResourceType};
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::TxnOffsetCommit,
@@ -51,7 +52,19 @@ pub async fn handle(ctx: &RequestContext<'_>, request: TxnOffsetCommitRequest) -
             (t.name.to_string(), partitions)
         })
         .collect();
-    let (mut results, valid) = known_partitions(ctx, requested);
+    // Kafka checks WRITE on the transactional id, then READ on the group.
+    let refusal = if !ctx.authorize(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &request.transactional_id,
+    ) {
+        Some(ResponseError::TransactionalIdAuthorizationFailed.code())
+    } else if !ctx.may_read_group(&request.group_id) {
+        Some(ResponseError::GroupAuthorizationFailed.code())
+    } else {
+        None
+    };
+    let (mut results, valid) = known_partitions(ctx, requested, refusal);
     if !valid.is_empty() {
         let producer = (request.producer_id.0, request.producer_epoch);
         let joined = join_transaction(ctx, &request).await;

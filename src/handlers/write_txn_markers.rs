@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 use super::{ApiSpec, Reply, RequestContext, owned_str};
 use crate::log::error::NONE;
 use crate::log::{ControlType, now_ms};
+use crate::metadata::acls::AclOperation;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::WriteTxnMarkers,
@@ -25,6 +26,8 @@ pub const SPEC: ApiSpec = ApiSpec {
 };
 
 pub async fn handle(ctx: &RequestContext<'_>, request: WriteTxnMarkersRequest) -> Reply {
+    // Kafka: CLUSTER_ACTION on the cluster, else every partition is refused.
+    let allowed = ctx.authorize_cluster(AclOperation::ClusterAction);
     let mut markers = Vec::with_capacity(request.markers.len());
     for m in &request.markers {
         let control = if m.transaction_result {
@@ -38,6 +41,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: WriteTxnMarkersRequest) -
             let mut partitions = Vec::with_capacity(t.partition_indexes.len());
             for &index in &t.partition_indexes {
                 let code = match topic.as_ref().and_then(|tp| tp.partition(index)) {
+                    _ if !allowed => ResponseError::ClusterAuthorizationFailed.code(),
                     None => ResponseError::UnknownTopicOrPartition.code(),
                     Some(p) => {
                         let appended = p.append_marker(

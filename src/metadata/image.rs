@@ -6,9 +6,11 @@
 //! configs and notifications.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::acls::AclIndex;
 use super::records::MetadataRecord;
 use super::scram::{ScramCredential, ScramMechanism};
 use crate::config::dynamic::DynamicConfigs;
@@ -41,6 +43,8 @@ pub enum Change {
     },
     /// A SCRAM credential was set or removed.
     ScramCredentialsChanged,
+    /// An ACL was added or removed.
+    AclsChanged,
     /// The record named something the image does not hold (nothing changed).
     Ignored,
 }
@@ -56,6 +60,8 @@ pub struct MetadataImage {
     cluster_configs: BTreeMap<String, String>,
     broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
     scram: ScramCredentials,
+    /// Every ACL, shared copy-on-write with the authorizer's published snapshot.
+    acls: Arc<AclIndex>,
 }
 
 /// SCRAM credentials by user, then mechanism.
@@ -142,6 +148,14 @@ impl MetadataImage {
                 }
                 vec![Change::ScramCredentialsChanged]
             }
+            MetadataRecord::Acl { id, binding } => {
+                Arc::make_mut(&mut self.acls).insert(*id, binding.clone());
+                vec![Change::AclsChanged]
+            }
+            MetadataRecord::RemoveAcl { id } => match Arc::make_mut(&mut self.acls).remove(id) {
+                Some(_) => vec![Change::AclsChanged],
+                None => vec![Change::Ignored],
+            },
             MetadataRecord::ProducerIds { next } => {
                 self.producer_ids_reserved = self.producer_ids_reserved.max(*next);
                 vec![Change::ProducerIdsReserved {
@@ -200,6 +214,10 @@ impl MetadataImage {
     /// Every user's SCRAM credentials.
     pub fn scram_credentials(&self) -> &ScramCredentials {
         &self.scram
+    }
+    /// Every ACL (a snapshot: later changes copy).
+    pub fn acls(&self) -> Arc<AclIndex> {
+        self.acls.clone()
     }
 
     /// The dynamic configs that apply to broker `node`.
@@ -328,6 +346,38 @@ mod tests {
         assert!(
             image.scram_credentials().is_empty(),
             "a user without credentials is gone"
+        );
+    }
+
+    #[test]
+    fn acls_are_added_and_removed_by_records() {
+        use crate::metadata::acls::*;
+        let binding = AclBinding {
+            resource_type: ResourceType::Group,
+            resource_name: "g".into(),
+            pattern_type: PatternType::Literal,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: AclOperation::Read,
+            permission: Permission::Allow,
+        };
+        let mut image = MetadataImage::default();
+        let before = image.acls();
+        let changes = image.apply(&MetadataRecord::Acl {
+            id: id(7),
+            binding: binding.clone(),
+        });
+        assert_eq!(changes, vec![Change::AclsChanged]);
+        assert!(before.is_empty(), "a published snapshot does not change");
+        assert_eq!(image.acls().find(&binding), Some(id(7)));
+        assert_eq!(
+            image.apply(&MetadataRecord::RemoveAcl { id: id(7) }),
+            vec![Change::AclsChanged]
+        );
+        assert!(image.acls().is_empty());
+        assert_eq!(
+            image.apply(&MetadataRecord::RemoveAcl { id: id(7) }),
+            vec![Change::Ignored]
         );
     }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use super::acls::{AclBinding, AclOperation, PatternType, Permission, ResourceType};
 pub use super::records::MetadataRecord;
 use super::scram::{ScramCredential, ScramMechanism};
 
@@ -250,6 +251,17 @@ fn encode_line(record: &MetadataRecord) -> String {
         MetadataRecord::RemoveScramCredential { user, mechanism } => {
             format!("REMOVE_SCRAM\t{}\t{}", escape(user), mechanism.type_id())
         }
+        MetadataRecord::Acl { id, binding } => format!(
+            "ACL\t{id}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            binding.resource_type as i8,
+            escape(&binding.resource_name),
+            binding.pattern_type as i8,
+            escape(&binding.principal),
+            escape(&binding.host),
+            binding.operation as i8,
+            binding.permission as i8,
+        ),
+        MetadataRecord::RemoveAcl { id } => format!("REMOVE_ACL\t{id}"),
     };
     format!(
         "{V2_TAG}{} {:08x} {}\n",
@@ -317,6 +329,31 @@ fn decode_body(body: &str) -> Option<MetadataRecord> {
         ["REMOVE_SCRAM", user, mechanism] => Some(MetadataRecord::RemoveScramCredential {
             user: unescape(user)?,
             mechanism: ScramMechanism::from_type(mechanism.parse().ok()?)?,
+        }),
+        [
+            "ACL",
+            id,
+            ty,
+            name,
+            pattern,
+            principal,
+            host,
+            operation,
+            permission,
+        ] => Some(MetadataRecord::Acl {
+            id: id.parse().ok()?,
+            binding: AclBinding {
+                resource_type: ResourceType::from_code(ty.parse().ok()?)?,
+                resource_name: unescape(name)?,
+                pattern_type: PatternType::from_code(pattern.parse().ok()?)?,
+                principal: unescape(principal)?,
+                host: unescape(host)?,
+                operation: AclOperation::from_code(operation.parse().ok()?)?,
+                permission: Permission::from_code(permission.parse().ok()?)?,
+            },
+        }),
+        ["REMOVE_ACL", id] => Some(MetadataRecord::RemoveAcl {
+            id: id.parse().ok()?,
         }),
         _ => None,
     }
@@ -403,6 +440,19 @@ mod tests {
                 user: "al ice,=%".into(),
                 mechanism: ScramMechanism::Sha512,
             },
+            MetadataRecord::Acl {
+                id: random_uuid(),
+                binding: AclBinding {
+                    resource_type: ResourceType::Topic,
+                    resource_name: "odd\tname %,=".into(),
+                    pattern_type: PatternType::Prefixed,
+                    principal: "User:CN=a b,O=c".into(),
+                    host: "*".into(),
+                    operation: AclOperation::IdempotentWrite,
+                    permission: Permission::Deny,
+                },
+            },
+            MetadataRecord::RemoveAcl { id: random_uuid() },
         ]
     }
 

@@ -21,6 +21,7 @@ use kafka_protocol::ResponseError;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::acls::{AclBinding, AclFilter, AclIndex, validate_new as validate_new_acl};
 use super::image::{Change, MetadataImage, ScramCredentials, TopicImage};
 use super::journal::MetadataJournal;
 use super::records::MetadataRecord;
@@ -185,7 +186,16 @@ enum Command {
         deletions: Vec<Deletion>,
         reply: Reply<Result<Vec<AlterResult>, AdminError>>,
     },
+    CreateAcls(Vec<AclBinding>, Reply<Vec<Result<(), AdminError>>>),
+    DeleteAcls(Vec<AclFilter>, Reply<Vec<DeletedAcls>>),
 }
+
+/// What one DeleteAcls filter removed, or why it failed.
+pub type DeletedAcls = Result<Vec<AclBinding>, AdminError>;
+
+/// ACLs the broker keeps at most (Kafka has no bound; every check stays cheap, but the image
+/// and its journal must not grow without limit).
+pub const MAX_ACLS: usize = 100_000;
 
 /// The metadata as the rest of the broker sees it: the live topics, the effective configs, and
 /// a way to send the owner commands.
@@ -204,6 +214,8 @@ pub struct Metadata {
     /// authenticates against and DescribeUserScramCredentials reports.
     scram: RwLock<Arc<ScramCredentials>>,
     listeners: RwLock<Vec<Arc<dyn MetadataListener>>>,
+    /// The ACLs as last applied: what the authorizer checks against.
+    acls: RwLock<Arc<AclIndex>>,
     commands: tokio::sync::mpsc::Sender<Command>,
 }
 
@@ -270,6 +282,7 @@ impl Metadata {
             dynamic: RwLock::new(dynamic),
             scram: RwLock::new(Arc::new(image.scram_credentials().clone())),
             listeners: RwLock::new(Vec::new()),
+            acls: RwLock::new(image.acls()),
             commands: tx,
         });
         let weak = Arc::downgrade(&metadata);
@@ -342,6 +355,27 @@ impl Metadata {
         })
         .await
         .unwrap_or_else(|| Err(AdminError::storage("the broker is shutting down")))
+    }
+    /// The ACLs as of the last applied change (a snapshot; cheap to take).
+    pub fn acls(&self) -> Arc<AclIndex> {
+        self.acls.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// CreateAcls: one result per binding, in order (an identical existing binding succeeds
+    /// without a new record, as in Kafka).
+    pub async fn create_acls(&self, bindings: Vec<AclBinding>) -> Vec<Result<(), AdminError>> {
+        let count = bindings.len();
+        self.ask(|r| Command::CreateAcls(bindings, r))
+            .await
+            .unwrap_or_else(|| vec![Err(AdminError::storage("the broker is shutting down")); count])
+    }
+
+    /// DeleteAcls: per filter, the bindings it removed.
+    pub async fn delete_acls(&self, filters: Vec<AclFilter>) -> Vec<DeletedAcls> {
+        let count = filters.len();
+        self.ask(|r| Command::DeleteAcls(filters, r))
+            .await
+            .unwrap_or_else(|| vec![Err(AdminError::storage("the broker is shutting down")); count])
     }
 
     /// Registers a listener for changes (see [`MetadataListener`]).
@@ -524,6 +558,20 @@ impl Owner {
                 } => {
                     let result = self.alter_scram_credentials(&metadata, &upsertions, &deletions);
                     let _ = reply.send(result);
+                }
+                Command::CreateAcls(bindings, reply) => {
+                    let results = bindings
+                        .into_iter()
+                        .map(|b| self.create_acl(&metadata, b))
+                        .collect();
+                    let _ = reply.send(results);
+                }
+                Command::DeleteAcls(filters, reply) => {
+                    let results = filters
+                        .iter()
+                        .map(|f| self.delete_acls(&metadata, f))
+                        .collect();
+                    let _ = reply.send(results);
                 }
             }
         }
@@ -783,6 +831,43 @@ impl Owner {
         }
         Ok(results)
     }
+    fn create_acl(&mut self, metadata: &Metadata, binding: AclBinding) -> Result<(), AdminError> {
+        validate_new_acl(&binding)
+            .map_err(|m| AdminError::new(ResponseError::InvalidRequest, m))?;
+        let acls = self.image.acls();
+        if acls.find(&binding).is_some() {
+            return Ok(());
+        }
+        if acls.len() >= MAX_ACLS {
+            return Err(AdminError::new(
+                ResponseError::PolicyViolation,
+                format!("The broker keeps at most {MAX_ACLS} ACLs."),
+            ));
+        }
+        let record = MetadataRecord::Acl {
+            id: random_uuid(),
+            binding,
+        };
+        self.commit(metadata, record, Vec::new())
+            .map_err(AdminError::storage)
+    }
+
+    fn delete_acls(&mut self, metadata: &Metadata, filter: &AclFilter) -> DeletedAcls {
+        let matched: Vec<(Uuid, AclBinding)> = self
+            .image
+            .acls()
+            .iter()
+            .filter(|(_, b)| filter.matches(b))
+            .map(|(id, b)| (*id, b.clone()))
+            .collect();
+        let mut deleted = Vec::with_capacity(matched.len());
+        for (id, binding) in matched {
+            self.commit(metadata, MetadataRecord::RemoveAcl { id }, Vec::new())
+                .map_err(AdminError::storage)?;
+            deleted.push(binding);
+        }
+        Ok(deleted)
+    }
 
     fn allocate_producer_id(&mut self, metadata: &Metadata) -> Result<i64, AdminError> {
         if self.next_producer_id >= self.image.producer_ids_reserved() {
@@ -863,6 +948,9 @@ fn install(
         Change::ScramCredentialsChanged => {
             *metadata.scram.write().unwrap_or_else(|e| e.into_inner()) =
                 Arc::new(image.scram_credentials().clone());
+        }
+        Change::AclsChanged => {
+            *metadata.acls.write().unwrap_or_else(|e| e.into_inner()) = image.acls();
         }
         Change::ProducerIdsReserved { .. } | Change::Ignored => {}
     }

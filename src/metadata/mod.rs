@@ -1,8 +1,10 @@
 //! Cluster metadata: the records that describe topics, partitions, configs, producer-id
-//! blocks and SCRAM credentials (`records`, `scram`), the journal that makes them durable (`journal`), the image they build
+//! blocks, SCRAM credentials and ACLs (`records`; `scram` decides credential changes, `acls` holds the
+//! authorizer's matching), the journal that makes them durable (`journal`), the image they build
 //! with one `apply` (`image`), the feature levels ApiVersions reports (`features`), the owner that takes admin commands and keeps the live state in
 //! step (`manager`), and the live topics and partitions (`topics`).
 
+pub mod acls;
 pub mod features;
 pub mod image;
 pub mod journal;

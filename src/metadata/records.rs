@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use super::acls::AclBinding;
 use super::scram::{ScramCredential, ScramMechanism};
 
 /// One change to cluster metadata.
@@ -50,4 +51,8 @@ pub enum MetadataRecord {
         user: String,
         mechanism: ScramMechanism,
     },
+    /// An ACL was created (CreateAcls), as Kafka's `AccessControlEntryRecord`.
+    Acl { id: Uuid, binding: AclBinding },
+    /// An ACL was deleted (DeleteAcls), as Kafka's `RemoveAccessControlEntryRecord`.
+    RemoveAcl { id: Uuid },
 }

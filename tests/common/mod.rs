@@ -187,6 +187,8 @@ pub fn api_key_of(request: &RequestKind) -> ApiKey {
         RequestKind::InitProducerId(_) => ApiKey::InitProducerId,
         RequestKind::DeleteRecords(_) => ApiKey::DeleteRecords,
         RequestKind::DescribeAcls(_) => ApiKey::DescribeAcls,
+        RequestKind::CreateAcls(_) => ApiKey::CreateAcls,
+        RequestKind::DeleteAcls(_) => ApiKey::DeleteAcls,
         RequestKind::DescribeConfigs(_) => ApiKey::DescribeConfigs,
         RequestKind::AlterConfigs(_) => ApiKey::AlterConfigs,
         RequestKind::DescribeLogDirs(_) => ApiKey::DescribeLogDirs,
