@@ -17,6 +17,7 @@ use crate::log::error::NONE;
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
@@ -25,6 +26,7 @@ pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -133,6 +135,8 @@ handlers! {
     WriteTxnMarkers => write_txn_markers async,
     SaslHandshake => sasl_handshake,
     SaslAuthenticate => sasl_authenticate,
+    DescribeClientQuotas => describe_client_quotas,
+    AlterClientQuotas => alter_client_quotas async,
 }
 
 /// The handler's spec for `key`, if any.

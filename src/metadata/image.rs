@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use uuid::Uuid;
 
+use super::quotas::ClientQuotas;
 use super::records::MetadataRecord;
 use crate::config::dynamic::DynamicConfigs;
 
@@ -38,6 +39,8 @@ pub enum Change {
     ProducerIdsReserved {
         up_to: i64,
     },
+    /// A client quota was set or removed.
+    ClientQuotasChanged,
     /// The record named something the image does not hold (nothing changed).
     Ignored,
 }
@@ -52,6 +55,7 @@ pub struct MetadataImage {
     producer_ids_reserved: i64,
     cluster_configs: BTreeMap<String, String>,
     broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
+    client_quotas: ClientQuotas,
 }
 
 impl MetadataImage {
@@ -112,6 +116,10 @@ impl MetadataImage {
                 }
                 vec![Change::BrokerConfigsChanged]
             }
+            MetadataRecord::ClientQuota { entity, key, value } => {
+                self.client_quotas.apply(entity, key, *value);
+                vec![Change::ClientQuotasChanged]
+            }
             MetadataRecord::ProducerIds { next } => {
                 self.producer_ids_reserved = self.producer_ids_reserved.max(*next);
                 vec![Change::ProducerIdsReserved {
@@ -165,6 +173,11 @@ impl MetadataImage {
 
     pub fn producer_ids_reserved(&self) -> i64 {
         self.producer_ids_reserved
+    }
+
+    /// Every configured client quota.
+    pub fn client_quotas(&self) -> &ClientQuotas {
+        &self.client_quotas
     }
 
     /// The dynamic configs that apply to broker `node`.
@@ -249,6 +262,33 @@ mod tests {
         assert!(matches!(&changes[1], Change::TopicCreated(t) if t.id == id(2)));
         assert!(image.was_removed(&id(1)));
         assert_eq!(image.topics().count(), 1);
+    }
+
+    #[test]
+    fn client_quotas_are_set_and_removed_by_records() {
+        use crate::metadata::quotas::{EntityName, QuotaEntity, QuotaKey};
+        let alice = QuotaEntity {
+            user: Some(EntityName::Named("alice".into())),
+            client_id: None,
+        };
+        let set = |value| MetadataRecord::ClientQuota {
+            entity: alice.clone(),
+            key: "producer_byte_rate".into(),
+            value,
+        };
+        let mut image = MetadataImage::default();
+        assert_eq!(
+            image.apply(&set(Some(1024.0))),
+            vec![Change::ClientQuotasChanged]
+        );
+        let tags = ("alice".to_string(), String::new());
+        let quotas = image.client_quotas();
+        assert_eq!(
+            quotas.limit(QuotaKey::ProducerByteRate, &tags),
+            Some(1024.0)
+        );
+        image.apply(&set(None));
+        assert!(image.client_quotas().is_empty());
     }
 
     #[test]

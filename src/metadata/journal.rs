@@ -11,6 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::quotas::{EntityName, QuotaEntity};
 pub use super::records::MetadataRecord;
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +231,13 @@ fn encode_line(record: &MetadataRecord) -> String {
             node.map_or_else(|| "*".to_string(), |n| n.to_string()),
             encode_configs(configs)
         ),
+        MetadataRecord::ClientQuota { entity, key, value } => format!(
+            "CLIENT_QUOTA\t{}\t{}\t{}\t{}",
+            encode_entity_name(entity.user.as_ref()),
+            encode_entity_name(entity.client_id.as_ref()),
+            escape(key),
+            value.map_or_else(|| "-".to_string(), |v| v.to_string())
+        ),
     };
     format!(
         "{V2_TAG}{} {:08x} {}\n",
@@ -276,7 +284,36 @@ fn decode_body(body: &str) -> Option<MetadataRecord> {
             },
             configs: decode_configs(configs)?,
         }),
+        ["CLIENT_QUOTA", user, client_id, key, value] => Some(MetadataRecord::ClientQuota {
+            entity: QuotaEntity {
+                user: decode_entity_name(user)?,
+                client_id: decode_entity_name(client_id)?,
+            },
+            key: unescape(key)?,
+            value: match *value {
+                "-" => None,
+                v => Some(v.parse().ok()?),
+            },
+        }),
         _ => None,
+    }
+}
+
+/// A quota entity's part: `-` absent, `*` the default, `=name` a name.
+fn encode_entity_name(name: Option<&EntityName>) -> String {
+    match name {
+        None => "-".to_string(),
+        Some(EntityName::Default) => "*".to_string(),
+        Some(EntityName::Named(n)) => format!("={}", escape(n)),
+    }
+}
+
+/// `None` when malformed; `Some(None)` when the part is absent.
+fn decode_entity_name(text: &str) -> Option<Option<EntityName>> {
+    match text {
+        "-" => Some(None),
+        "*" => Some(Some(EntityName::Default)),
+        t => Some(Some(EntityName::Named(unescape(t.strip_prefix('=')?)?))),
     }
 }
 
@@ -336,6 +373,30 @@ mod tests {
             MetadataRecord::BrokerConfigs {
                 node: Some(1),
                 configs: BTreeMap::new(),
+            },
+            MetadataRecord::ClientQuota {
+                entity: QuotaEntity {
+                    user: Some(EntityName::Named("al ice=%\t".into())),
+                    client_id: Some(EntityName::Default),
+                },
+                key: "request_percentage".into(),
+                value: Some(12.345678901234),
+            },
+            MetadataRecord::ClientQuota {
+                entity: QuotaEntity {
+                    user: None,
+                    client_id: Some(EntityName::Named("-".into())),
+                },
+                key: "producer_byte_rate".into(),
+                value: None,
+            },
+            MetadataRecord::ClientQuota {
+                entity: QuotaEntity {
+                    user: Some(EntityName::Named("*".into())),
+                    client_id: None,
+                },
+                key: "consumer_byte_rate".into(),
+                value: Some(1e18),
             },
         ]
     }

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::image::{Change, MetadataImage, TopicImage};
 use super::journal::MetadataJournal;
+use super::quotas::{self, ClientQuotas, QuotaError};
 use super::records::MetadataRecord;
 use super::topics::{Partition, PartitionServices, Topic, TopicRegistry, validate_topic_name};
 use crate::config::dynamic::{DynamicConfigs, validate_broker_configs};
@@ -179,7 +180,23 @@ enum Command {
         reply: Reply<Result<(), AdminError>>,
     },
     AllocateProducerId(Reply<Result<i64, AdminError>>),
+    AlterClientQuotas {
+        entries: Vec<QuotaAlteration>,
+        validate_only: bool,
+        reply: Reply<Vec<QuotaAlterationResult>>,
+    },
 }
+
+/// One AlterClientQuotas entry: the entity as the request names it ((type, name) pairs, a
+/// null name for the default) and its operations (a key and its new value, `None` to remove).
+#[derive(Debug, Clone)]
+pub struct QuotaAlteration {
+    pub entity: Vec<(String, Option<String>)>,
+    pub ops: Vec<(String, Option<f64>)>,
+}
+
+/// The outcome for one entity (by type) of an AlterClientQuotas request.
+pub type QuotaAlterationResult = (BTreeMap<String, Option<String>>, Result<(), QuotaError>);
 
 /// The metadata as the rest of the broker sees it: the live topics, the effective configs, and
 /// a way to send the owner commands.
@@ -194,6 +211,8 @@ pub struct Metadata {
     /// `config` with the dynamic configs applied: what topics resolve their defaults from.
     effective: RwLock<Arc<BrokerConfig>>,
     dynamic: RwLock<DynamicConfigs>,
+    /// The client quota configs (a snapshot replaced on every change).
+    client_quotas: RwLock<Arc<ClientQuotas>>,
     listeners: RwLock<Vec<Arc<dyn MetadataListener>>>,
     commands: tokio::sync::mpsc::Sender<Command>,
 }
@@ -221,6 +240,7 @@ impl Metadata {
         }
         let dynamic = image.dynamic_configs(config.node_id);
         let effective = Arc::new(dynamic.effective(&config));
+        let client_quotas = Arc::new(image.client_quotas().clone());
         if !config.in_memory {
             let live = |topic: &str, index: i32| {
                 image
@@ -259,6 +279,7 @@ impl Metadata {
             services: services.clone(),
             effective: RwLock::new(effective),
             dynamic: RwLock::new(dynamic),
+            client_quotas: RwLock::new(client_quotas),
             listeners: RwLock::new(Vec::new()),
             commands: tx,
         });
@@ -298,6 +319,30 @@ impl Metadata {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// A snapshot of the client quota configs.
+    pub fn client_quotas(&self) -> Arc<ClientQuotas> {
+        self.client_quotas
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// AlterClientQuotas (Kafka's `ClientQuotaControlManager.alterClientQuotas`): one result
+    /// per distinct entity, in the order the request first names them.
+    pub async fn alter_client_quotas(
+        &self,
+        entries: Vec<QuotaAlteration>,
+        validate_only: bool,
+    ) -> Result<Vec<QuotaAlterationResult>, Unavailable> {
+        self.ask(|reply| Command::AlterClientQuotas {
+            entries,
+            validate_only,
+            reply,
+        })
+        .await
+        .ok_or_else(|| Unavailable("the broker is shutting down".into()))
     }
 
     /// Registers a listener for changes (see [`MetadataListener`]).
@@ -472,6 +517,13 @@ impl Owner {
                 }
                 Command::AllocateProducerId(reply) => {
                     let _ = reply.send(self.allocate_producer_id(&metadata));
+                }
+                Command::AlterClientQuotas {
+                    entries,
+                    validate_only,
+                    reply,
+                } => {
+                    let _ = reply.send(self.alter_client_quotas(&metadata, entries, validate_only));
                 }
             }
         }
@@ -707,6 +759,100 @@ impl Owner {
         Ok(())
     }
 
+    /// Checks every entry, then journals and applies the records of those that passed (none
+    /// for `validate_only`). Kafka's quirks are kept: a key named twice, or an entity named
+    /// twice, answers "Ignoring duplicate entity" for that entity.
+    fn alter_client_quotas(
+        &mut self,
+        metadata: &Metadata,
+        entries: Vec<QuotaAlteration>,
+        validate_only: bool,
+    ) -> Vec<QuotaAlterationResult> {
+        let mut results: Vec<QuotaAlterationResult> = Vec::new();
+        let mut records = Vec::new();
+        for entry in entries {
+            // The request's entity is a map: a type named twice keeps its last name.
+            let raw: BTreeMap<String, Option<String>> = entry.entity.into_iter().collect();
+            let mut ops: BTreeMap<String, Option<f64>> = BTreeMap::new();
+            let mut failed = None;
+            for (key, value) in entry.ops {
+                match ops.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(o) => {
+                        failed = Some(QuotaError {
+                            code: ResponseError::InvalidRequest,
+                            message: format!(
+                                "Duplicate quota key {} not updating quota for this entity {}",
+                                o.key(),
+                                entity_text(&raw)
+                            ),
+                        });
+                    }
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(value);
+                    }
+                }
+            }
+            let seen = results.iter().position(|(e, _)| *e == raw);
+            let result = if seen.is_some() || failed.is_some() {
+                Err(QuotaError {
+                    code: ResponseError::InvalidRequest,
+                    message: format!("Ignoring duplicate entity {}", entity_text(&raw)),
+                })
+            } else {
+                self.client_quota_records(&raw, &ops)
+                    .map(|r| records.extend(r))
+            };
+            match seen {
+                Some(i) => results[i].1 = result,
+                None => results.push((raw, result)),
+            }
+        }
+        if !validate_only {
+            for record in records {
+                if let Err(e) = self.commit(metadata, record, Vec::new()) {
+                    for (_, r) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
+                        *r = Err(QuotaError {
+                            code: ResponseError::KafkaStorageError,
+                            message: e.clone(),
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        results
+    }
+
+    /// The records one entity's operations make: only changes (a removal of an unset key, or
+    /// setting the value it has, makes none).
+    fn client_quota_records(
+        &self,
+        raw: &BTreeMap<String, Option<String>>,
+        ops: &BTreeMap<String, Option<f64>>,
+    ) -> Result<Vec<MetadataRecord>, QuotaError> {
+        let parts: Vec<(&str, Option<&str>)> = raw
+            .iter()
+            .map(|(t, n)| (t.as_str(), n.as_deref()))
+            .collect();
+        let entity = quotas::validate_entity(&parts)?;
+        let current = self.image.client_quotas().values(&entity);
+        let mut records = Vec::new();
+        for (key, value) in ops {
+            let now = current.and_then(|c| c.get(key)).copied();
+            if let Some(v) = value {
+                quotas::validate_value(key, *v)?;
+            }
+            if *value != now {
+                records.push(MetadataRecord::ClientQuota {
+                    entity: entity.clone(),
+                    key: key.clone(),
+                    value: *value,
+                });
+            }
+        }
+        Ok(records)
+    }
+
     fn allocate_producer_id(&mut self, metadata: &Metadata) -> Result<i64, AdminError> {
         if self.next_producer_id >= self.image.producer_ids_reserved() {
             let next = self.image.producer_ids_reserved() + PRODUCER_ID_BLOCK;
@@ -783,8 +929,23 @@ fn install(
             }
             metadata.services.log_manager.wake();
         }
+        Change::ClientQuotasChanged => {
+            *metadata
+                .client_quotas
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = Arc::new(image.client_quotas().clone());
+        }
         Change::ProducerIdsReserved { .. } | Change::Ignored => {}
     }
+}
+
+/// Kafka's `ClientQuotaEntity.toString` (a Java `HashMap`: `client-id` prints before `user`).
+fn entity_text(raw: &BTreeMap<String, Option<String>>) -> String {
+    let parts: Vec<String> = raw
+        .iter()
+        .map(|(t, n)| format!("{t}={}", n.as_deref().unwrap_or("null")))
+        .collect();
+    format!("ClientQuotaEntity(entries={{{}}})", parts.join(", "))
 }
 
 /// A topic of the image with its live partitions.

@@ -1,16 +1,19 @@
 //! Cluster metadata: the records that describe topics, partitions, configs and producer-id
 //! blocks (`records`), the journal that makes them durable (`journal`), the image they build
 //! with one `apply` (`image`), the feature levels ApiVersions reports (`features`), the owner that takes admin commands and keeps the live state in
-//! step (`manager`), and the live topics and partitions (`topics`).
+//! step (`manager`), and the live topics and partitions (`topics`), and the client quota configs (`quotas`).
 
 pub mod features;
 pub mod image;
 pub mod journal;
 pub mod manager;
+pub mod quotas;
 pub mod records;
 pub mod topics;
 
 pub use image::MetadataImage;
 pub use journal::MetadataJournal;
-pub use manager::{AdminError, CreateTopicError, DeleteTopicError, Metadata, NewTopic};
+pub use manager::{
+    AdminError, CreateTopicError, DeleteTopicError, Metadata, NewTopic, QuotaAlteration,
+};
 pub use records::MetadataRecord;

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use super::quotas::QuotaEntity;
+
 /// One change to cluster metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetadataRecord {
@@ -33,5 +35,12 @@ pub enum MetadataRecord {
     BrokerConfigs {
         node: Option<i32>,
         configs: BTreeMap<String, String>,
+    },
+    /// One client quota key of one entity was set (`Some`) or removed (`None`) (Kafka's
+    /// `ClientQuotaRecord`; AlterClientQuotas).
+    ClientQuota {
+        entity: QuotaEntity,
+        key: String,
+        value: Option<f64>,
     },
 }

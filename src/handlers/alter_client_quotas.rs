@@ -1,0 +1,95 @@
+//! AlterClientQuotas (key 49), versions 0–1 (v1 is the flexible encoding).
+//!
+//! Kafka's controller checks (`ClientQuotaControlManager`), each failure an INVALID_REQUEST for
+//! that entity with Kafka's message: an empty entity, an unknown entity type, an empty name,
+//! an unknown quota key, a value not above 0, a fractional byte rate; a key or an entity named
+//! twice answers "Ignoring duplicate entity …" as Kafka does. Entities are a `user`, a
+//! `client-id` or both, each named or the default (null name). Removing a key that is not set
+//! is a success that changes nothing. `validate_only` checks and changes nothing. Changes are
+//! `ClientQuota` metadata records, journaled, so they survive restarts; enforcement
+//! (`crate::quota`) sees them at once.
+//!
+//! Not supported: `ip` entities (`connection_creation_rate`), refused with INVALID_REQUEST.
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::alter_client_quotas_response::{EntityData, EntryData};
+use kafka_protocol::messages::{
+    AlterClientQuotasRequest, AlterClientQuotasResponse, ApiKey, ResponseKind,
+};
+
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::log::error::NONE;
+use crate::metadata::QuotaAlteration;
+
+pub const SPEC: ApiSpec = ApiSpec {
+    key: ApiKey::AlterClientQuotas,
+    min_version: 0,
+    max_version: 1,
+};
+
+pub async fn handle(ctx: &RequestContext<'_>, request: AlterClientQuotasRequest) -> Reply {
+    let entries: Vec<QuotaAlteration> = request
+        .entries
+        .iter()
+        .map(|e| QuotaAlteration {
+            entity: e
+                .entity
+                .iter()
+                .map(|p| {
+                    (
+                        p.entity_type.to_string(),
+                        p.entity_name.as_ref().map(|n| n.to_string()),
+                    )
+                })
+                .collect(),
+            ops: e
+                .ops
+                .iter()
+                .map(|o| (o.key.to_string(), (!o.remove).then_some(o.value)))
+                .collect(),
+        })
+        .collect();
+    let results = match ctx
+        .broker
+        .metadata
+        .alter_client_quotas(entries.clone(), request.validate_only)
+        .await
+    {
+        Ok(results) => results,
+        Err(e) => entries
+            .into_iter()
+            .map(|a| {
+                let err = crate::metadata::quotas::QuotaError {
+                    code: ResponseError::KafkaStorageError,
+                    message: e.to_string(),
+                };
+                (a.entity.into_iter().collect(), Err(err))
+            })
+            .collect(),
+    };
+    let entries = results
+        .into_iter()
+        .map(|(entity, result)| {
+            let (code, message) = match result {
+                Ok(()) => (NONE, None),
+                Err(e) => (e.code.code(), Some(owned_str(&e.message))),
+            };
+            EntryData::default()
+                .with_error_code(code)
+                .with_error_message(message)
+                .with_entity(
+                    entity
+                        .iter()
+                        .map(|(t, n)| {
+                            EntityData::default()
+                                .with_entity_type(owned_str(t))
+                                .with_entity_name(n.as_deref().map(owned_str))
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    Reply::message(ResponseKind::AlterClientQuotas(
+        AlterClientQuotasResponse::default().with_entries(entries),
+    ))
+}
