@@ -23,6 +23,7 @@ use crate::metadata::Metadata;
 use crate::metadata::manager::MetadataListener;
 use crate::metadata::topics::{Origin, Partition, Topic, TopicRegistry};
 use crate::metadata::{CreateTopicError, NewTopic};
+use crate::quota::QuotaManager;
 
 pub use crate::log::now_ms;
 
@@ -37,6 +38,8 @@ pub struct Broker {
     pub groups: Arc<GroupCoordinatorHandle>,
     /// The transaction coordinator.
     pub transactions: Arc<TxnCoordinatorHandle>,
+    /// Client quota enforcement (sensors and throttle times).
+    pub quotas: Arc<QuotaManager>,
 }
 
 impl Broker {
@@ -63,7 +66,9 @@ impl Broker {
             markers,
         )?);
         transactions.start_background();
+        let quotas = Arc::new(QuotaManager::new(metadata.clone(), &config));
         let broker = Arc::new(Broker {
+            quotas,
             config,
             cluster_id: metadata.cluster_id.clone(),
             topics: metadata.topics.clone(),

@@ -181,6 +181,61 @@ impl Reply {
     }
 }
 
+/// Sets a response's `throttle_time_ms` (a quota throttled the request). Responses without
+/// the field (SASL, WriteTxnMarkers) are left as they are; versions without it drop it when
+/// encoded.
+pub fn set_throttle_time(response: &mut ResponseKind, ms: i32) {
+    macro_rules! set {
+        ($($variant:ident),*) => {
+            match response {
+                $(ResponseKind::$variant(r) => r.throttle_time_ms = r.throttle_time_ms.max(ms),)*
+                _ => {}
+            }
+        };
+    }
+    set!(
+        Produce,
+        Fetch,
+        ListOffsets,
+        Metadata,
+        OffsetCommit,
+        OffsetFetch,
+        FindCoordinator,
+        JoinGroup,
+        Heartbeat,
+        LeaveGroup,
+        SyncGroup,
+        DescribeGroups,
+        ListGroups,
+        ApiVersions,
+        CreateTopics,
+        DeleteTopics,
+        DeleteRecords,
+        InitProducerId,
+        AddPartitionsToTxn,
+        AddOffsetsToTxn,
+        EndTxn,
+        TxnOffsetCommit,
+        DescribeAcls,
+        DescribeConfigs,
+        AlterConfigs,
+        DescribeLogDirs,
+        CreatePartitions,
+        DeleteGroups,
+        ElectLeaders,
+        IncrementalAlterConfigs,
+        ListPartitionReassignments,
+        OffsetDelete,
+        DescribeCluster,
+        DescribeProducers,
+        DescribeTransactions,
+        ListTransactions,
+        DescribeTopicPartitions,
+        DescribeClientQuotas,
+        AlterClientQuotas
+    );
+}
+
 /// Checks a client's `current_leader_epoch` against ours, as Kafka does (-1 skips the check).
 pub fn check_leader_epoch(requested: i32, ours: i32) -> i16 {
     if requested == -1 || requested == ours {

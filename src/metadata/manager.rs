@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use kafka_protocol::ResponseError;
@@ -213,6 +214,8 @@ pub struct Metadata {
     dynamic: RwLock<DynamicConfigs>,
     /// The client quota configs (a snapshot replaced on every change).
     client_quotas: RwLock<Arc<ClientQuotas>>,
+    /// Whether any client quota is configured: the one check requests make when none is.
+    any_client_quota: AtomicBool,
     listeners: RwLock<Vec<Arc<dyn MetadataListener>>>,
     commands: tokio::sync::mpsc::Sender<Command>,
 }
@@ -279,6 +282,7 @@ impl Metadata {
             services: services.clone(),
             effective: RwLock::new(effective),
             dynamic: RwLock::new(dynamic),
+            any_client_quota: AtomicBool::new(!client_quotas.is_empty()),
             client_quotas: RwLock::new(client_quotas),
             listeners: RwLock::new(Vec::new()),
             commands: tx,
@@ -327,6 +331,11 @@ impl Metadata {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Whether any client quota is configured (one atomic load).
+    pub fn has_client_quotas(&self) -> bool {
+        self.any_client_quota.load(Ordering::Relaxed)
     }
 
     /// AlterClientQuotas (Kafka's `ClientQuotaControlManager.alterClientQuotas`): one result
@@ -934,6 +943,9 @@ fn install(
                 .client_quotas
                 .write()
                 .unwrap_or_else(|e| e.into_inner()) = Arc::new(image.client_quotas().clone());
+            metadata
+                .any_client_quota
+                .store(!image.client_quotas().is_empty(), Ordering::Relaxed);
         }
         Change::ProducerIdsReserved { .. } | Change::Ignored => {}
     }
