@@ -217,6 +217,8 @@ pub fn api_key_of(request: &RequestKind) -> ApiKey {
         RequestKind::ListTransactions(_) => ApiKey::ListTransactions,
         RequestKind::SaslHandshake(_) => ApiKey::SaslHandshake,
         RequestKind::SaslAuthenticate(_) => ApiKey::SaslAuthenticate,
+        RequestKind::DescribeClientQuotas(_) => ApiKey::DescribeClientQuotas,
+        RequestKind::AlterClientQuotas(_) => ApiKey::AlterClientQuotas,
         other => panic!("add {other:?} to api_key_of"),
     }
 }
