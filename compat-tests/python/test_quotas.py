@@ -75,7 +75,8 @@ def test_kafka_configs_user_and_client_quotas(request, kafka_tools, target):  # 
     both = (*bs, "--entity-type", "users", "--entity-name", alice,
             "--entity-type", "clients", "--entity-name", "c1")
     r = tool(*both, "--alter", "--add-config", "producer_byte_rate=4096")
-    assert r.lines == [f"Completed updating config for user {alice}, client c1."], r
+    # The tool names only the user here (its own text, the same against Kafka).
+    assert r.lines == [f"Completed updating config for user {alice}."], r
     r = tool(*both, "--describe")
     assert quotas(r.out) == {f"user-principal '{alice}', client-id 'c1'":
                              {"producer_byte_rate": 4096.0}}, r
@@ -113,3 +114,21 @@ def test_confluent_producer_over_quota_is_throttled(request, kafka_tools, target
     assert delivered and all(e is None for e in delivered), delivered
     assert events, f"no throttle reported after {len(delivered)} records of 8 KiB"
     assert all(t > 0 for t in events), events
+
+
+@pytest.mark.parametrize("target", [
+    pytest.param("vltava", marks=pytest.mark.skip(
+        reason="needs DescribeUserScramCredentials (scram branch): kafka-configs --describe "
+               "--entity-type users also describes SCRAM credentials")),
+    "kafka"])
+def test_kafka_configs_user_quotas(request, kafka_tools, target):  # noqa: F811
+    bs = ("kafka-configs", "--bootstrap-server", target_bootstrap(request, target))
+    bob = f"bob-{uuid.uuid4().hex[:8]}"
+    user = (*bs, "--entity-type", "users", "--entity-name", bob)
+    r = tool(*user, "--alter", "--add-config", "producer_byte_rate=1024,request_percentage=25.5")
+    assert r.lines == [f"Completed updating config for user {bob}."], r
+    r = tool(*user, "--describe")
+    assert quotas(r.out) == {f"user-principal '{bob}'": {"producer_byte_rate": 1024.0,
+                                                         "request_percentage": 25.5}}, r
+    tool(*user, "--alter", "--delete-config", "producer_byte_rate,request_percentage")
+    assert quotas(tool(*user, "--describe").out) == {}
