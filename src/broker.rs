@@ -23,6 +23,7 @@ use crate::metadata::Metadata;
 use crate::metadata::manager::MetadataListener;
 use crate::metadata::topics::{Origin, Partition, Topic, TopicRegistry};
 use crate::metadata::{CreateTopicError, NewTopic};
+use crate::quota::QuotaManager;
 
 pub use crate::log::now_ms;
 /// The SASL/SCRAM exchange (`net::scram`) checks proofs against metadata's credentials.
@@ -41,6 +42,8 @@ pub struct Broker {
     pub groups: Arc<GroupCoordinatorHandle>,
     /// The transaction coordinator.
     pub transactions: Arc<TxnCoordinatorHandle>,
+    /// Client quota enforcement (sensors and throttle times).
+    pub quotas: Arc<QuotaManager>,
 }
 
 impl Broker {
@@ -67,7 +70,9 @@ impl Broker {
             markers,
         )?);
         transactions.start_background();
+        let quotas = Arc::new(QuotaManager::new(metadata.clone(), &config));
         let broker = Arc::new(Broker {
+            quotas,
             config,
             cluster_id: metadata.cluster_id.clone(),
             topics: metadata.topics.clone(),

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod log;
 pub mod metadata;
 pub mod net;
+pub mod quota;
 
 /// Huge allocations requested by the protocol decoder are reserved lazily instead of aborting
 /// the process; see [`net::alloc_guard`]. Declared in the library so every binary, test and bench

@@ -512,6 +512,38 @@ async fn alter_scram_codes(c: &mut Client) -> Vec<i16> {
     r.results.iter().map(|r| r.error_code).collect()
 }
 
+async fn describe_quotas_code(c: &mut Client) -> i16 {
+    let req = DescribeClientQuotasRequest::default();
+    let ResponseKind::DescribeClientQuotas(r) =
+        c.call(1, RequestKind::DescribeClientQuotas(req)).await
+    else {
+        panic!()
+    };
+    r.error_code
+}
+
+async fn alter_quotas_codes(c: &mut Client) -> Vec<i16> {
+    use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
+    let req = AlterClientQuotasRequest::default().with_entries(vec![
+        EntryData::default()
+            .with_entity(vec![
+                EntityData::default()
+                    .with_entity_type(s("client-id"))
+                    .with_entity_name(Some(s("c1"))),
+            ])
+            .with_ops(vec![
+                OpData::default()
+                    .with_key(s("producer_byte_rate"))
+                    .with_value(1024.0),
+            ]),
+    ]);
+    let ResponseKind::AlterClientQuotas(r) = c.call(1, RequestKind::AlterClientQuotas(req)).await
+    else {
+        panic!()
+    };
+    r.entries.iter().map(|e| e.error_code).collect()
+}
+
 /// Each API, refused with Kafka's code for bob (no grants), allowed for alice (granted).
 #[tokio::test]
 async fn denial_matrix() {
@@ -620,6 +652,11 @@ async fn denial_matrix() {
     assert_eq!(describe_scram_code(&mut alice).await, 0);
     assert_eq!(alter_scram_codes(&mut alice).await, [cluster_denied]);
     assert_eq!(alter_scram_codes(&mut admin).await, [0]);
+    // Client quotas: DESCRIBE_CONFIGS / ALTER_CONFIGS on the cluster (alice has DESCRIBE only).
+    assert_eq!(describe_quotas_code(&mut alice).await, cluster_denied);
+    assert_eq!(describe_quotas_code(&mut admin).await, 0);
+    assert_eq!(alter_quotas_codes(&mut alice).await, [cluster_denied]);
+    assert_eq!(alter_quotas_codes(&mut admin).await, [0]);
 
     // Deletion last.
     assert_eq!(delete_topic_code(&mut bob, "t").await, topic_denied);

@@ -1,7 +1,8 @@
 //! The shape of the house, kept by a test: layers only point down, and no module imports
 //! another that imports it back.
 //!
-//! network (`net`) → `handlers` → the `broker` hub → `coordinator` and `metadata` → `log`,
+//! network (`net`) → `handlers` → the `broker` hub → `coordinator`, `quota` (client quota
+//! enforcement, which reads the quota configs of `metadata`) and `metadata` → `log`,
 //! with `config` a leaf above `log`. The log imports nothing else of the crate; coordinators
 //! import no handler, network or hub; metadata imports no handler or coordinator. Every
 //! `crate::…` path in `src/` counts (use lines and inline paths alike, tests included).
@@ -16,12 +17,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("config", &["log"]),
     ("metadata", &["config", "log"]),
     ("coordinator", &["config", "log"]),
-    ("broker", &["config", "log", "metadata", "coordinator"]),
+    ("quota", &["config", "log", "metadata"]),
+    (
+        "broker",
+        &["config", "log", "metadata", "coordinator", "quota"],
+    ),
     (
         "handlers",
-        &["broker", "config", "log", "metadata", "coordinator"],
+        &[
+            "broker",
+            "config",
+            "log",
+            "metadata",
+            "coordinator",
+            "quota",
+        ],
     ),
-    ("net", &["handlers", "broker", "config", "log"]),
+    ("net", &["handlers", "broker", "config", "log", "quota"]),
     // The command line's Kafka client talks to brokers over the wire only.
     ("client", &[]),
     (
@@ -35,6 +47,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "log",
             "metadata",
             "coordinator",
+            "quota",
         ],
     ),
 ];

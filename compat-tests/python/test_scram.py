@@ -103,8 +103,6 @@ def test_kafka_configs_describe_users(broker_factory, kafka_tools):
     add_user(b, "alice", "SCRAM-SHA-512=[password=alice-512]")
     run = tool("kafka-configs", "--bootstrap-server", b.bootstrap, "--describe",
                "--entity-type", "users", "--entity-name", "alice", ok=None)
-    if "DescribeClientQuotas" in run.out + run.err or "UnsupportedVersion" in run.out + run.err:
-        pytest.skip("needs DescribeClientQuotas (quota branch)")
     assert run.rc == 0, run
     assert ("SCRAM credential configs for user-principal 'alice' are "
             "SCRAM-SHA-256=iterations=8192, SCRAM-SHA-512=iterations=4096") in run.out, run

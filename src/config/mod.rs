@@ -143,6 +143,9 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     // Kafka's default is unlimited; a bound is a non-negotiable here.
     key("max.connections", "10000"),
     key("connections.max.idle.ms", "600000"),
+    // Client quotas (the quotas themselves are metadata: AlterClientQuotas); see src/quota/.
+    key("quota.window.num", "11"),
+    key("quota.window.size.seconds", "1"),
     // Kafka's default is unlimited (-1); request bytes held at once are bounded here.
     key("queued.max.request.bytes", "536870912"),
     // Vltava's own (Kafka has none): once a request's size prefix has arrived, the rest must
@@ -241,6 +244,10 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     pub connections_max_idle_ms: u64,
     pub queued_max_request_bytes: usize,
+    /// `quota.window.num`: samples a client quota rate is measured over (at least 1).
+    pub quota_window_num: u32,
+    /// `quota.window.size.seconds`: the length of one sample (at least 1).
+    pub quota_window_size_seconds: u32,
     /// `vltava.request.read.timeout.ms`: time for a started frame, beyond the rate allowance.
     pub request_read_timeout_ms: u64,
     /// `vltava.request.read.min.bytes.per.sec`: slowest accepted arrival rate of a frame.
@@ -333,6 +340,13 @@ impl BrokerConfig {
                 .trim()
                 .parse()
                 .map_err(|_| ConfigError::Invalid(name.into(), value))
+        }
+        /// Kafka's `atLeast(1)` INT settings.
+        fn at_least_one(name: &str, value: String) -> Result<u32, ConfigError> {
+            match value.trim().parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(ConfigError::Invalid(name.into(), value)),
+            }
         }
         let listeners = listeners::parse(&get("listeners"), &overrides)?;
         let log_dir = overrides
@@ -472,6 +486,11 @@ impl BrokerConfig {
             connections_max_idle_ms: num(
                 "connections.max.idle.ms",
                 get("connections.max.idle.ms"),
+            )?,
+            quota_window_num: at_least_one("quota.window.num", get("quota.window.num"))?,
+            quota_window_size_seconds: at_least_one(
+                "quota.window.size.seconds",
+                get("quota.window.size.seconds"),
             )?,
             queued_max_request_bytes: num(
                 "queued.max.request.bytes",

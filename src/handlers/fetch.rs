@@ -20,6 +20,9 @@
 //! - `isolation_level` 1 (read_committed) reads only up to the last stable offset and lists the
 //!   aborted transactions the returned records may hold (from the `.txnindex` files), so the
 //!   consumer drops their records; every response carries the LSO.
+//! - Client quotas (`consumer_byte_rate`): `max_bytes` is capped at what the quota allows in
+//!   one quota window, as in Kafka; the connection records the response size and, over quota,
+//!   sends [`throttled`] instead (no data, the throttle time) and mutes the connection.
 //! - The response body is built as memory pieces and file regions (`fetch_encode`), and the
 //!   connection sends the regions with sendfile.
 //! - Authorization as Kafka's: a consumer needs READ on each topic (TOPIC_AUTHORIZATION_FAILED,
@@ -44,6 +47,7 @@ use crate::handlers::fetch_encode::{
 use crate::log::error::NONE;
 use crate::metadata::acls::{AclOperation, ResourceType};
 use crate::metadata::topics::{Partition, Topic};
+use crate::quota::QuotaKind;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::Fetch,
@@ -95,8 +99,16 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> Reply {
         );
     }
     let wanted = resolve(ctx, &request);
-    let max_bytes = request.max_bytes.clamp(0, FETCH_MAX_BYTES) as usize;
-    let min_bytes = request.min_bytes.max(0) as usize;
+    let mut max_bytes = request.max_bytes.clamp(0, FETCH_MAX_BYTES) as usize;
+    // As Kafka: never more than the client's fetch quota allows in one quota window.
+    if let Some(window_bytes) = ctx.broker.quotas.max_value_in_window(
+        QuotaKind::Fetch,
+        ctx.principal,
+        ctx.header.client_id.as_deref().unwrap_or(""),
+    ) {
+        max_bytes = max_bytes.min(window_bytes.max(0.0) as usize);
+    }
+    let min_bytes = (request.min_bytes.max(0) as usize).min(max_bytes);
     let read_committed = request.isolation_level == 1;
     let wait = Duration::from_millis(request.max_wait_ms.clamp(0, MAX_WAIT_MS_CAP) as u64);
     let deadline = Instant::now() + wait;
@@ -123,6 +135,18 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> Reply {
             return respond(version, body);
         }
     }
+}
+
+/// The answer to a fetch throttled by a quota: no data, only the throttle time (Kafka's
+/// `getThrottledResponse` for a sessionless fetch).
+pub fn throttled(version: i16, throttle_time_ms: i32) -> Reply {
+    respond(
+        version,
+        FetchResponseBody {
+            throttle_time_ms,
+            ..Default::default()
+        },
+    )
 }
 
 fn respond(version: i16, body: FetchResponseBody) -> Reply {

@@ -18,6 +18,7 @@ use crate::metadata::acls::{self, AclOperation, Requester, ResourceType};
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
@@ -29,6 +30,7 @@ pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -142,6 +144,8 @@ handlers! {
     SaslAuthenticate => sasl_authenticate,
     DescribeUserScramCredentials => describe_user_scram_credentials,
     AlterUserScramCredentials => alter_user_scram_credentials async,
+    DescribeClientQuotas => describe_client_quotas,
+    AlterClientQuotas => alter_client_quotas async,
 }
 
 /// The handler's spec for `key`, if any.
@@ -284,6 +288,61 @@ impl Reply {
     pub fn message(response: ResponseKind) -> Reply {
         Reply::Message(Box::new(response))
     }
+}
+
+/// Sets a response's `throttle_time_ms` (a quota throttled the request). Responses without
+/// the field (SASL, WriteTxnMarkers) are left as they are; versions without it drop it when
+/// encoded.
+pub fn set_throttle_time(response: &mut ResponseKind, ms: i32) {
+    macro_rules! set {
+        ($($variant:ident),*) => {
+            match response {
+                $(ResponseKind::$variant(r) => r.throttle_time_ms = r.throttle_time_ms.max(ms),)*
+                _ => {}
+            }
+        };
+    }
+    set!(
+        Produce,
+        Fetch,
+        ListOffsets,
+        Metadata,
+        OffsetCommit,
+        OffsetFetch,
+        FindCoordinator,
+        JoinGroup,
+        Heartbeat,
+        LeaveGroup,
+        SyncGroup,
+        DescribeGroups,
+        ListGroups,
+        ApiVersions,
+        CreateTopics,
+        DeleteTopics,
+        DeleteRecords,
+        InitProducerId,
+        AddPartitionsToTxn,
+        AddOffsetsToTxn,
+        EndTxn,
+        TxnOffsetCommit,
+        DescribeAcls,
+        DescribeConfigs,
+        AlterConfigs,
+        DescribeLogDirs,
+        CreatePartitions,
+        DeleteGroups,
+        ElectLeaders,
+        IncrementalAlterConfigs,
+        ListPartitionReassignments,
+        OffsetDelete,
+        DescribeCluster,
+        DescribeProducers,
+        DescribeTransactions,
+        ListTransactions,
+        DescribeTopicPartitions,
+        DescribeClientQuotas,
+        AlterClientQuotas
+    );
 }
 
 /// Checks a client's `current_leader_epoch` against ours, as Kafka does (-1 skips the check).

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::acls::AclIndex;
+use super::quotas::ClientQuotas;
 use super::records::MetadataRecord;
 use super::scram::{ScramCredential, ScramMechanism};
 use crate::config::dynamic::DynamicConfigs;
@@ -45,6 +46,8 @@ pub enum Change {
     ScramCredentialsChanged,
     /// An ACL was added or removed.
     AclsChanged,
+    /// A client quota was set or removed.
+    ClientQuotasChanged,
     /// The record named something the image does not hold (nothing changed).
     Ignored,
 }
@@ -62,6 +65,7 @@ pub struct MetadataImage {
     scram: ScramCredentials,
     /// Every ACL, shared copy-on-write with the authorizer's published snapshot.
     acls: Arc<AclIndex>,
+    client_quotas: ClientQuotas,
 }
 
 /// SCRAM credentials by user, then mechanism.
@@ -156,6 +160,10 @@ impl MetadataImage {
                 Some(_) => vec![Change::AclsChanged],
                 None => vec![Change::Ignored],
             },
+            MetadataRecord::ClientQuota { entity, key, value } => {
+                self.client_quotas.apply(entity, key, *value);
+                vec![Change::ClientQuotasChanged]
+            }
             MetadataRecord::ProducerIds { next } => {
                 self.producer_ids_reserved = self.producer_ids_reserved.max(*next);
                 vec![Change::ProducerIdsReserved {
@@ -218,6 +226,10 @@ impl MetadataImage {
     /// Every ACL (a snapshot: later changes copy).
     pub fn acls(&self) -> Arc<AclIndex> {
         self.acls.clone()
+    }
+    /// Every configured client quota.
+    pub fn client_quotas(&self) -> &ClientQuotas {
+        &self.client_quotas
     }
 
     /// The dynamic configs that apply to broker `node`.
@@ -379,6 +391,33 @@ mod tests {
             image.apply(&MetadataRecord::RemoveAcl { id: id(7) }),
             vec![Change::Ignored]
         );
+    }
+
+    #[test]
+    fn client_quotas_are_set_and_removed_by_records() {
+        use crate::metadata::quotas::{EntityName, QuotaEntity, QuotaKey};
+        let alice = QuotaEntity {
+            user: Some(EntityName::Named("alice".into())),
+            client_id: None,
+        };
+        let set = |value| MetadataRecord::ClientQuota {
+            entity: alice.clone(),
+            key: "producer_byte_rate".into(),
+            value,
+        };
+        let mut image = MetadataImage::default();
+        assert_eq!(
+            image.apply(&set(Some(1024.0))),
+            vec![Change::ClientQuotasChanged]
+        );
+        let tags = ("alice".to_string(), String::new());
+        let quotas = image.client_quotas();
+        assert_eq!(
+            quotas.limit(QuotaKey::ProducerByteRate, &tags),
+            Some(1024.0)
+        );
+        image.apply(&set(None));
+        assert!(image.client_quotas().is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::acls::{AclBinding, AclOperation, PatternType, Permission, ResourceType};
+use super::quotas::{EntityName, QuotaEntity};
 pub use super::records::MetadataRecord;
 use super::scram::{ScramCredential, ScramMechanism};
 
@@ -262,6 +263,13 @@ fn encode_line(record: &MetadataRecord) -> String {
             binding.permission as i8,
         ),
         MetadataRecord::RemoveAcl { id } => format!("REMOVE_ACL\t{id}"),
+        MetadataRecord::ClientQuota { entity, key, value } => format!(
+            "CLIENT_QUOTA\t{}\t{}\t{}\t{}",
+            encode_entity_name(entity.user.as_ref()),
+            encode_entity_name(entity.client_id.as_ref()),
+            escape(key),
+            value.map_or_else(|| "-".to_string(), |v| v.to_string())
+        ),
     };
     format!(
         "{V2_TAG}{} {:08x} {}\n",
@@ -355,7 +363,36 @@ fn decode_body(body: &str) -> Option<MetadataRecord> {
         ["REMOVE_ACL", id] => Some(MetadataRecord::RemoveAcl {
             id: id.parse().ok()?,
         }),
+        ["CLIENT_QUOTA", user, client_id, key, value] => Some(MetadataRecord::ClientQuota {
+            entity: QuotaEntity {
+                user: decode_entity_name(user)?,
+                client_id: decode_entity_name(client_id)?,
+            },
+            key: unescape(key)?,
+            value: match *value {
+                "-" => None,
+                v => Some(v.parse().ok()?),
+            },
+        }),
         _ => None,
+    }
+}
+
+/// A quota entity's part: `-` absent, `*` the default, `=name` a name.
+fn encode_entity_name(name: Option<&EntityName>) -> String {
+    match name {
+        None => "-".to_string(),
+        Some(EntityName::Default) => "*".to_string(),
+        Some(EntityName::Named(n)) => format!("={}", escape(n)),
+    }
+}
+
+/// `None` when malformed; `Some(None)` when the part is absent.
+fn decode_entity_name(text: &str) -> Option<Option<EntityName>> {
+    match text {
+        "-" => Some(None),
+        "*" => Some(Some(EntityName::Default)),
+        t => Some(Some(EntityName::Named(unescape(t.strip_prefix('=')?)?))),
     }
 }
 
@@ -453,6 +490,30 @@ mod tests {
                 },
             },
             MetadataRecord::RemoveAcl { id: random_uuid() },
+            MetadataRecord::ClientQuota {
+                entity: QuotaEntity {
+                    user: Some(EntityName::Named("al ice=%\t".into())),
+                    client_id: Some(EntityName::Default),
+                },
+                key: "request_percentage".into(),
+                value: Some(12.345678901234),
+            },
+            MetadataRecord::ClientQuota {
+                entity: QuotaEntity {
+                    user: None,
+                    client_id: Some(EntityName::Named("-".into())),
+                },
+                key: "producer_byte_rate".into(),
+                value: None,
+            },
+            MetadataRecord::ClientQuota {
+                entity: QuotaEntity {
+                    user: Some(EntityName::Named("*".into())),
+                    client_id: None,
+                },
+                key: "consumer_byte_rate".into(),
+                value: Some(1e18),
+            },
         ]
     }
 

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use kafka_protocol::ResponseError;
@@ -24,6 +25,7 @@ use uuid::Uuid;
 use super::acls::{AclBinding, AclFilter, AclIndex, validate_new as validate_new_acl};
 use super::image::{Change, MetadataImage, ScramCredentials, TopicImage};
 use super::journal::MetadataJournal;
+use super::quotas::{self, ClientQuotas, QuotaError};
 use super::records::MetadataRecord;
 use super::scram::{self, AlterResult, Deletion, ScramCredential, ScramMechanism, Upsertion};
 use super::topics::{Partition, PartitionServices, Topic, TopicRegistry, validate_topic_name};
@@ -188,6 +190,11 @@ enum Command {
     },
     CreateAcls(Vec<AclBinding>, Reply<Vec<Result<(), AdminError>>>),
     DeleteAcls(Vec<AclFilter>, Reply<Vec<DeletedAcls>>),
+    AlterClientQuotas {
+        entries: Vec<QuotaAlteration>,
+        validate_only: bool,
+        reply: Reply<Vec<QuotaAlterationResult>>,
+    },
 }
 
 /// What one DeleteAcls filter removed, or why it failed.
@@ -196,6 +203,17 @@ pub type DeletedAcls = Result<Vec<AclBinding>, AdminError>;
 /// ACLs the broker keeps at most (Kafka has no bound; every check stays cheap, but the image
 /// and its journal must not grow without limit).
 pub const MAX_ACLS: usize = 100_000;
+
+/// One AlterClientQuotas entry: the entity as the request names it ((type, name) pairs, a
+/// null name for the default) and its operations (a key and its new value, `None` to remove).
+#[derive(Debug, Clone)]
+pub struct QuotaAlteration {
+    pub entity: Vec<(String, Option<String>)>,
+    pub ops: Vec<(String, Option<f64>)>,
+}
+
+/// The outcome for one entity (by type) of an AlterClientQuotas request.
+pub type QuotaAlterationResult = (BTreeMap<String, Option<String>>, Result<(), QuotaError>);
 
 /// The metadata as the rest of the broker sees it: the live topics, the effective configs, and
 /// a way to send the owner commands.
@@ -213,6 +231,10 @@ pub struct Metadata {
     /// The SCRAM credentials of the image, replaced whole when one changes: what SASL/SCRAM
     /// authenticates against and DescribeUserScramCredentials reports.
     scram: RwLock<Arc<ScramCredentials>>,
+    /// The client quota configs (a snapshot replaced on every change).
+    client_quotas: RwLock<Arc<ClientQuotas>>,
+    /// Whether any client quota is configured: the one check requests make when none is.
+    any_client_quota: AtomicBool,
     listeners: RwLock<Vec<Arc<dyn MetadataListener>>>,
     /// The ACLs as last applied: what the authorizer checks against.
     acls: RwLock<Arc<AclIndex>>,
@@ -242,6 +264,7 @@ impl Metadata {
         }
         let dynamic = image.dynamic_configs(config.node_id);
         let effective = Arc::new(dynamic.effective(&config));
+        let client_quotas = Arc::new(image.client_quotas().clone());
         if !config.in_memory {
             let live = |topic: &str, index: i32| {
                 image
@@ -281,6 +304,8 @@ impl Metadata {
             effective: RwLock::new(effective),
             dynamic: RwLock::new(dynamic),
             scram: RwLock::new(Arc::new(image.scram_credentials().clone())),
+            any_client_quota: AtomicBool::new(!client_quotas.is_empty()),
+            client_quotas: RwLock::new(client_quotas),
             listeners: RwLock::new(Vec::new()),
             acls: RwLock::new(image.acls()),
             commands: tx,
@@ -376,6 +401,34 @@ impl Metadata {
         self.ask(|r| Command::DeleteAcls(filters, r))
             .await
             .unwrap_or_else(|| vec![Err(AdminError::storage("the broker is shutting down")); count])
+    }
+    /// A snapshot of the client quota configs.
+    pub fn client_quotas(&self) -> Arc<ClientQuotas> {
+        self.client_quotas
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether any client quota is configured (one atomic load).
+    pub fn has_client_quotas(&self) -> bool {
+        self.any_client_quota.load(Ordering::Relaxed)
+    }
+
+    /// AlterClientQuotas (Kafka's `ClientQuotaControlManager.alterClientQuotas`): one result
+    /// per distinct entity, in the order the request first names them.
+    pub async fn alter_client_quotas(
+        &self,
+        entries: Vec<QuotaAlteration>,
+        validate_only: bool,
+    ) -> Result<Vec<QuotaAlterationResult>, Unavailable> {
+        self.ask(|reply| Command::AlterClientQuotas {
+            entries,
+            validate_only,
+            reply,
+        })
+        .await
+        .ok_or_else(|| Unavailable("the broker is shutting down".into()))
     }
 
     /// Registers a listener for changes (see [`MetadataListener`]).
@@ -572,6 +625,13 @@ impl Owner {
                         .map(|f| self.delete_acls(&metadata, f))
                         .collect();
                     let _ = reply.send(results);
+                }
+                Command::AlterClientQuotas {
+                    entries,
+                    validate_only,
+                    reply,
+                } => {
+                    let _ = reply.send(self.alter_client_quotas(&metadata, entries, validate_only));
                 }
             }
         }
@@ -868,6 +928,99 @@ impl Owner {
         }
         Ok(deleted)
     }
+    /// Checks every entry, then journals and applies the records of those that passed (none
+    /// for `validate_only`). Kafka's quirks are kept: a key named twice, or an entity named
+    /// twice, answers "Ignoring duplicate entity" for that entity.
+    fn alter_client_quotas(
+        &mut self,
+        metadata: &Metadata,
+        entries: Vec<QuotaAlteration>,
+        validate_only: bool,
+    ) -> Vec<QuotaAlterationResult> {
+        let mut results: Vec<QuotaAlterationResult> = Vec::new();
+        let mut records = Vec::new();
+        for entry in entries {
+            // The request's entity is a map: a type named twice keeps its last name.
+            let raw: BTreeMap<String, Option<String>> = entry.entity.into_iter().collect();
+            let mut ops: BTreeMap<String, Option<f64>> = BTreeMap::new();
+            let mut failed = None;
+            for (key, value) in entry.ops {
+                match ops.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(o) => {
+                        failed = Some(QuotaError {
+                            code: ResponseError::InvalidRequest,
+                            message: format!(
+                                "Duplicate quota key {} not updating quota for this entity {}",
+                                o.key(),
+                                entity_text(&raw)
+                            ),
+                        });
+                    }
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(value);
+                    }
+                }
+            }
+            let seen = results.iter().position(|(e, _)| *e == raw);
+            let result = if seen.is_some() || failed.is_some() {
+                Err(QuotaError {
+                    code: ResponseError::InvalidRequest,
+                    message: format!("Ignoring duplicate entity {}", entity_text(&raw)),
+                })
+            } else {
+                self.client_quota_records(&raw, &ops)
+                    .map(|r| records.extend(r))
+            };
+            match seen {
+                Some(i) => results[i].1 = result,
+                None => results.push((raw, result)),
+            }
+        }
+        if !validate_only {
+            for record in records {
+                if let Err(e) = self.commit(metadata, record, Vec::new()) {
+                    for (_, r) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
+                        *r = Err(QuotaError {
+                            code: ResponseError::KafkaStorageError,
+                            message: e.clone(),
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        results
+    }
+
+    /// The records one entity's operations make: only changes (a removal of an unset key, or
+    /// setting the value it has, makes none).
+    fn client_quota_records(
+        &self,
+        raw: &BTreeMap<String, Option<String>>,
+        ops: &BTreeMap<String, Option<f64>>,
+    ) -> Result<Vec<MetadataRecord>, QuotaError> {
+        let parts: Vec<(&str, Option<&str>)> = raw
+            .iter()
+            .map(|(t, n)| (t.as_str(), n.as_deref()))
+            .collect();
+        let entity = quotas::validate_entity(&parts)?;
+        let current = self.image.client_quotas().values(&entity);
+        let mut records = Vec::new();
+        for (key, value) in ops {
+            let now = current.and_then(|c| c.get(key)).copied();
+            if let Some(v) = value {
+                quotas::validate_value(key, *v)?;
+            }
+            if *value != now {
+                records.push(MetadataRecord::ClientQuota {
+                    entity: entity.clone(),
+                    key: key.clone(),
+                    value: *value,
+                });
+            }
+        }
+        Ok(records)
+    }
 
     fn allocate_producer_id(&mut self, metadata: &Metadata) -> Result<i64, AdminError> {
         if self.next_producer_id >= self.image.producer_ids_reserved() {
@@ -952,8 +1105,26 @@ fn install(
         Change::AclsChanged => {
             *metadata.acls.write().unwrap_or_else(|e| e.into_inner()) = image.acls();
         }
+        Change::ClientQuotasChanged => {
+            *metadata
+                .client_quotas
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = Arc::new(image.client_quotas().clone());
+            metadata
+                .any_client_quota
+                .store(!image.client_quotas().is_empty(), Ordering::Relaxed);
+        }
         Change::ProducerIdsReserved { .. } | Change::Ignored => {}
     }
+}
+
+/// Kafka's `ClientQuotaEntity.toString` (a Java `HashMap`: `client-id` prints before `user`).
+fn entity_text(raw: &BTreeMap<String, Option<String>>) -> String {
+    let parts: Vec<String> = raw
+        .iter()
+        .map(|(t, n)| format!("{t}={}", n.as_deref().unwrap_or("null")))
+        .collect();
+    format!("ClientQuotaEntity(entries={{{}}})", parts.join(", "))
 }
 
 /// A topic of the image with its live partitions.

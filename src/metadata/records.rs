@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::acls::AclBinding;
+use super::quotas::QuotaEntity;
 use super::scram::{ScramCredential, ScramMechanism};
 
 /// One change to cluster metadata.
@@ -55,4 +56,11 @@ pub enum MetadataRecord {
     Acl { id: Uuid, binding: AclBinding },
     /// An ACL was deleted (DeleteAcls), as Kafka's `RemoveAccessControlEntryRecord`.
     RemoveAcl { id: Uuid },
+    /// One client quota key of one entity was set (`Some`) or removed (`None`) (Kafka's
+    /// `ClientQuotaRecord`; AlterClientQuotas).
+    ClientQuota {
+        entity: QuotaEntity,
+        key: String,
+        value: Option<f64>,
+    },
 }

@@ -139,6 +139,9 @@ pub struct Connection {
     /// On SASL listeners: the authentication state; nothing but ApiVersions and the SASL
     /// exchange is served until it completes.
     sasl: Option<Authenticator>,
+    /// Set when a quota throttled the last request: nothing more is read from the client
+    /// until then (Kafka mutes the channel; KIP-219).
+    muted_until: Option<tokio::time::Instant>,
 }
 
 impl Connection {
@@ -161,6 +164,7 @@ impl Connection {
             client_host,
             listener,
             principal: "User:ANONYMOUS".into(),
+            muted_until: None,
         }
     }
 
@@ -185,6 +189,7 @@ impl Connection {
             client_host,
             listener,
             principal,
+            muted_until: None,
         }
     }
 
@@ -193,6 +198,12 @@ impl Connection {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), ConnectionError> {
         let idle = Duration::from_millis(self.broker.config.connections_max_idle_ms.max(1));
         loop {
+            if let Some(until) = self.muted_until.take() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+            }
             let frame = tokio::select! {
                 r = tokio::time::timeout(idle, self.read_frame()) => match r {
                     Ok(r) => r?,
@@ -297,6 +308,7 @@ impl Connection {
     }
 
     async fn serve(&mut self, mut frame: Bytes) -> Result<(), ConnectionError> {
+        let frame_len = frame.len();
         let prefix = peek_prefix(&frame)?;
         let Ok(api) = ApiKey::try_from(prefix.api_key) else {
             return Err(FrameError::UnknownApiKey(prefix.api_key).into());
@@ -325,12 +337,35 @@ impl Connection {
             listener: &self.listener,
             principal: &self.principal,
         };
-        let reply = if api == ApiKey::Produce && version < 3 {
-            handlers::produce::handle_removed_version(&ctx, frame)
+        let metered = self.broker.quotas.any();
+        let (mut reply, busy) = if api == ApiKey::Produce && version < 3 {
+            (
+                handlers::produce::handle_removed_version(&ctx, frame),
+                Duration::ZERO,
+            )
         } else {
             let request = decode_body(api, version, &mut frame)?;
-            handlers::dispatch(&ctx, request).await
+            let dispatch = handlers::dispatch(&ctx, request);
+            if metered {
+                busy_time(dispatch).await
+            } else {
+                (dispatch.await, Duration::ZERO)
+            }
         };
+        if metered {
+            let usage = Usage {
+                api,
+                version,
+                client_id: header.client_id.as_deref().unwrap_or(""),
+                request_bytes: frame_len,
+                busy,
+            };
+            let throttle_ms = throttle(&self.broker, &self.principal, &usage, &mut reply);
+            if throttle_ms > 0 {
+                self.muted_until =
+                    Some(tokio::time::Instant::now() + Duration::from_millis(throttle_ms));
+            }
+        }
         match reply {
             Reply::Message(body) => {
                 self.write_message(api, version, correlation_id, &body)
@@ -546,6 +581,88 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// What one request cost, for the client quotas.
+struct Usage<'a> {
+    api: ApiKey,
+    version: i16,
+    client_id: &'a str,
+    /// The request frame's size (what `producer_byte_rate` counts).
+    request_bytes: usize,
+    /// Time the handler spent running (polled), not waiting.
+    busy: Duration,
+}
+
+/// Records a request against the client's quotas (`crate::quota`) and returns how long to
+/// throttle it, with the throttle time set in the reply: Produce counts its request bytes,
+/// Fetch its response bytes (a throttled Fetch answers with no data instead), and every request
+/// but cluster actions and acks=0 produces its handler time. Kafka's rule: the larger throttle
+/// wins.
+fn throttle(broker: &Broker, principal: &str, usage: &Usage<'_>, reply: &mut Reply) -> u64 {
+    use crate::quota::{QuotaKind, exempt_from_request_quota};
+    let quotas = &broker.quotas;
+    let now = quotas.now_ms();
+    let client_id = usage.client_id;
+    let fetched = match (usage.api, &*reply) {
+        (ApiKey::Fetch, Reply::Chunks(chunks)) => crate::handlers::fetch_encode::body_len(chunks),
+        _ => 0,
+    };
+    let bandwidth = match usage.api {
+        ApiKey::Produce if usage.version >= 3 => quotas.record(
+            QuotaKind::Produce,
+            principal,
+            client_id,
+            usage.request_bytes as f64,
+            now,
+        ),
+        ApiKey::Fetch => quotas.record(QuotaKind::Fetch, principal, client_id, fetched as f64, now),
+        _ => 0,
+    };
+    let answered = !matches!(reply, Reply::NoResponse | Reply::Close);
+    let request = if answered && !exempt_from_request_quota(usage.api) {
+        // Percent of one thread: nanoseconds × 100 / 10⁹ (Kafka's NanosToPercentagePerSecond).
+        let percent = usage.busy.as_nanos() as f64 * 100.0 / 1e9;
+        quotas.record(QuotaKind::Request, principal, client_id, percent, now)
+    } else {
+        0
+    };
+    let throttle_ms = bandwidth.max(request);
+    if throttle_ms == 0 {
+        return 0;
+    }
+    let wire_ms = i32::try_from(throttle_ms).unwrap_or(i32::MAX);
+    match reply {
+        Reply::Chunks(_) if usage.api == ApiKey::Fetch => {
+            quotas.unrecord(QuotaKind::Fetch, principal, client_id, fetched as f64, now);
+            *reply = crate::handlers::fetch::throttled(usage.version, wire_ms);
+        }
+        Reply::Message(body) => crate::handlers::set_throttle_time(body, wire_ms),
+        _ => {}
+    }
+    tracing::debug!(
+        api = ?usage.api,
+        client_id,
+        principal,
+        throttle_ms,
+        "request throttled by a client quota"
+    );
+    throttle_ms
+}
+
+/// Runs a handler, measuring the time it spends being polled (the work it does, not its
+/// waits): the request time `request_percentage` limits.
+async fn busy_time<F: std::future::Future>(future: F) -> (F::Output, Duration) {
+    let mut future = std::pin::pin!(future);
+    let mut busy = Duration::ZERO;
+    let output = std::future::poll_fn(|cx| {
+        let started = std::time::Instant::now();
+        let polled = future.as_mut().poll(cx);
+        busy += started.elapsed();
+        polled
+    })
+    .await;
+    (output, busy)
 }
 
 fn peer_host(stream: &TcpStream) -> String {

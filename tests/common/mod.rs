@@ -221,6 +221,8 @@ pub fn api_key_of(request: &RequestKind) -> ApiKey {
         RequestKind::SaslAuthenticate(_) => ApiKey::SaslAuthenticate,
         RequestKind::DescribeUserScramCredentials(_) => ApiKey::DescribeUserScramCredentials,
         RequestKind::AlterUserScramCredentials(_) => ApiKey::AlterUserScramCredentials,
+        RequestKind::DescribeClientQuotas(_) => ApiKey::DescribeClientQuotas,
+        RequestKind::AlterClientQuotas(_) => ApiKey::AlterClientQuotas,
         other => panic!("add {other:?} to api_key_of"),
     }
 }
