@@ -1544,7 +1544,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     c(
         "sasl.oauthbearer.expected.audience",
         T::List,
-        N,
+        Some(""),
         M::ReadOnly,
         "Audiences a signed OAUTHBEARER token must name one of.",
     ),
