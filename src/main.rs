@@ -496,7 +496,7 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
     for var in &env.unknown {
         let hint = var
             .strip_prefix("VLTAVA_")
-            .map(|rest| rest.to_ascii_lowercase().replace('_', "."))
+            .map(config::env_key)
             .and_then(|key| config::closest_key(&key))
             .map(|k| format!(" (did you mean {}?)", config::env_var_for(k)))
             .unwrap_or_default();

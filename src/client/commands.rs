@@ -642,21 +642,23 @@ pub async fn consume(
 }
 
 fn render(format: &str, topic: &str, partition: i32, record: &Record) -> Vec<u8> {
-    let mut line = Vec::new();
+    let mut line = Vec::with_capacity(format.len() + 64);
+    let mut utf8 = [0u8; 4];
     let mut chars = format.chars();
-    let bytes = |b: &Option<Bytes>| b.as_ref().map(|b| b.to_vec()).unwrap_or_default();
+    let mut push_char =
+        |line: &mut Vec<u8>, c: char| line.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
     while let Some(c) = chars.next() {
         match c {
             '%' => match chars.next() {
-                Some('k') => line.extend(bytes(&record.key)),
-                Some('v') => line.extend(bytes(&record.value)),
-                Some('p') => line.extend(partition.to_string().into_bytes()),
-                Some('o') => line.extend(record.offset.to_string().into_bytes()),
-                Some('t') => line.extend(record.timestamp.to_string().into_bytes()),
-                Some('T') => line.extend(topic.as_bytes()),
+                Some('k') => line.extend_from_slice(record.key.as_deref().unwrap_or_default()),
+                Some('v') => line.extend_from_slice(record.value.as_deref().unwrap_or_default()),
+                Some('p') => line.extend_from_slice(partition.to_string().as_bytes()),
+                Some('o') => line.extend_from_slice(record.offset.to_string().as_bytes()),
+                Some('t') => line.extend_from_slice(record.timestamp.to_string().as_bytes()),
+                Some('T') => line.extend_from_slice(topic.as_bytes()),
                 Some(other) => {
                     line.push(b'%');
-                    line.extend(other.to_string().into_bytes());
+                    push_char(&mut line, other);
                 }
                 None => line.push(b'%'),
             },
@@ -665,11 +667,11 @@ fn render(format: &str, topic: &str, partition: i32, record: &Record) -> Vec<u8>
                 Some('t') => line.push(b'\t'),
                 Some(other) => {
                     line.push(b'\\');
-                    line.extend(other.to_string().into_bytes());
+                    push_char(&mut line, other);
                 }
                 None => line.push(b'\\'),
             },
-            c => line.extend(c.to_string().into_bytes()),
+            c => push_char(&mut line, c),
         }
     }
     line

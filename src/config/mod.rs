@@ -637,7 +637,7 @@ pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> EnvSettings {
 }
 
 /// `LOG_DIRS` → `log.dirs`.
-fn env_key(rest: &str) -> String {
+pub fn env_key(rest: &str) -> String {
     rest.to_ascii_lowercase().replace('_', ".")
 }
 

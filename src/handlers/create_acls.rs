@@ -39,17 +39,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateAclsRequest) -> Rep
             CreateAclsResponse::default().with_results(vec![result; count]),
         ))
     };
-    if !ctx.authorize_cluster(AclOperation::Alter) {
-        return refuse_all(
-            ResponseError::ClusterAuthorizationFailed,
-            CLUSTER_AUTHORIZATION_MESSAGE,
-        );
-    }
-    if !ctx.authorizer_enabled() {
-        return refuse_all(
-            ResponseError::SecurityDisabled,
-            "No Authorizer is configured.",
-        );
+    if let Some((code, message)) = refusal(ctx) {
+        return refuse_all(code, message);
     }
     let checked: Vec<Result<AclBinding, String>> = request.creations.iter().map(binding).collect();
     let valid: Vec<AclBinding> = checked.iter().filter_map(|c| c.clone().ok()).collect();
@@ -121,4 +112,22 @@ fn binding(c: &AclCreation) -> Result<AclBinding, String> {
     };
     crate::metadata::acls::validate_new(&binding)?;
     Ok(binding)
+}
+
+/// Why CreateAcls and DeleteAcls refuse a whole request, in Kafka's order: ALTER on the cluster
+/// first, then whether an authorizer exists at all.
+pub(super) fn refusal(ctx: &RequestContext<'_>) -> Option<(ResponseError, &'static str)> {
+    if !ctx.authorize_cluster(AclOperation::Alter) {
+        Some((
+            ResponseError::ClusterAuthorizationFailed,
+            CLUSTER_AUTHORIZATION_MESSAGE,
+        ))
+    } else if !ctx.authorizer_enabled() {
+        Some((
+            ResponseError::SecurityDisabled,
+            "No Authorizer is configured.",
+        ))
+    } else {
+        None
+    }
 }

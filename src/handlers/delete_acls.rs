@@ -15,8 +15,8 @@ use kafka_protocol::messages::delete_acls_response::{
 use kafka_protocol::messages::{ApiKey, DeleteAclsRequest, DeleteAclsResponse, ResponseKind};
 
 use super::describe_acls::{FilterFields, parse_filter};
-use super::{ApiSpec, CLUSTER_AUTHORIZATION_MESSAGE, Reply, RequestContext, owned_str};
-use crate::metadata::acls::{AclBinding, AclOperation};
+use super::{ApiSpec, Reply, RequestContext, owned_str};
+use crate::metadata::acls::AclBinding;
 
 pub const SPEC: ApiSpec = ApiSpec {
     key: ApiKey::DeleteAcls,
@@ -52,17 +52,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteAclsRequest) -> Rep
             DeleteAclsResponse::default().with_filter_results(vec![result; count]),
         ))
     };
-    if !ctx.authorize_cluster(AclOperation::Alter) {
-        return refuse_all(
-            ResponseError::ClusterAuthorizationFailed,
-            CLUSTER_AUTHORIZATION_MESSAGE,
-        );
-    }
-    if !ctx.authorizer_enabled() {
-        return refuse_all(
-            ResponseError::SecurityDisabled,
-            "No Authorizer is configured.",
-        );
+    if let Some((code, message)) = super::create_acls::refusal(ctx) {
+        return refuse_all(code, message);
     }
     let results = ctx
         .broker
