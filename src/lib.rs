@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod coordinator;
 pub mod handlers;
+pub mod http;
 pub mod log;
 pub mod metadata;
 pub mod net;

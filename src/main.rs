@@ -179,6 +179,9 @@ struct ServeArgs {
     /// Copy file bytes through user space instead of sendfile (what TLS listeners always do).
     #[arg(long)]
     no_sendfile: bool,
+    /// `vltava.http.listener`: host:port for /health, /ready and the other HTTP routes.
+    #[arg(long)]
+    http_listener: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -517,6 +520,11 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
         ),
         ("log.dirs", "--log-dirs", &args.log_dirs),
         ("node.id", "--node-id", &args.node_id),
+        (
+            "vltava.http.listener",
+            "--http-listener",
+            &args.http_listener,
+        ),
     ];
     for (key, flag, value) in flags {
         if let Some(v) = value {
@@ -604,6 +612,18 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
         let listeners = vltava::net::server::bind(&mut config)
             .await
             .map_err(|e| e.to_string())?;
+        // The HTTP listener comes up before the logs are recovered: /health answers at once,
+        // /ready once the broker serves.
+        let http = Arc::new(vltava::http::HttpState::default());
+        if let Some(address) = config.http_listener {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("vltava.http.listener {address}: {e}"))?;
+            if let Ok(local) = listener.local_addr() {
+                tracing::info!("HTTP listener on http://{local}");
+            }
+            tokio::spawn(vltava::http::serve(listener, http.clone()));
+        }
         let broker = Broker::open(config)?;
         let local = listeners
             .bound
@@ -630,6 +650,7 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
             started.elapsed().as_secs_f64() * 1000.0
         );
         let budget = Arc::new(RequestBudget::new(broker.config.queued_max_request_bytes));
+        http.set_ready(broker.clone());
         vltava::net::server::serve(broker, listeners, transfer, budget, shutdown_signal()).await;
         Ok(())
     })

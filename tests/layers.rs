@@ -34,6 +34,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("net", &["handlers", "broker", "config", "log", "quota"]),
+    // The HTTP listener (health, readiness) reads the hub like a handler does.
+    (
+        "http",
+        &[
+            "broker",
+            "config",
+            "log",
+            "metadata",
+            "coordinator",
+            "quota",
+        ],
+    ),
     // The command line's Kafka client talks to brokers over the wire only.
     ("client", &[]),
     (
@@ -41,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "client",
             "net",
+            "http",
             "handlers",
             "broker",
             "config",

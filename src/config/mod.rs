@@ -156,6 +156,8 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     key("vltava.log.scrub.enable", "false"),
     key("vltava.log.scrub.bytes.per.sec", "33554432"),
     key("vltava.log.scrub.interval.ms", "3600000"),
+    // Vltava's own: the HTTP listener (health, readiness, metrics, console); "" = off.
+    key("vltava.http.listener", ""),
     key("offsets.topic.num.partitions", "50"),
     key("offsets.topic.segment.bytes", "104857600"),
     key("offsets.retention.minutes", "10080"),
@@ -248,6 +250,9 @@ pub struct BrokerConfig {
     pub quota_window_num: u32,
     /// `quota.window.size.seconds`: the length of one sample (at least 1).
     pub quota_window_size_seconds: u32,
+    /// `vltava.http.listener`: where the HTTP routes (health, readiness, …) are served; off
+    /// when unset.
+    pub http_listener: Option<std::net::SocketAddr>,
     /// `vltava.request.read.timeout.ms`: time for a started frame, beyond the rate allowance.
     pub request_read_timeout_ms: u64,
     /// `vltava.request.read.min.bytes.per.sec`: slowest accepted arrival rate of a frame.
@@ -268,6 +273,20 @@ pub const AUTHORIZER_CLASSES: [&str; 2] = [
     "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
     "kafka.security.authorizer.AclAuthorizer",
 ];
+
+/// Parses `vltava.http.listener`: `host:port`, optionally with an `http://` prefix; "" is off.
+fn http_listener(text: &str) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    use std::net::ToSocketAddrs;
+    let bare = text.trim().trim_start_matches("http://");
+    if bare.is_empty() {
+        return Ok(None);
+    }
+    bare.to_socket_addrs()
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .map(Some)
+        .ok_or_else(|| ConfigError::Invalid("vltava.http.listener".into(), text.into()))
+}
 
 /// The authorizer's settings.
 #[derive(Debug, Clone, Default)]
@@ -496,6 +515,7 @@ impl BrokerConfig {
                 "queued.max.request.bytes",
                 get("queued.max.request.bytes"),
             )?,
+            http_listener: http_listener(&get("vltava.http.listener"))?,
             request_read_timeout_ms: num(
                 "vltava.request.read.timeout.ms",
                 get("vltava.request.read.timeout.ms"),
@@ -731,6 +751,20 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_http_listener_is_off_unless_set() {
+        assert_eq!(http_listener("").unwrap(), None);
+        assert_eq!(
+            http_listener("127.0.0.1:9644").unwrap(),
+            Some("127.0.0.1:9644".parse().unwrap())
+        );
+        assert_eq!(
+            http_listener("http://127.0.0.1:0").unwrap(),
+            Some("127.0.0.1:0".parse().unwrap())
+        );
+        assert!(http_listener("nonsense").is_err());
+    }
 
     #[test]
     fn defaults_are_kafkas() {

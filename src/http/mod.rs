@@ -1,0 +1,131 @@
+//! The HTTP listener (`vltava.http.listener`, off unless set): `/health` (the process is up)
+//! and `/ready` (logs recovered, Kafka listeners serving), plus the routes of the modules that
+//! let a user see inside the broker. It sits at the network layer: it reaches the broker hub,
+//! never the other way round.
+//!
+//! Bounded like the Kafka listeners: at most [`MAX_CONNECTIONS`] HTTP connections at once,
+//! request bodies of at most [`MAX_BODY`] bytes, headers within [`HEADER_TIMEOUT`].
+
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::broker::Broker;
+
+/// HTTP connections served at once; more wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 64;
+/// The largest request body read.
+pub const MAX_BODY: usize = 1 << 20;
+/// Time allowed for a request's headers to arrive.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the HTTP routes read: the broker, once it has opened its logs.
+#[derive(Default)]
+pub struct HttpState {
+    broker: OnceLock<Arc<Broker>>,
+}
+
+impl HttpState {
+    /// Called once the logs are recovered and the Kafka listeners serve: `/ready` turns 200.
+    pub fn set_ready(&self, broker: Arc<Broker>) {
+        let _ = self.broker.set(broker);
+    }
+
+    /// The broker, when it is ready.
+    pub fn broker(&self) -> Option<&Arc<Broker>> {
+        self.broker.get()
+    }
+}
+
+/// A request as the routes see it: the body already read (bounded).
+pub type HttpRequest = Request<Bytes>;
+/// A response as the routes build it.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// Serves HTTP on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!("HTTP accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!("HTTP connection closed: {e}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Reads the body (bounded) and routes the request.
+async fn handle(state: &HttpState, req: Request<Incoming>) -> HttpResponse {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over {MAX_BODY} bytes\n"),
+            );
+        }
+    };
+    route(state, Request::from_parts(parts, body)).await
+}
+
+/// Every route the listener serves.
+async fn route(state: &HttpState, req: HttpRequest) -> HttpResponse {
+    let path = req.uri().path().to_string();
+    match (req.method(), path.as_str()) {
+        (&Method::GET | &Method::HEAD, "/health") => text(StatusCode::OK, "ok\n".into()),
+        (&Method::GET | &Method::HEAD, "/ready") => match state.broker() {
+            Some(_) => text(StatusCode::OK, "ready\n".into()),
+            None => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "starting: recovering logs\n".into(),
+            ),
+        },
+        _ => text(StatusCode::NOT_FOUND, format!("no route for {path}\n")),
+    }
+}
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: String) -> HttpResponse {
+    respond(status, "text/plain; charset=utf-8", Bytes::from(body))
+}
+
+/// A response with a content type.
+pub fn respond(status: StatusCode, content_type: &str, body: Bytes) -> HttpResponse {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    if let Ok(value) = header::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
