@@ -424,3 +424,47 @@ async fn transactional_offsets_are_pending_until_the_commit_and_survive_a_restar
     );
     broker.stop().await;
 }
+
+/// DescribeTransactions' error for one transactional id.
+async fn describe_error(c: &mut Client, id: &str) -> i16 {
+    let req =
+        DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(s(id))]);
+    let ResponseKind::DescribeTransactions(r) =
+        c.call(0, RequestKind::DescribeTransactions(req)).await
+    else {
+        panic!()
+    };
+    r.transaction_states[0].error_code
+}
+
+#[tokio::test]
+async fn idle_transactional_ids_expire_and_stay_gone_after_a_restart() {
+    const NOT_FOUND: i16 = kafka_protocol::ResponseError::TransactionalIdNotFound.code();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [
+        ("transactional.id.expiration.ms", "300"),
+        (
+            "transaction.remove.expired.transaction.cleanup.interval.ms",
+            "100",
+        ),
+    ];
+    let broker = TestBroker::start_with(&settings, false, Some(dir.path())).await;
+    let mut c = Client::connect(broker.addr).await;
+    let (err, pid, _) = init(&mut c, "idle", 60_000, 4).await;
+    assert_eq!(err, 0);
+    assert_eq!(describe_error(&mut c, "idle").await, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while describe_error(&mut c, "idle").await != NOT_FOUND {
+        assert!(std::time::Instant::now() < deadline, "never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The tombstone is durable: the id does not come back from `__transaction_state`.
+    broker.stop().await;
+    let broker = TestBroker::start_with(&[], false, Some(dir.path())).await;
+    let mut c = Client::connect(broker.addr).await;
+    assert_eq!(describe_error(&mut c, "idle").await, NOT_FOUND);
+    // The id is usable again, with a new producer id.
+    let (err, pid2, epoch) = init(&mut c, "idle", 60_000, 4).await;
+    assert_eq!((err, epoch), (0, 0));
+    assert_ne!(pid2, pid);
+}

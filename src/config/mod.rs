@@ -178,6 +178,11 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
         "transaction.abort.timed.out.transaction.cleanup.interval.ms",
         "10000",
     ),
+    key("transactional.id.expiration.ms", "604800000"),
+    key(
+        "transaction.remove.expired.transaction.cleanup.interval.ms",
+        "3600000",
+    ),
 ];
 
 /// A parsed listener such as `PLAINTEXT://127.0.0.1:9092`.

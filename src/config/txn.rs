@@ -17,6 +17,12 @@ pub struct TxnConfig {
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often transactions
     /// past their timeout are looked for (and aborted).
     pub abort_timed_out_interval_ms: i64,
+    /// `transactional.id.expiration.ms`: a transactional id with no transaction in progress
+    /// and no update for this long is removed (a tombstone in `__transaction_state`).
+    pub id_expiration_ms: i64,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`: how often expired
+    /// transactional ids are looked for.
+    pub remove_expired_interval_ms: i64,
 }
 
 impl Default for TxnConfig {
@@ -27,6 +33,8 @@ impl Default for TxnConfig {
             state_log_num_partitions: 50,
             state_log_segment_bytes: 100 * 1024 * 1024,
             abort_timed_out_interval_ms: 10_000,
+            id_expiration_ms: 604_800_000,
+            remove_expired_interval_ms: 3_600_000,
         }
     }
 }
@@ -54,6 +62,13 @@ impl TxnConfig {
                 map,
                 "transaction.abort.timed.out.transaction.cleanup.interval.ms",
                 d.abort_timed_out_interval_ms,
+                1,
+            )?,
+            id_expiration_ms: get(map, "transactional.id.expiration.ms", d.id_expiration_ms, 1)?,
+            remove_expired_interval_ms: get(
+                map,
+                "transaction.remove.expired.transaction.cleanup.interval.ms",
+                d.remove_expired_interval_ms,
                 1,
             )?,
         })

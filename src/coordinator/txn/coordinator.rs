@@ -505,6 +505,40 @@ impl TxnCoordinator {
         (Some(job), vec![Self::write(next)])
     }
 
+    /// Transactional ids with nothing in progress and no update for
+    /// `transactional.id.expiration.ms` (Kafka's `shouldExpire`).
+    pub fn expired(&self, now_ms: i64) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .txns
+            .values()
+            .filter(|m| self.expires(m, now_ms))
+            .map(|m| m.transactional_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn expires(&self, m: &TxnMetadata, now_ms: i64) -> bool {
+        matches!(
+            m.state,
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+        ) && m.last_update_ms <= now_ms.saturating_sub(self.config.id_expiration_ms)
+    }
+
+    /// Removes an expired transactional id: a tombstone, if it is still expired (a producer may
+    /// have come back since it was found).
+    pub fn expire(&self, id: &str, now_ms: i64) -> Vec<TxnAppend> {
+        match self.txns.get(id) {
+            Some(m) if self.expires(m, now_ms) => vec![TxnAppend {
+                record: TxnRecord {
+                    transactional_id: id.to_string(),
+                    value: None,
+                },
+            }],
+            _ => vec![],
+        }
+    }
+
     /// ListTransactions: (transactional id, producer id, state), filtered as Kafka filters
     /// (no filter = everything; durations only count ongoing transactions).
     pub fn list(

@@ -279,6 +279,32 @@ fn transactions_past_their_timeout_are_aborted_and_the_producer_fenced() {
 }
 
 #[test]
+fn idle_transactional_ids_expire_and_ongoing_ones_do_not() {
+    let mut c = TxnCoordinator::new(TxnConfig {
+        id_expiration_ms: 5_000,
+        ..TxnConfig::default()
+    });
+    // "idle" finishes a transaction at T0; "busy" has one open since T0.
+    init(&mut c, "idle", 10, T0);
+    init(&mut c, "busy", 11, T0);
+    let r = c.add_partitions("busy", 11, 0, &[tp("a", 0)], 0, T0);
+    apply(&mut c, r).unwrap();
+    assert!(c.expired(T0 + 4_999).is_empty());
+    assert_eq!(c.expired(T0 + 5_000), vec!["idle".to_string()]);
+    // A producer coming back meanwhile keeps its id.
+    init(&mut c, "idle", 99, T0 + 5_000);
+    assert!(c.expire("idle", T0 + 5_000).is_empty());
+    let appends = c.expire("idle", T0 + 10_000);
+    assert_eq!(appends.len(), 1);
+    assert_eq!(appends[0].record.value, None);
+    apply(&mut c, ((), appends));
+    assert!(c.get("idle").is_none());
+    assert!(c.get("busy").is_some());
+    // A new producer with the expired id starts over with a fresh producer id.
+    assert_eq!(init(&mut c, "idle", 77, T0 + 10_001), (77, 0));
+}
+
+#[test]
 fn transaction_version_2_bumps_the_epoch_at_every_end() {
     let mut c = coordinator();
     let (pid, epoch) = init(&mut c, "t", 11, T0);

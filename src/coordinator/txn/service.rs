@@ -14,7 +14,9 @@
 //!   out;
 //! - a background task that finishes transactions found prepared at start-up and aborts those
 //!   past their `transaction.timeout.ms`, every
-//!   `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+//!   `transaction.abort.timed.out.transaction.cleanup.interval.ms`, and removes transactional
+//!   ids idle for `transactional.id.expiration.ms`, every
+//!   `transaction.remove.expired.transaction.cleanup.interval.ms`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -379,6 +381,9 @@ impl TxnCoordinatorHandle {
         let interval = Duration::from_millis(
             u64::try_from(self.config.abort_timed_out_interval_ms).unwrap_or(10_000),
         );
+        let expire_every = Duration::from_millis(
+            u64::try_from(self.config.remove_expired_interval_ms).unwrap_or(3_600_000),
+        );
         handle.spawn(async move {
             let prepared = match this.upgrade() {
                 Some(c) => c
@@ -397,12 +402,41 @@ impl TxnCoordinatorHandle {
                 );
                 tokio::spawn(complete(c.runtime.clone_sender(), c.ports.clone(), job));
             }
+            let mut next_expiry = tokio::time::Instant::now() + expire_every;
             loop {
-                tokio::time::sleep(interval).await;
+                tokio::time::sleep(interval.min(expire_every)).await;
                 let Some(c) = this.upgrade() else { return };
                 c.abort_timed_out().await;
+                if tokio::time::Instant::now() >= next_expiry {
+                    c.remove_expired().await;
+                    next_expiry = tokio::time::Instant::now() + expire_every;
+                }
             }
         });
+    }
+
+    /// Removes transactional ids past `transactional.id.expiration.ms` (Kafka's
+    /// `removeExpiredTransactionalIds`): a tombstone each, so they stay gone after a restart.
+    async fn remove_expired(&self) {
+        let ids = self
+            .runtime
+            .read(|c, now| c.expired(now))
+            .await
+            .unwrap_or_default();
+        for id in ids {
+            let removed = self
+                .runtime
+                .write(move |c, now| {
+                    let appends = c.expire(&id, now);
+                    (Answer(Ok(!appends.is_empty())), appends)
+                })
+                .await
+                .and_then(|a| a.0.ok())
+                .unwrap_or(false);
+            if removed {
+                tracing::debug!("removed an expired transactional id");
+            }
+        }
     }
 
     /// Aborts every ongoing transaction past its timeout (bumping its epoch, which fences the
