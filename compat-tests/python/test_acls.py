@@ -555,6 +555,9 @@ def matrix_scenario(sasl: str) -> dict:
         record(f"{who} ElectLeaders", call(c, "ElectLeaders", election_type=0, timeout_ms=10000,
                                            topic_partitions=[{"topic": "x-topic",
                                                               "partitions": [0]}]))
+    # ALTER on the cluster: only the super user (one broker: no election is needed).
+    record("admin ElectLeaders", call(admin, "ElectLeaders", election_type=0, timeout_ms=10000,
+                                      topic_partitions=[{"topic": "x-topic", "partitions": [0]}]))
     for c in (admin, alice, bob, carol):
         c.close()
     return out
