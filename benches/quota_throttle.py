@@ -14,9 +14,10 @@ windows (11 s with Kafka's defaults). So the rate is measured over whole cycles,
 of one burst to the start of a later one, after the first (the start-up allowance), as request
 bytes: the payload acknowledged in those cycles (Kafka answers before it mutes, so an
 acknowledgement is the moment the broker counted the request) times the run's request bytes per
-payload byte (librdkafka's `txbytes` over everything acknowledged). The acknowledged payload over the second
-half of the run (what this bench printed before, 77% against Vltava and 78% against Kafka 4.4 for
-30 s) is printed too: it depends on how many bursts fall inside the half, not on the broker.
+payload byte (librdkafka's `txbytes` over everything acknowledged). The acknowledged payload
+over the second half of the run is printed too (all this bench printed before: 77% against both
+Vltava and Kafka 4.4 for 30 s): it depends on how many bursts fall inside the half, not on the
+broker. See BENCHMARKS.md, "Client quotas".
 
     ~/.cache/vltava/venv/bin/python benches/quota_throttle.py --quota 102400 --seconds 60
     ~/.cache/vltava/venv/bin/python benches/quota_throttle.py --bootstrap 127.0.0.1:9092 ...

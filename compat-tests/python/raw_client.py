@@ -89,8 +89,8 @@ class RawClient:
 
 
 def error_codes(obj) -> list[int]:
-    """Every error code (`error_code`, `partition_error_code`, …) in a response, depth first in field order: an outcome to compare
-    between brokers without naming each API's layout."""
+    """Every error code (`error_code`, `partition_error_code`, …) in a response, depth first
+    in field order: an outcome to compare between brokers without naming each API's layout."""
     found = []
 
     def walk(v):
