@@ -444,13 +444,41 @@ async fn delete_records_code(c: &mut Client, topic: &str) -> i16 {
     r.topics[0].partitions[0].error_code
 }
 
-async fn describe_cluster_code(c: &mut Client) -> i16 {
-    let req = DescribeClusterRequest::default().with_endpoint_type(1);
+/// (error code, cluster authorized operations) of a DescribeCluster asking for them.
+async fn describe_cluster(c: &mut Client) -> (i16, i32) {
+    let req = DescribeClusterRequest::default()
+        .with_endpoint_type(1)
+        .with_include_cluster_authorized_operations(true);
     let ResponseKind::DescribeCluster(r) = c.call(1, RequestKind::DescribeCluster(req)).await
     else {
         panic!()
     };
-    r.error_code
+    (r.error_code, r.cluster_authorized_operations)
+}
+
+/// (top-level error, [(topic, partition error)]) of an OffsetFetch v7 for partition 0 of
+/// `topic` in `group`.
+async fn offset_fetch(c: &mut Client, group: &str, topic: &str) -> (i16, Vec<(String, i16)>) {
+    let req = OffsetFetchRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_topics(Some(vec![
+            offset_fetch_request::OffsetFetchRequestTopic::default()
+                .with_name(name(topic))
+                .with_partition_indexes(vec![0]),
+        ]));
+    let ResponseKind::OffsetFetch(r) = c.call(7, RequestKind::OffsetFetch(req)).await else {
+        panic!()
+    };
+    let partitions = r
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.to_string(), p.error_code))
+        })
+        .collect();
+    (r.error_code, partitions)
 }
 
 async fn describe_group_code(c: &mut Client, group: &str) -> i16 {
@@ -558,6 +586,7 @@ async fn denial_matrix() {
             creation(TOPIC, "t", LITERAL, "User:alice", ALL, ALLOW),
             creation(TOPIC, "new-", PREFIXED, "User:alice", CREATE, ALLOW),
             creation(GROUP, "g", LITERAL, "User:alice", ALL, ALLOW),
+            creation(GROUP, "g-described", LITERAL, "User:bob", DESCRIBE, ALLOW),
             creation(TXN_ID, "tx", LITERAL, "User:alice", WRITE, ALLOW),
             creation(
                 CLUSTER,
@@ -625,6 +654,20 @@ async fn denial_matrix() {
         offset_commit_code(&mut alice, "g", "hidden").await,
         topic_denied
     );
+    // OffsetFetch needs DESCRIBE on the group; refused, the answer names no topics (v2–7: the
+    // error at the top), as Kafka's. With the group but not the topic: TOPIC_AUTHORIZATION_FAILED.
+    assert_eq!(
+        offset_fetch(&mut bob, "g", "t").await,
+        (group_denied, vec![])
+    );
+    assert_eq!(
+        offset_fetch(&mut alice, "g", "t").await,
+        (0, vec![("t".into(), 0)])
+    );
+    assert_eq!(
+        offset_fetch(&mut bob, "g-described", "t").await,
+        (0, vec![("t".into(), topic_denied)])
+    );
     assert_eq!(describe_group_code(&mut bob, "g").await, group_denied);
     assert_eq!(describe_group_code(&mut alice, "g").await, 0);
     // alice has DESCRIBE on the cluster: every group; bob none.
@@ -644,9 +687,12 @@ async fn denial_matrix() {
         txn_denied
     );
 
-    // The cluster.
-    assert_eq!(describe_cluster_code(&mut bob).await, cluster_denied);
-    assert_eq!(describe_cluster_code(&mut alice).await, 0);
+    // The cluster: anyone may describe it (as Kafka's AuthHelper), only the authorized
+    // operations need DESCRIBE on it.
+    assert_eq!(describe_cluster(&mut bob).await, (0, 0));
+    let (code, operations) = describe_cluster(&mut alice).await;
+    assert_eq!(code, 0);
+    assert_ne!(operations & (1 << DESCRIBE), 0, "{operations:#b}");
     // SCRAM users: DESCRIBE on the cluster to list them, ALTER to change them.
     assert_eq!(describe_scram_code(&mut bob).await, cluster_denied);
     assert_eq!(describe_scram_code(&mut alice).await, 0);

@@ -18,7 +18,7 @@ from test_sasl import sasl_client
 
 JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
         'username="admin" password="admin-secret" user_admin="admin-secret" '
-        'user_alice="alice-secret" user_bob="bob-secret";')
+        'user_alice="alice-secret" user_bob="bob-secret" user_carol="carol-secret";')
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
@@ -311,3 +311,273 @@ def test_denials_match_real_kafka(secured_kafka, broker_factory):
     assert ours == theirs
     # And the scenario does tell allowed from refused.
     assert theirs["alice produce"] is None and theirs["bob produce"] == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+# ---------------------------------------------------------------------------------------------
+# The denial matrix for the group-membership, transactional and cluster-level APIs, request by
+# request (raw_client: one exact request, every error code of the answer), against the same
+# real Kafka and Vltava configured alike. Three principals: alice holds the grants (READ/WRITE
+# on topics `x-*`, READ and DELETE on groups `x-*`, WRITE on transactional ids `x-*`); carol
+# only WRITE on transactional ids `x-*`, DESCRIBE on group `x-g`, and IDEMPOTENT_WRITE,
+# DESCRIBE, DESCRIBE_CONFIGS and ALTER_CONFIGS on the cluster (so the second check of a two-step authorization is reached:
+# AddOffsetsToTxn's group, AddPartitionsToTxn's topic); bob nothing. Kafka's order of checks
+# (KafkaApis) decides which error a partly granted principal sees; the test compares outcomes,
+# so any difference shows, and checks a few of Kafka's codes outright so it cannot pass vacuously.
+
+from raw_client import RawClient, error_codes  # noqa: E402
+
+MATRIX_VERSIONS = {
+    "JoinGroup": 5, "SyncGroup": 3, "Heartbeat": 3, "LeaveGroup": 3, "OffsetCommit": 7,
+    "OffsetFetch": 7, "OffsetDelete": 0, "DescribeGroups": 4, "ListGroups": 3, "DeleteGroups": 2,
+    "FindCoordinator": 3, "InitProducerId": 3, "AddPartitionsToTxn": 3, "AddOffsetsToTxn": 3,
+    "EndTxn": 3, "TxnOffsetCommit": 3, "DescribeConfigs": 4, "IncrementalAlterConfigs": 1,
+    "DescribeLogDirs": 4, "ListPartitionReassignments": 0, "DescribeClientQuotas": 1,
+    "DescribeUserScramCredentials": 0, "ElectLeaders": 2, "DescribeProducers": 0,
+    "DescribeTransactions": 0, "ListTransactions": 0, "Metadata": 9, "DescribeCluster": 1,
+}
+_MODULES = {
+    "consumer.group": "JoinGroup SyncGroup Heartbeat LeaveGroup OffsetCommit OffsetFetch "
+                      "OffsetDelete",
+    "admin.groups": "DescribeGroups ListGroups DeleteGroups",
+    "metadata.find_coordinator": "FindCoordinator",
+    "metadata.metadata": "Metadata",
+    "producer.transaction": "InitProducerId AddPartitionsToTxn AddOffsetsToTxn EndTxn "
+                            "TxnOffsetCommit",
+    "admin.configs": "DescribeConfigs IncrementalAlterConfigs",
+    "admin.cluster": "DescribeLogDirs DescribeCluster",
+    "admin.topics": "ListPartitionReassignments ElectLeaders",
+    "admin.client_quotas": "DescribeClientQuotas",
+    "admin.users": "DescribeUserScramCredentials",
+    "admin.transactions": "DescribeProducers DescribeTransactions ListTransactions",
+}
+RETRIABLE = {14, 15, 16, 51}  # COORDINATOR_LOAD_IN_PROGRESS/NOT_AVAILABLE, NOT_COORDINATOR,
+#                               CONCURRENT_TRANSACTIONS: a young Kafka's coordinators
+
+
+def api(name: str):
+    import importlib
+    module = next(m for m, names in _MODULES.items() if name in names.split())
+    m = importlib.import_module(f"kafka.protocol.{module}")
+    return getattr(m, f"{name}Request"), getattr(m, f"{name}Response")
+
+
+def call(c: RawClient, name: str, retry: bool = False, **fields):
+    """One request of the matrix's version; with `retry`, again while a coordinator is still
+    loading (only for calls that are expected to succeed)."""
+    version = MATRIX_VERSIONS[name]
+    lo, hi = c.versions.get(api(name)[0].API_KEY, (0, -1))
+    assert lo <= version <= hi, f"{name} v{version} not in the broker's {lo}-{hi}"
+    deadline = time.monotonic() + 60
+    while True:
+        r = c.call(*api(name), version, **fields)
+        if not retry or not set(error_codes(r)) & RETRIABLE or time.monotonic() > deadline:
+            return r
+        time.sleep(0.5)
+
+
+def matrix_scenario(sasl: str) -> dict:
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType,
+                                       ResourcePatternType, ResourceType)
+    admin_conf = sasl_client(sasl, "admin", "admin-secret")
+    for t in ("x-topic", "y-topic"):
+        create_topic(admin_conf, t)
+    allow = AclPermissionType.ALLOW
+    prefixed, literal = ResourcePatternType.PREFIXED, ResourcePatternType.LITERAL
+    grants = [AclBinding(ResourceType.TOPIC, "x-", prefixed, "User:alice", "*", op, allow)
+              for op in (AclOperation.READ, AclOperation.WRITE)]
+    grants += [AclBinding(ResourceType.GROUP, "x-", prefixed, "User:alice", "*", op, allow)
+               for op in (AclOperation.READ, AclOperation.DELETE)]
+    grants.append(AclBinding(ResourceType.GROUP, "x-g", literal, "User:carol", "*",
+                             AclOperation.DESCRIBE, allow))
+    grants += [AclBinding(ResourceType.TRANSACTIONAL_ID, "x-", prefixed, user, "*",
+                          AclOperation.WRITE, allow) for user in ("User:alice", "User:carol")]
+    grants += [AclBinding(ResourceType.BROKER, "kafka-cluster", literal, "User:carol", "*", op,
+                          allow)
+               for op in (AclOperation.IDEMPOTENT_WRITE, AclOperation.DESCRIBE,
+                          AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS)]
+    a = AdminClient(admin_conf)
+    for f in a.create_acls(grants).values():
+        f.result(timeout=30)
+    time.sleep(2)  # Kafka's authorizer learns new ACLs from its metadata log asynchronously
+
+    admin = RawClient(sasl, "admin", "admin-secret")
+    alice = RawClient(sasl, "alice", "alice-secret")
+    bob = RawClient(sasl, "bob", "bob-secret")
+    carol = RawClient(sasl, "carol", "carol-secret")
+    # Warm Kafka's coordinators up as the super user, so that only authorization differs below.
+    call(admin, "FindCoordinator", retry=True, key="x-warm", key_type=0)
+    call(admin, "FindCoordinator", retry=True, key="x-warm", key_type=1)
+    warm = call(admin, "InitProducerId", retry=True, transactional_id="x-warm",
+                transaction_timeout_ms=60000, producer_id=-1, producer_epoch=-1)
+    assert warm.error_code == 0, warm
+    node = call(admin, "Metadata", topics=[], allow_auto_topic_creation=False,
+                include_topic_authorized_operations=False).brokers[0].node_id
+
+    out = {}
+
+    def record(label, r, codes=None):
+        out[label] = error_codes(r) if codes is None else codes
+
+    # --- Group membership: alice runs a generation of group x-g; bob and carol try each step.
+    join = dict(group_id="x-g", session_timeout_ms=30000, rebalance_timeout_ms=30000,
+                group_instance_id=None, protocol_type="consumer",
+                protocols=[{"name": "range", "metadata": b""}])
+    for who, c in (("bob", bob), ("carol", carol)):
+        record(f"{who} JoinGroup", call(c, "JoinGroup", member_id="", **join))
+    first = call(alice, "JoinGroup", retry=True, member_id="", **join)
+    out["alice JoinGroup (first)"] = error_codes(first)  # MEMBER_ID_REQUIRED
+    joined = call(alice, "JoinGroup", retry=True, member_id=first.member_id, **join)
+    record("alice JoinGroup", joined)
+    member, generation = joined.member_id, joined.generation_id
+    sync = dict(group_id="x-g", generation_id=generation, member_id=member,
+                group_instance_id=None, assignments=[{"member_id": member, "assignment": b""}])
+    record("bob SyncGroup", call(bob, "SyncGroup", **sync))
+    record("alice SyncGroup", call(alice, "SyncGroup", **sync))
+    beat = dict(group_id="x-g", generation_id=generation, member_id=member,
+                group_instance_id=None)
+    record("bob Heartbeat", call(bob, "Heartbeat", **beat))
+    record("alice Heartbeat", call(alice, "Heartbeat", **beat))
+
+    def commit(topic):
+        return dict(group_id="x-g", generation_id_or_member_epoch=generation, member_id=member,
+                    group_instance_id=None, topics=[{"name": topic, "partitions": [
+                        {"partition_index": 0, "committed_offset": 0,
+                         "committed_leader_epoch": -1, "committed_metadata": ""}]}])
+    for who, c in (("bob", bob), ("carol", carol), ("alice", alice)):
+        record(f"{who} OffsetCommit", call(c, "OffsetCommit", **commit("x-topic")))
+    record("alice OffsetCommit y-topic", call(alice, "OffsetCommit", **commit("y-topic")))
+    for who, c in (("bob", bob), ("carol", carol), ("alice", alice)):
+        record(f"{who} OffsetFetch", call(c, "OffsetFetch", group_id="x-g", require_stable=False,
+                                          topics=[{"name": "x-topic", "partition_indexes": [0]}]))
+    record("alice OffsetFetch y-topic", call(
+        alice, "OffsetFetch", group_id="x-g", require_stable=False,
+        topics=[{"name": "y-topic", "partition_indexes": [0]}]))
+    for who, c in (("bob", bob), ("carol", carol), ("alice", alice)):
+        record(f"{who} DescribeGroups", call(c, "DescribeGroups", groups=["x-g"],
+                                             include_authorized_operations=False))
+    for who, c in (("bob", bob), ("carol", carol), ("alice", alice)):
+        r = call(c, "ListGroups")
+        record(f"{who} ListGroups", r, error_codes(r) + [
+            "x-g" in {g.group_id for g in r.groups}])
+    leave = dict(group_id="x-g", members=[{"member_id": member, "group_instance_id": None}])
+    record("bob LeaveGroup", call(bob, "LeaveGroup", **leave))
+    record("alice LeaveGroup", call(alice, "LeaveGroup", **leave))
+
+    def offset_delete(topic):
+        return dict(group_id="x-g", topics=[{"name": topic, "partitions": [
+            {"partition_index": 0}]}])
+    record("bob OffsetDelete", call(bob, "OffsetDelete", **offset_delete("x-topic")))
+    record("alice OffsetDelete y-topic", call(alice, "OffsetDelete", **offset_delete("y-topic")))
+    record("alice OffsetDelete", call(alice, "OffsetDelete", **offset_delete("x-topic")))
+    record("bob DeleteGroups", call(bob, "DeleteGroups", groups_names=["x-g"]))
+    record("alice DeleteGroups", call(alice, "DeleteGroups", groups_names=["x-g"]))
+
+    # --- Transactions: alice runs one on x-txn; carol's stops at the topic or group check.
+    for who, c in (("bob", bob), ("alice", alice)):
+        record(f"{who} FindCoordinator txn", call(c, "FindCoordinator", key="x-txn", key_type=1))
+    record("bob FindCoordinator group", call(bob, "FindCoordinator", key="x-g", key_type=0))
+    init = dict(transaction_timeout_ms=60000, producer_id=-1, producer_epoch=-1)
+    record("bob InitProducerId txn", call(bob, "InitProducerId", transactional_id="x-txn", **init))
+    txn = {}
+    for who, c, tid in (("alice", alice, "x-txn"), ("carol", carol, "x-carol")):
+        r = call(c, "InitProducerId", retry=True, transactional_id=tid, **init)
+        record(f"{who} InitProducerId txn", r)
+        txn[who] = dict(transactional_id=tid, producer_id=r.producer_id,
+                        producer_epoch=r.producer_epoch)
+    for who, c in (("bob", bob), ("carol", carol), ("alice", alice)):
+        record(f"{who} InitProducerId idempotent",
+               call(c, "InitProducerId", retry=True, transactional_id=None, **init))
+
+    def add_partitions(t, topic):
+        return dict(v3_and_below_transactional_id=t["transactional_id"],
+                    v3_and_below_producer_id=t["producer_id"],
+                    v3_and_below_producer_epoch=t["producer_epoch"],
+                    v3_and_below_topics=[{"name": topic, "partitions": [0]}])
+    record("bob AddPartitionsToTxn", call(bob, "AddPartitionsToTxn",
+                                          **add_partitions(txn["alice"], "x-topic")))
+    record("carol AddPartitionsToTxn", call(carol, "AddPartitionsToTxn",
+                                            **add_partitions(txn["carol"], "x-topic")))
+    record("alice AddPartitionsToTxn", call(alice, "AddPartitionsToTxn", retry=True,
+                                            **add_partitions(txn["alice"], "x-topic")))
+    record("bob AddOffsetsToTxn", call(bob, "AddOffsetsToTxn", group_id="x-g2", **txn["alice"]))
+    record("carol AddOffsetsToTxn", call(carol, "AddOffsetsToTxn", group_id="x-g2",
+                                         **txn["carol"]))
+    record("alice AddOffsetsToTxn", call(alice, "AddOffsetsToTxn", retry=True, group_id="x-g2",
+                                         **txn["alice"]))
+
+    def txn_commit(t, topic):
+        return dict(group_id="x-g2", generation_id=-1, member_id="", group_instance_id=None,
+                    topics=[{"name": topic, "partitions": [
+                        {"partition_index": 0, "committed_offset": 0,
+                         "committed_leader_epoch": -1, "committed_metadata": ""}]}], **t)
+    record("bob TxnOffsetCommit", call(bob, "TxnOffsetCommit",
+                                       **txn_commit(txn["alice"], "x-topic")))
+    record("carol TxnOffsetCommit", call(carol, "TxnOffsetCommit",
+                                         **txn_commit(txn["carol"], "x-topic")))
+    record("alice TxnOffsetCommit y-topic", call(alice, "TxnOffsetCommit",
+                                                 **txn_commit(txn["alice"], "y-topic")))
+    record("alice TxnOffsetCommit", call(alice, "TxnOffsetCommit", retry=True,
+                                         **txn_commit(txn["alice"], "x-topic")))
+    for who, c in (("bob", bob), ("alice", alice)):
+        record(f"{who} DescribeTransactions", call(c, "DescribeTransactions",
+                                                   transactional_ids=["x-txn"]))
+        r = call(c, "ListTransactions", state_filters=[], producer_id_filters=[])
+        record(f"{who} ListTransactions", r, error_codes(r) + [
+            "x-txn" in {s.transactional_id for s in r.transaction_states}])
+        record(f"{who} DescribeProducers", call(c, "DescribeProducers", topics=[
+            {"name": "x-topic", "partition_indexes": [0]}]))
+    record("bob EndTxn", call(bob, "EndTxn", committed=True, **txn["alice"]))
+    record("alice EndTxn", call(alice, "EndTxn", retry=True, committed=True, **txn["alice"]))
+
+    # --- Cluster-level: bob has nothing, carol DESCRIBE, DESCRIBE_CONFIGS and ALTER_CONFIGS.
+    for who, c in (("bob", bob), ("carol", carol)):
+        record(f"{who} DescribeConfigs broker", call(
+            c, "DescribeConfigs", include_synonyms=False, include_documentation=False,
+            resources=[{"resource_type": 4, "resource_name": str(node),
+                        "configuration_keys": ["log.retention.ms"]}]))
+        record(f"{who} IncrementalAlterConfigs broker", call(
+            c, "IncrementalAlterConfigs", validate_only=True, resources=[
+                {"resource_type": 4, "resource_name": str(node), "configs": [
+                    {"name": "log.cleaner.threads", "config_operation": 0, "value": "1"}]}]))
+        record(f"{who} DescribeCluster", call(c, "DescribeCluster",
+                                              include_cluster_authorized_operations=False,
+                                              endpoint_type=1))
+        r = call(c, "DescribeLogDirs", topics=None)
+        record(f"{who} DescribeLogDirs", r, [r.error_code])
+        record(f"{who} ListPartitionReassignments", call(c, "ListPartitionReassignments",
+                                                         timeout_ms=10000, topics=None))
+        record(f"{who} DescribeClientQuotas", call(c, "DescribeClientQuotas", components=[],
+                                                   strict=False))
+        # Named users: a refused describe-all (users null) makes Kafka 4.4 fail with a
+        # NullPointerException and send no answer at all.
+        record(f"{who} DescribeUserScramCredentials", call(c, "DescribeUserScramCredentials",
+                                                           users=[{"name": "alice"}]))
+        record(f"{who} ElectLeaders", call(c, "ElectLeaders", election_type=0, timeout_ms=10000,
+                                           topic_partitions=[{"topic": "x-topic",
+                                                              "partitions": [0]}]))
+    # ALTER on the cluster: only the super user (one broker: no election is needed).
+    record("admin ElectLeaders", call(admin, "ElectLeaders", election_type=0, timeout_ms=10000,
+                                      topic_partitions=[{"topic": "x-topic", "partitions": [0]}]))
+    for c in (admin, alice, bob, carol):
+        c.close()
+    return out
+
+
+def test_group_txn_and_cluster_denials_match_real_kafka(secured_kafka, broker_factory):
+    vltava = broker_factory(listeners=["SASL_PLAINTEXT"], overrides={
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": SUPER_USERS,
+    })
+    theirs = matrix_scenario(secured_kafka)
+    ours = matrix_scenario(vltava.bootstrap_of("SASL_PLAINTEXT"))
+    differ = {k: (ours.get(k), theirs.get(k)) for k in theirs.keys() | ours.keys()
+              if ours.get(k) != theirs.get(k)}
+    assert not differ, f"(vltava, kafka) where they differ: {differ}\nkafka: {theirs}"
+    # The matrix does tell granted from refused, with Kafka's codes.
+    assert theirs["bob JoinGroup"] == [30] and theirs["alice JoinGroup"] == [0]
+    assert theirs["bob InitProducerId txn"] == [53] and theirs["alice InitProducerId txn"] == [0]
+    assert theirs["bob InitProducerId idempotent"] == [31]
+    assert theirs["carol InitProducerId idempotent"] == [0]
+    assert theirs["carol AddOffsetsToTxn"] == [30] and theirs["alice EndTxn"] == [0]
+    assert theirs["bob DescribeConfigs broker"] == [31]

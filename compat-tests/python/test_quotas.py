@@ -5,11 +5,16 @@ throttled (its `throttle_cb` reports the broker's throttle time). Each scenario 
 Vltava and against a real Kafka 4.4.0 (the `real_kafka` fixture), which must print the same.
 """
 import re
+import time
 import uuid
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
+from kafka.record.memory_records import MemoryRecordsBuilder
 
+from raw_client import RawClient
 from test_tools import kafka_tools, tool  # noqa: F401
 
 QUOTA_LINE = re.compile(r"^Quota configs for (?P<entity>.+) are (?P<values>.*)$")
@@ -128,3 +133,105 @@ def test_kafka_configs_user_quotas(request, kafka_tools, target):  # noqa: F811
                                                          "request_percentage": 25.5}}, r
     tool(*user, "--alter", "--delete-config", "producer_byte_rate,request_percentage")
     assert quotas(tool(*user, "--describe").out) == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# A sustained producer over its quota is held to it (issue 12: "slowed to within 10% of the
+# quota, and its responses carry throttle times").
+#
+# How the rate is measured, the same for both brokers: Kafka limits Produce *request* bytes
+# (header and body) over its sampled window — `quota.window.num` samples of
+# `quota.window.size.seconds`, measured over at least num - 1 windows — and each request that
+# takes the rate over the quota is throttled until it is back at the quota. A producer that
+# always has data does not run evenly under that window: it bursts a window's worth, is
+# throttled, and bursts again when the sample holding the burst expires (with Kafka's defaults
+# the cycle is 11 s, see benches/quota_throttle.py). So the brokers run with 2 samples of 1 s
+# (a 2 s cycle, several in a 10 s run), the producer is a raw client sending one request at a
+# time whatever the throttle (the broker's muting alone holds it back), and the rate is the
+# request bytes sent between two moments the broker has just let the client go (the end of a
+# throttle), after the start-up allowance: there the broker's own measure is at the quota.
+
+WINDOW_OVERRIDES = {"quota.window.num": "2", "quota.window.size.seconds": "1"}
+SUSTAINED_QUOTA = 200_000
+SUSTAINED_SECONDS = 10.0
+
+
+@pytest.fixture(scope="module")
+def short_window_kafka(tmp_path_factory):
+    from real_kafka import TEST_OVERRIDES, RealKafka
+    k = RealKafka(tmp_path_factory.mktemp("real-kafka-quota"),
+                  overrides={**TEST_OVERRIDES, **WINDOW_OVERRIDES})
+    try:
+        k.start()
+    except RuntimeError as e:
+        pytest.fail(f"real Kafka did not start: {e}")
+    yield k
+    k.stop()
+
+
+def record_batch(count: int, size: int) -> bytes:
+    b = MemoryRecordsBuilder(magic=2, compression_type=0, batch_size=10 ** 7)
+    now_ms = int(time.time() * 1000)
+    for _ in range(count):
+        b.append(timestamp=now_ms, key=None, value=b"q" * size)
+    b.close()
+    return bytes(b.buffer())
+
+
+def sustained_produce(bootstrap: str, client_id: str, topic: str, seconds: float) -> list:
+    """Produce v9 requests of 15 records of 1 KiB back to back for `seconds`; returns
+    [(sent, answered, request bytes, throttle_time_ms)], times from the start."""
+    records = record_batch(15, 1024)
+    log = []
+    with RawClient(bootstrap, client_id=client_id) as c:
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            sent = time.monotonic() - start
+            r = c.call(ProduceRequest, ProduceResponse, 9, transactional_id=None, acks=1,
+                       timeout_ms=10000, topic_data=[{"name": topic, "partition_data": [
+                           {"index": 0, "records": records}]}])
+            errors = [p.error_code for t in r.responses for p in t.partition_responses]
+            assert errors == [0], r
+            log.append((sent, time.monotonic() - start, c.last_request_bytes, r.throttle_time_ms))
+    return log
+
+
+def rate_between_throttle_ends(log: list, after: float) -> tuple[float, float]:
+    """Request bytes per second between the first throttle ending after `after` and the last
+    one, and the span measured."""
+    ends = [(answered + throttle_ms / 1000, i) for i, (_, answered, _, throttle_ms)
+            in enumerate(log) if throttle_ms > 0 and answered >= after]
+    assert len(ends) >= 2, f"too few throttled responses after {after} s: {log}"
+    (t_a, i_a), (t_b, i_b) = ends[0], ends[-1]
+    sent = sum(size for _, _, size, _ in log[i_a + 1:i_b + 1])
+    return sent / (t_b - t_a), t_b - t_a
+
+
+@pytest.mark.parametrize("target", ["vltava", "kafka"])
+def test_sustained_producer_is_held_to_its_quota(request, broker_factory, kafka_tools,  # noqa: F811
+                                                 target):
+    if target == "vltava":
+        bootstrap = broker_factory(overrides=WINDOW_OVERRIDES).bootstrap
+    else:
+        bootstrap = request.getfixturevalue("short_window_kafka").bootstrap
+    client_id = f"sustained-{uuid.uuid4().hex[:8]}"
+    topic = f"quota-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    tool("kafka-configs", "--bootstrap-server", bootstrap, "--entity-type", "clients",
+         "--entity-name", client_id, "--alter", "--add-config",
+         f"producer_byte_rate={SUSTAINED_QUOTA}")
+    time.sleep(1)  # Kafka applies the quota record from its metadata log asynchronously
+
+    log = sustained_produce(bootstrap, client_id, topic, SUSTAINED_SECONDS)
+    throttled = [t for *_, t in log if t > 0]
+    # Throttle times are in the responses, and they are what holds the producer back.
+    assert len(throttled) > len(log) / 4, log
+    assert max(throttled) <= 3000, throttled
+    # After the start-up allowance (one window), measured over about 8 s of whole throttles.
+    rate, span = rate_between_throttle_ends(log, after=2.0)
+    assert span >= SUSTAINED_SECONDS - 4, (span, log)
+    assert abs(rate / SUSTAINED_QUOTA - 1) <= 0.10, (rate, log)
+    # And by the wall clock from 2 s to the end of the run.
+    wall = sum(size for sent, _, size, _ in log if sent >= 2.0) / (SUSTAINED_SECONDS - 2.0)
+    assert abs(wall / SUSTAINED_QUOTA - 1) <= 0.10, (wall, log)

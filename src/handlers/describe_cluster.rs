@@ -3,10 +3,11 @@
 //!
 //! This broker is the whole cluster and its controller. `endpoint_type` (v1+) must be 1
 //! (brokers): 2 (controllers) answers ResponseError::MismatchedEndpointType.code(), anything else
-//! ResponseError::UnsupportedEndpointType.code() (INVALID_REQUEST on v0, as Kafka does). The client
-//! needs DESCRIBE on the cluster (CLUSTER_AUTHORIZATION_FAILED). Cluster authorized
-//! operations are what the authorizer allows (everything without one) when asked, else
-//! i32::MIN. `include_fenced_brokers` (v2) changes nothing: the broker is never fenced.
+//! ResponseError::UnsupportedEndpointType.code() (INVALID_REQUEST on v0, as Kafka does). Any
+//! client may ask (Kafka's `AuthHelper.computeDescribeClusterResponse` authorizes nothing but
+//! the authorized operations): cluster authorized operations are what the authorizer allows
+//! (everything without one) when asked and the client may DESCRIBE the cluster, 0 when it may
+//! not, else i32::MIN. `include_fenced_brokers` (v2) changes nothing: the broker is never fenced.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
@@ -33,8 +34,8 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
         BROKERS
     };
     let failed = |code: i16, message: String| {
-        // Kafka refuses an endpoint type on v0 with INVALID_REQUEST; authorization keeps its code.
-        let code = if ctx.version == 0 && code != ResponseError::ClusterAuthorizationFailed.code() {
+        // Kafka refuses an endpoint type on v0 with INVALID_REQUEST.
+        let code = if ctx.version == 0 {
             ResponseError::InvalidRequest.code()
         } else {
             code
@@ -48,12 +49,6 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
                 .with_cluster_authorized_operations(i32::MIN),
         ))
     };
-    if !ctx.authorize_cluster(AclOperation::Describe) {
-        return failed(
-            ResponseError::ClusterAuthorizationFailed.code(),
-            super::CLUSTER_AUTHORIZATION_MESSAGE.into(),
-        );
-    }
     if endpoint_type == CONTROLLERS {
         return failed(
             ResponseError::MismatchedEndpointType.code(),
@@ -83,10 +78,14 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeClusterRequest) -> Repl
                     .with_rack(None)
                     .with_is_fenced(false),
             ])
-            .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
-                ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
-            } else {
-                i32::MIN
-            }),
+            .with_cluster_authorized_operations(
+                if !request.include_cluster_authorized_operations {
+                    i32::MIN
+                } else if ctx.authorize_cluster(AclOperation::Describe) {
+                    ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
+                } else {
+                    0
+                },
+            ),
     ))
 }

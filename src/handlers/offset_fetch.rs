@@ -57,21 +57,18 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
         vec![(request.group_id.to_string(), topics)]
     };
     let group_ids: Vec<String> = query.iter().map(|(g, _)| g.clone()).collect();
-    // Kafka: READ on each group (else GROUP_AUTHORIZATION_FAILED for it), DESCRIBE on each
-    // topic (named partitions answer TOPIC_AUTHORIZATION_FAILED; the all-topics form leaves
-    // such topics out).
-    let readable: Vec<bool> = group_ids.iter().map(|g| ctx.may_read_group(g)).collect();
-    if version < 8 && readable.first() == Some(&false) {
-        let offsets = query
-            .into_iter()
-            .next()
-            .and_then(|(_, t)| t)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, Ok(None))).collect()))
-            .collect();
+    // Kafka: DESCRIBE on each group (else GROUP_AUTHORIZATION_FAILED for it, and no topics in
+    // its answer, even those named), DESCRIBE on each topic (named partitions answer
+    // TOPIC_AUTHORIZATION_FAILED; the all-topics form leaves such topics out).
+    let describable: Vec<bool> = group_ids
+        .iter()
+        .map(|g| ctx.authorize(AclOperation::Describe, ResourceType::Group, g))
+        .collect();
+    if version < 8 && describable.first() == Some(&false) {
+        // Before v8 the one group's error goes to the top (v2+); v1 has nowhere to put it,
+        // and Kafka answers it with no topics all the same.
         let response = single_group(
-            offsets,
+            Vec::new(),
             ResponseError::GroupAuthorizationFailed.code(),
             version,
         );
@@ -100,9 +97,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Re
             Ok(all) => group_ids
                 .iter()
                 .zip(all)
-                .zip(&readable)
-                .map(|((g, offsets), readable)| {
-                    if *readable {
+                .zip(&describable)
+                .map(|((g, offsets), describable)| {
+                    if *describable {
                         group_v8(g, offsets, NONE)
                     } else {
                         group_v8(
