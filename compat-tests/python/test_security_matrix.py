@@ -293,7 +293,9 @@ def confluent_errors(conf: dict) -> list[str]:
 CONFLUENT_TLS_REFUSALS = {
     "broker certificate not trusted by the client": "certificate verify failed",
     "no client certificate": "tlsv13 alert certificate required: SSL alert number 116",
-    "client certificate not signed by a trusted CA": "tlsv1 alert decrypt error: SSL alert number 51",
+    # The alert Kafka (JSSE) sends for any certificate its trust store does not vouch for.
+    "client certificate not signed by a trusted CA":
+        "alert certificate unknown: SSL alert number 46",  # "sslv3 "/"ssl/tls ": OpenSSL's age
 }
 
 
@@ -481,11 +483,14 @@ JAVA_TLS_REFUSALS = {
     "broker certificate not trusted by the client":
         "org.apache.kafka.common.errors.SslAuthenticationException: SSL handshake failed",
     # TLS 1.3: the client has finished its handshake when the broker's alert arrives.
-    "no client certificate": "org.apache.kafka.common.errors.SslAuthenticationException: "
-                             "Failed to process post-handshake messages",
+    "no client certificate":
+        "org.apache.kafka.common.errors.SslAuthenticationException: Failed to process "
+        "post-handshake messages <- javax.net.ssl.SSLHandshakeException: Received fatal alert: "
+        "certificate_required",
     "client certificate not signed by a trusted CA":
-        "org.apache.kafka.common.errors.SslAuthenticationException: "
-        "Failed to process post-handshake messages",
+        "org.apache.kafka.common.errors.SslAuthenticationException: Failed to process "
+        "post-handshake messages <- javax.net.ssl.SSLHandshakeException: Received fatal alert: "
+        "certificate_unknown",
 }
 
 
@@ -533,7 +538,7 @@ def franz_spec(m: Matrix, c: Creds) -> dict:
 FRANZ_TLS_REFUSALS = {
     "broker certificate not trusted by the client": "x509: certificate signed by unknown authority",
     "no client certificate": "remote error: tls: certificate required",
-    "client certificate not signed by a trusted CA": "remote error: tls: error decrypting message",
+    "client certificate not signed by a trusted CA": "remote error: tls: unknown certificate",
 }
 
 
