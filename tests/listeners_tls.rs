@@ -276,6 +276,89 @@ impl Pki {
     }
 }
 
+impl Pki {
+    /// A CA with the test CA's name but a key of its own, and a client certificate it signed
+    /// (`impostor.pem`/`impostor.key`). Clients send it (its issuer is a name the broker asks
+    /// for); only the signature gives it away.
+    fn add_impostor(&self) {
+        let d = self.dir.path();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}");
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "impostor-ca.key",
+            "-out",
+            "impostor-ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Test CA",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "impostor.key",
+            "-out",
+            "impostor.csr",
+            "-subj",
+            "/CN=mallory",
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "impostor.csr",
+            "-CA",
+            "impostor-ca.pem",
+            "-CAkey",
+            "impostor-ca.key",
+            "-CAcreateserial",
+            "-out",
+            "impostor.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "client.ext",
+        ]);
+    }
+}
+
+/// A rustls client trusting the test CA, presenting `<cert>.pem` / `<cert>.key` when named.
+fn client_config(pki: &Pki, cert: Option<&str>) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(pki.path("ca.pem")).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    match cert {
+        Some(name) => {
+            let chain =
+                vec![CertificateDer::from_pem_file(pki.path(&format!("{name}.pem"))).unwrap()];
+            let key = PrivateKeyDer::from_pem_file(pki.path(&format!("{name}.key"))).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    }
+}
+
 fn ssl_listener(pairs: &[(&str, String)]) -> vltava::config::ListenerConfig {
     let mut all: Vec<(&str, &str)> = vec![("listeners", "SSL://127.0.0.1:0")];
     all.extend(pairs.iter().map(|(k, v)| (*k, v.as_str())));
@@ -291,22 +374,7 @@ async fn principal_of(
 ) -> Result<String, String> {
     let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr().unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(pki.path("ca.pem")).unwrap())
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let client_config = if with_cert {
-        let chain = vec![CertificateDer::from_pem_file(pki.path("client.pem")).unwrap()];
-        let key = PrivateKeyDer::from_pem_file(pki.path("client.key")).unwrap();
-        builder.with_client_auth_cert(chain, key).unwrap()
-    } else {
-        builder.with_no_client_auth()
-    };
+    let client_config = client_config(pki, with_cert.then_some("client"));
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
     let client = tokio::spawn(async move {
         let tcp = TcpStream::connect(addr).await.unwrap();
@@ -333,6 +401,76 @@ async fn principal_of(
     };
     client.await.unwrap();
     out
+}
+
+/// Handshakes a client presenting `cert` against a listener that is to refuse it: what the
+/// broker's accept returned and what the client read (the alert it received).
+async fn refusal_of(pki: &Pki, listener: &tls::TlsListener, cert: &str) -> (String, String) {
+    let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config(pki, Some(cert))));
+    let client = tokio::spawn(async move {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::try_from("127.0.0.1").unwrap();
+        match connector.connect(name, tcp).await {
+            Err(e) => e.to_string(),
+            Ok(mut s) => {
+                // TLS 1.3: the client learns of the refusal on its first read.
+                let _ = s.write_all(b"ping").await;
+                let mut buf = [0u8; 4];
+                match s.read(&mut buf).await {
+                    Err(e) => e.to_string(),
+                    Ok(n) => format!("read {n} bytes"),
+                }
+            }
+        }
+    });
+    let (tcp, _) = server.accept().await.unwrap();
+    let broker = match tls::accept(listener, tcp, Duration::from_secs(20)).await {
+        Ok((_, principal)) => format!("let in as {principal}"),
+        Err(e) => e.to_string(),
+    };
+    (broker, client.await.unwrap())
+}
+
+/// Kafka (JSSE) refuses any client certificate its trust store does not vouch for with the
+/// `certificate_unknown` alert, and clients show that name; rustls alone would send
+/// `decrypt_error` for a bad signature. The broker's own error keeps the reason.
+#[tokio::test]
+async fn an_untrusted_client_certificate_gets_kafkas_alert() {
+    let pki = Pki::new();
+    pki.add_impostor();
+    for version in ["TLSv1.3", "TLSv1.2"] {
+        let l = ssl_listener(&[
+            (
+                "ssl.keystore.location",
+                pki.path("server-store.pem").display().to_string(),
+            ),
+            (
+                "ssl.truststore.location",
+                pki.path("ca.pem").display().to_string(),
+            ),
+            ("ssl.client.auth", "required".into()),
+            ("ssl.enabled.protocols", version.into()),
+        ]);
+        let t = tls::listener(&l.ssl).unwrap();
+        let (broker, client) = refusal_of(&pki, &t, "impostor").await;
+        // The reason stays in the broker's log, inside the `Other` that selects the alert.
+        assert!(
+            broker.starts_with("handshake: invalid peer certificate: ")
+                && broker.contains("BadSignature"),
+            "{version}: {broker}"
+        );
+        assert_eq!(
+            client, "received fatal alert: CertificateUnknown",
+            "{version}"
+        );
+        // The trusted client certificate still gets in.
+        assert_eq!(
+            principal_of(&pki, &t, true).await.unwrap(),
+            "User:CN=alice,OU=Dev,O=Vltava\\, Inc.,C=CZ",
+        );
+    }
 }
 
 #[tokio::test]

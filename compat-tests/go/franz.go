@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
@@ -50,7 +51,8 @@ func (f *franz) opts(clientID string, extra ...kgo.Opt) []kgo.Opt {
 	return append(o, extra...)
 }
 
-// dialer: the recording dialer, with TLS over it when the spec names a CA.
+// dialer: the recording dialer, with TLS over it when the spec names a CA (and a client
+// certificate when it names one).
 func (f *franz) dialer() func(ctx context.Context, network, host string) (net.Conn, error) {
 	if f.spec.TLSCA == "" {
 		return dialRecording
@@ -61,13 +63,19 @@ func (f *franz) dialer() func(ctx context.Context, network, host string) (net.Co
 	if !pool.AppendCertsFromPEM(pem) {
 		fatalf("no certificate in %s", f.spec.TLSCA)
 	}
+	var certs []tls.Certificate
+	if f.spec.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.spec.TLSCert, f.spec.TLSKey)
+		check(err, "load tls_cert/tls_key")
+		certs = append(certs, cert)
+	}
 	return func(ctx context.Context, network, host string) (net.Conn, error) {
 		conn, err := dialRecording(ctx, network, host)
 		if err != nil {
 			return nil, err
 		}
 		name, _, _ := net.SplitHostPort(host)
-		return tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: name}), nil
+		return tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: name, Certificates: certs}), nil
 	}
 }
 
@@ -79,6 +87,8 @@ func franzSASL(s *SASLSpec) sasl.Mechanism {
 		return scram.Auth{User: s.User, Pass: s.Password}.AsSha256Mechanism()
 	case "SCRAM-SHA-512":
 		return scram.Auth{User: s.User, Pass: s.Password}.AsSha512Mechanism()
+	case "OAUTHBEARER":
+		return oauth.Auth{Token: s.Token}.AsMechanism()
 	}
 	fatalf("unknown SASL mechanism %q", s.Mechanism)
 	return nil

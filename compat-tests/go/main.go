@@ -127,16 +127,21 @@ type Spec struct {
 	BaseTS  int64  `json:"base_ts"`
 	Debug   bool   `json:"debug"`
 	Timeout int    `json:"timeout_s"`
-	// security (franz only): SASL credentials, and a CA file to dial TLS with.
-	SASL  *SASLSpec `json:"sasl"`
-	TLSCA string    `json:"tls_ca"`
+	// security (franz only): SASL credentials, a CA file to dial TLS with, and a client
+	// certificate and key (PEM files) to present when the broker asks for one.
+	SASL    *SASLSpec `json:"sasl"`
+	TLSCA   string    `json:"tls_ca"`
+	TLSCert string    `json:"tls_cert"`
+	TLSKey  string    `json:"tls_key"`
 }
 
-// SASLSpec: mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+// SASLSpec: mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (user and password), or
+// OAUTHBEARER (token: the JWT as the test made it, sent as is).
 type SASLSpec struct {
 	Mechanism string `json:"mechanism"`
 	User      string `json:"user"`
 	Password  string `json:"password"`
+	Token     string `json:"token"`
 }
 
 type Chunk struct {

@@ -24,11 +24,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore,
+    ServerConfig, SignatureScheme, SupportedProtocolVersion,
+};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -97,10 +102,79 @@ pub fn server_config(ssl: &SslSettings) -> Result<ServerConfig, TlsSetupError> {
             let verifier = verifier
                 .build()
                 .map_err(|e| config_err(format!("client certificate verifier: {e}")))?;
-            builder.with_client_cert_verifier(verifier)
+            builder.with_client_cert_verifier(Arc::new(KafkaAlerts(verifier)))
         }
     };
     Ok(builder.with_single_cert(chain, key)?)
+}
+
+/// The client-certificate check, refusing as Kafka does on the wire. Kafka's JSSE answers every
+/// certificate its trust manager rejects (unknown issuer, bad signature, expired, …) with the
+/// `certificate_unknown` alert; rustls would name the reason in the alert (`unknown_ca`,
+/// `decrypt_error`, `certificate_expired`, …), and clients show the alert's name (the Java
+/// client: "Received fatal alert: certificate_unknown"). The reason stays in the broker's log.
+/// A missing certificate is answered by rustls itself (`certificate_required`, RFC 8446; Kafka
+/// on Java 17 sends `bad_certificate`): no verifier hook sees that case.
+#[derive(Debug)]
+struct KafkaAlerts(Arc<dyn ClientCertVerifier>);
+
+/// A rejected client certificate's reason, carried as `CertificateError::Other` (which rustls
+/// answers with `certificate_unknown`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct RejectedCertificate(CertificateError);
+
+impl ClientCertVerifier for KafkaAlerts {
+    fn offer_client_auth(&self) -> bool {
+        self.0.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.0.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.0
+            .verify_client_cert(end_entity, intermediates, now)
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(CertificateError::Other(_)) => e,
+                rustls::Error::InvalidCertificate(reason) => rustls::Error::InvalidCertificate(
+                    CertificateError::Other(OtherError(Arc::new(RejectedCertificate(reason)))),
+                ),
+                other => other,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// ring's provider with the cipher suites of `ssl.cipher.suites` (all when unset).
