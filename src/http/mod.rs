@@ -20,6 +20,8 @@ use tokio::sync::Semaphore;
 
 use crate::broker::Broker;
 
+pub mod lag;
+
 /// HTTP connections served at once; more wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 64;
 /// The largest request body read.
