@@ -113,8 +113,32 @@ async fn route(state: &HttpState, req: HttpRequest) -> HttpResponse {
                 "starting: recovering logs\n".into(),
             ),
         },
+        (_, p) if crate::console::claims(p) => console(state, req).await,
         _ => text(StatusCode::NOT_FOUND, format!("no route for {path}\n")),
     }
+}
+
+/// The web console's pages and JSON API (`crate::console`), with the lag of `lag.rs`.
+async fn console(state: &HttpState, req: HttpRequest) -> HttpResponse {
+    fn lag_rows(broker: &Broker) -> Vec<crate::console::LagRow> {
+        lag::group_lag(broker)
+            .into_iter()
+            .map(|l| (l.group, l.topic, l.partition, l.committed, l.end_offset))
+            .collect()
+    }
+    let (parts, body) = req.into_parts();
+    let query = parts.uri.query().unwrap_or("");
+    let broker = state.broker().cloned();
+    let reply = crate::console::serve(
+        broker,
+        &parts.method,
+        parts.uri.path(),
+        query,
+        body,
+        lag_rows,
+    )
+    .await;
+    respond(reply.status, reply.content_type, reply.body)
 }
 
 /// A plain-text response.
