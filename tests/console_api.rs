@@ -112,7 +112,7 @@ async fn overview_and_topics_report_the_registry_and_the_logs() {
         config("retention.ms"),
         json!({"name": "retention.ms", "value": "3600000", "source": "topic"})
     );
-    assert_eq!(config("cleanup.policy")["source"], "default");
+    assert_eq!(config("cleanup.policy")["source"], "broker");
 
     let (status, e) = call(&b, Method::GET, "/api/topics/nope", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -196,6 +196,22 @@ async fn the_message_browser_pages_through_plain_and_compressed_batches() {
         ),
         (Some(13), 0)
     );
+
+    // A page never holds more than 500 records, whatever it asks for.
+    let many: Vec<NewRecord> = (0..600).map(|i| record("k", &i.to_string(), &[])).collect();
+    let options = BatchOptions {
+        compression: Compression::Lz4,
+        ..BatchOptions::default()
+    };
+    produce(
+        &mut c,
+        "m",
+        Bytes::from(build_batch(&many, &options).unwrap()),
+    )
+    .await;
+    let big = get(&b, "/api/topics/m/messages?offset=0&limit=100000").await;
+    assert_eq!(big["records"].as_array().unwrap().len(), 500);
+    assert_eq!(big["next_offset"], 500);
 
     let (status, _) = call(&b, Method::GET, "/api/topics/m/messages?partition=9", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -3,7 +3,8 @@
 // commits a group's offsets, and checks afterwards with a real consumer what this produced).
 //
 // Environment: CONSOLE_URL (http://host:port), TOPIC, GROUP, MESSAGES (records the test
-// produced), COMMITTED (the group's committed offset in partition 0), SCREENSHOTS (directory).
+// produced), COMMITTED (the group's committed offset in partition 0), MEMBER_CLIENT_ID (the
+// client id of the group's one member), SCREENSHOTS (directory).
 // Prints one JSON line per step ({"step", "screenshot"}) and a last line {"done": true, ...};
 // any failed expectation exits non-zero with the reason.
 "use strict";
@@ -22,6 +23,7 @@ const TOPIC = env("TOPIC");
 const GROUP = env("GROUP");
 const MESSAGES = Number(env("MESSAGES"));
 const COMMITTED = Number(env("COMMITTED"));
+const MEMBER_CLIENT_ID = env("MEMBER_CLIENT_ID");
 const SHOTS = env("SCREENSHOTS");
 const TIMEOUT_MS = 15000;
 
@@ -117,6 +119,11 @@ async function main() {
       return t && t.textContent === String(l);
     }, [group, lag]);
     expect((await text(`${group} tr[data-topic="${TOPIC}"] .lag`)) === String(lag), "partition lag " + lag);
+    // The polling member and its assignment (the group is Stable once it has joined).
+    const member = `${group} tr[data-client-id="${MEMBER_CLIENT_ID}"]`;
+    await page.waitForSelector(member);
+    expect((await text(`${member} .assignment`)) === `${TOPIC}: 0`, "the member is assigned partition 0");
+    expect((await text(`${group} .state`)) === "Stable", "the group is Stable");
     // Let the page take a few lag samples for its chart.
     await page.waitForTimeout(6500);
     const points = await page.locator(`${group} svg.chart polyline`).getAttribute("points");

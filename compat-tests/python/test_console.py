@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ NODE_MODULES = Path(os.environ.get("VLTAVA_CACHE", Path.home() / ".cache" / "vlt
 SCREENSHOTS = COMPAT_DIR.parent / "target" / "console-screenshots"
 MESSAGES = 10
 COMMITTED = 4
+MEMBER_CLIENT_ID = "console-e2e-member"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,16 +53,36 @@ def test_console_pages_in_a_browser(broker_factory):
     assert p.flush(30) == 0
 
     # A group that has read part of the topic: committed offset 4, so lag 6 (7 after the
-    # console's own record).
+    # console's own record), with one member that has partition 0 assigned.
     c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "enable.auto.commit": False})
     c.commit(offsets=[TopicPartition(topic, 0, COMMITTED)], asynchronous=False)
     c.close()
+    # A member of the group, subscribed and polling (never committing) while the browser looks.
+    member = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group,
+                       "client.id": MEMBER_CLIENT_ID, "enable.auto.commit": False})
+    member.subscribe([topic])
+    stop = threading.Event()
+    deadline = time.monotonic() + 30
+    while not member.assignment() and time.monotonic() < deadline:
+        member.poll(0.2)
+    assert member.assignment(), "the group member got no assignment"
 
+    def keep_polling():
+        while not stop.is_set():
+            member.poll(0.2)
+
+    poller = threading.Thread(target=keep_polling, daemon=True)
+    poller.start()
     env = dict(os.environ, NODE_PATH=str(NODE_MODULES), CONSOLE_URL=f"http://127.0.0.1:{http_port}",
                TOPIC=topic, GROUP=group, MESSAGES=str(MESSAGES), COMMITTED=str(COMMITTED),
-               SCREENSHOTS=str(SCREENSHOTS), CHROMIUM=CHROMIUM)
-    run = subprocess.run([NODE, str(COMPAT_DIR / "node" / "console_e2e.js")], env=env,
-                         capture_output=True, text=True, timeout=180)
+               MEMBER_CLIENT_ID=MEMBER_CLIENT_ID, SCREENSHOTS=str(SCREENSHOTS), CHROMIUM=CHROMIUM)
+    try:
+        run = subprocess.run([NODE, str(COMPAT_DIR / "node" / "console_e2e.js")], env=env,
+                             capture_output=True, text=True, timeout=180)
+    finally:
+        stop.set()
+        poller.join(10)
+        member.close()
     assert run.returncode == 0, f"browser test failed:\n{run.stdout}\n{run.stderr}"
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     shots = [line["screenshot"] for line in lines if "screenshot" in line]

@@ -160,7 +160,7 @@ pub fn topic(broker: &Broker, t: &Topic) -> Value {
             json!({
                 "name": d.name,
                 "value": (!d.ty.is_sensitive()).then_some(value),
-                "source": if set_on_topic { "topic" } else { "default" },
+                "source": if set_on_topic { "topic" } else { "broker" },
             })
         })
         .collect();
@@ -502,4 +502,54 @@ fn process_uptime_ms() -> u64 {
         Some(((system_s * 1000.0) as u64).saturating_sub(started_ms))
     };
     read().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A v1 assignment as the Java consumer writes it (user data and nothing else after).
+    fn assignment_bytes(topics: &[(&str, &[i32])]) -> Vec<u8> {
+        let mut b = vec![0, 1];
+        b.extend_from_slice(&(topics.len() as i32).to_be_bytes());
+        for (t, ps) in topics {
+            b.extend_from_slice(&(t.len() as i16).to_be_bytes());
+            b.extend_from_slice(t.as_bytes());
+            b.extend_from_slice(&(ps.len() as i32).to_be_bytes());
+            for p in *ps {
+                b.extend_from_slice(&p.to_be_bytes());
+            }
+        }
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn assignments_parse_and_garbage_does_not() {
+        let b = assignment_bytes(&[("a", &[0, 2]), ("b", &[])]);
+        assert_eq!(
+            assignment(&b),
+            Some(vec![
+                ("a".to_string(), vec![0, 2]),
+                ("b".to_string(), vec![])
+            ])
+        );
+        for cut in 0..b.len() - 4 {
+            assert_eq!(assignment(&b[..cut]), None, "cut at {cut}");
+        }
+        // A count the bytes cannot hold ends at the first missing byte.
+        let mut huge = vec![0, 0];
+        huge.extend_from_slice(&i32::MAX.to_be_bytes());
+        assert_eq!(assignment(&huge), None);
+        assert_eq!(assignment(&[0, 0, 0xff, 0xff, 0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn query_parameters() {
+        assert_eq!(param("a=1&offset=5", "offset"), Some("5"));
+        assert_eq!(param("offset", "offset"), None);
+        assert!(matches!(number("offset=5", "offset"), Ok(Some(5))));
+        assert!(matches!(number("offset=", "offset"), Ok(None)));
+        assert!(number("offset=x", "offset").is_err());
+    }
 }

@@ -118,7 +118,7 @@ pages.overview = async () => {
       card("Uptime", duration(o.uptime_ms), "uptime"),
       card("Topics", o.topics, "topic-count"),
       card("Internal topics", o.internal_topics, "internal-topic-count"),
-      card("Partitions", o.partitions, "partition-count"),
+      card("Partitions (all topics)", o.partitions, "partition-count"),
       card("Storage", o.in_memory ? "in memory" : "on disk")),
     el("h2", {}, "Listeners"),
     table(["Name", "Protocol", "Advertised"],
@@ -306,9 +306,9 @@ pages.groups = async () => {
       chart(lagHistory.get(g.group) || [[r.sampled_at_ms, g.lag]]),
       el("h3", {}, "Members"),
       g.members.length === 0 ? el("p", { class: "muted" }, "none") :
-        table(["Member", "Client id", "Host", "Assignment"], g.members.map((m) => el("tr", {},
+        table(["Member", "Client id", "Host", "Assignment"], g.members.map((m) => el("tr", { "data-client-id": m.client_id },
           el("td", {}, m.member_id), el("td", {}, m.client_id), el("td", {}, m.host),
-          el("td", {}, m.assignment.map((a) => a.topic + ": " + a.partitions.join(", ")).join("; "))))),
+          el("td", { class: "assignment" }, m.assignment.map((a) => a.topic + ": " + a.partitions.join(", ")).join("; "))))),
       el("h3", {}, "Offsets and lag"),
       table(["Topic", "Partition", "Committed", "End offset", "Lag"], g.offsets.map((o) =>
         el("tr", { "data-topic": o.topic, "data-partition": o.partition },
