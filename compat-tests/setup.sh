@@ -206,7 +206,7 @@ setup_node() {
     fi
     # The console's browser test (test_console.py) drives Debian's chromium with playwright-core;
     # playwright's own browser download cannot be used here.
-    [ -x /usr/bin/chromium ] || apt_install chromium
+    [ -x /usr/bin/chromium ] || apt_install chromium fonts-liberation
     # npm ci (in a copy of package.json + lock under ~/.cache, so node_modules never lands in the
     # repository) only when the lock file changed since the last install: its hash is kept inside
     # node_modules, so deleting node_modules forces a fresh install. The npm cache lives under

@@ -25,17 +25,18 @@ fn lag(broker: &Broker) -> Vec<vltava::console::LagRow> {
         .collect()
 }
 
-async fn call(b: &TestBroker, method: Method, path: &str, body: &str) -> (StatusCode, Value) {
-    let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    let reply = vltava::console::serve(
-        Some(b.broker.clone()),
-        &method,
-        path,
-        query,
-        Bytes::from(body.to_string()),
-        lag,
-    )
-    .await;
+fn request(method: Method, uri: &str, body: &str) -> http::Request<Bytes> {
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Bytes::from(body.to_string()))
+        .unwrap()
+}
+
+async fn call(b: &TestBroker, method: Method, uri: &str, body: &str) -> (StatusCode, Value) {
+    let reply =
+        vltava::console::serve(Some(b.broker.clone()), request(method, uri, body), lag).await;
     assert_eq!(reply.content_type, "application/json");
     (reply.status, serde_json::from_slice(&reply.body).unwrap())
 }
@@ -249,6 +250,14 @@ async fn a_test_message_goes_through_the_append_path_and_a_consumer_reads_it() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = call(&b, Method::POST, "/api/topics/p/produce", "not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A form post (what another site's page can send without asking) is refused.
+    let mut form = request(Method::POST, "/api/topics/p/produce", &body.to_string());
+    form.headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
+    let refused = vltava::console::serve(Some(b.broker.clone()), form, lag).await;
+    assert_eq!(refused.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let after = get(&b, "/api/topics/p").await;
+    assert_eq!(after["partitions"][0]["high_watermark"], 2);
     b.stop().await;
 }
 
@@ -298,25 +307,14 @@ async fn groups_show_committed_offsets_and_lag() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_are_embedded_and_the_api_waits_for_the_broker() {
-    let page = vltava::console::serve(None, &Method::GET, "/", "", Bytes::new(), lag).await;
+    let serve = |uri: &str| vltava::console::serve(None, request(Method::GET, uri, ""), lag);
+    let page = serve("/").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(
-        std::str::from_utf8(&page.body)
-            .unwrap()
-            .contains("/console/console.js")
-    );
-    let js = vltava::console::serve(
-        None,
-        &Method::GET,
-        "/console/console.js",
-        "",
-        Bytes::new(),
-        lag,
-    )
-    .await;
+    let html = std::str::from_utf8(&page.body).unwrap();
+    assert!(html.contains("/console/console.js"));
+    let js = serve("/console/console.js").await;
     assert!(js.content_type.starts_with("text/javascript"));
-    let api =
-        vltava::console::serve(None, &Method::GET, "/api/overview", "", Bytes::new(), lag).await;
+    let api = serve("/api/overview").await;
     assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
     let acls = {
         let b = TestBroker::start(&[]).await;

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::request::Parts;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -31,16 +33,23 @@ use crate::metadata::topics::{Origin, Topic};
 /// Message pages being read (file reads and decompression on blocking threads).
 static READS: Semaphore = Semaphore::const_new(browse::READS_AT_ONCE);
 
-/// Routes `/api/…`.
-pub async fn route(
-    broker: &Arc<Broker>,
-    method: &Method,
-    path: &str,
-    query: &str,
-    body: Bytes,
-    lag: LagFn,
-) -> Reply {
+/// Routes `/api/…`. A POST must say its body is JSON: a page on another site can only send
+/// that after a CORS preflight, which the console never grants (no cross-site produce).
+pub async fn route(broker: &Arc<Broker>, parts: &Parts, body: Bytes, lag: LagFn) -> Reply {
+    let (method, path) = (&parts.method, parts.uri.path());
+    let query = parts.uri.query().unwrap_or("");
     let get = method == Method::GET || method == Method::HEAD;
+    let json_body = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if method == Method::POST && !json_body {
+        return Reply::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST bodies must be sent as content-type: application/json",
+        );
+    }
     let parts: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match parts.as_slice() {
         ["overview"] if get => ok(overview(broker)),

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Method, StatusCode};
+use http::{Method, Request, StatusCode};
 
 use crate::broker::Broker;
 
@@ -72,17 +72,12 @@ pub fn claims(path: &str) -> bool {
     path == "/" || path == "/console" || path.starts_with("/console/") || path.starts_with("/api/")
 }
 
-/// Serves one console request. `broker` is `None` until the broker has opened its logs: the
-/// pages load, the API answers 503.
-pub async fn serve(
-    broker: Option<Arc<Broker>>,
-    method: &Method,
-    path: &str,
-    query: &str,
-    body: Bytes,
-    lag: LagFn,
-) -> Reply {
-    let get = method == Method::GET || method == Method::HEAD;
+/// Serves one console request (its body already read, bounded by the listener). `broker` is
+/// `None` until the broker has opened its logs: the pages load, the API answers 503.
+pub async fn serve(broker: Option<Arc<Broker>>, request: Request<Bytes>, lag: LagFn) -> Reply {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let get = parts.method == Method::GET || parts.method == Method::HEAD;
     match path {
         "/" | "/console" | "/console/" | "/console/index.html" if get => {
             Reply::asset("text/html; charset=utf-8", INDEX_HTML)
@@ -90,7 +85,7 @@ pub async fn serve(
         "/console/console.js" if get => Reply::asset("text/javascript; charset=utf-8", CONSOLE_JS),
         "/console/console.css" if get => Reply::asset("text/css; charset=utf-8", CONSOLE_CSS),
         _ if path.starts_with("/api/") => match broker {
-            Some(broker) => api::route(&broker, method, path, query, body, lag).await,
+            Some(broker) => api::route(&broker, &parts, body, lag).await,
             None => Reply::error(StatusCode::SERVICE_UNAVAILABLE, "starting: recovering logs"),
         },
         _ => Reply::error(StatusCode::NOT_FOUND, format!("no console page {path}")),

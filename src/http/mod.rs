@@ -126,18 +126,7 @@ async fn console(state: &HttpState, req: HttpRequest) -> HttpResponse {
             .map(|l| (l.group, l.topic, l.partition, l.committed, l.end_offset))
             .collect()
     }
-    let (parts, body) = req.into_parts();
-    let query = parts.uri.query().unwrap_or("");
-    let broker = state.broker().cloned();
-    let reply = crate::console::serve(
-        broker,
-        &parts.method,
-        parts.uri.path(),
-        query,
-        body,
-        lag_rows,
-    )
-    .await;
+    let reply = crate::console::serve(state.broker().cloned(), req, lag_rows).await;
     respond(reply.status, reply.content_type, reply.body)
 }
 
