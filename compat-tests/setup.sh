@@ -6,7 +6,8 @@
 #   setup.sh                 everything (kcat, python, java, node, go, kafka, streams, clients, oracle)
 #   setup.sh python          the virtual environment ~/.cache/vltava/venv with the Python clients
 #   setup.sh java            kafka-clients 4.4.0 from Maven Central + the compiled test programs
-#   setup.sh node            kafkajs (npm ci into ~/.cache/vltava/node)
+#   setup.sh node            kafkajs and playwright-core (npm ci into ~/.cache/vltava/node), and
+#                            Debian's chromium for the console's browser test (apt, if missing)
 #   setup.sh kafka           Apache Kafka 4.4.0 (broker and every kafka-*.sh tool) from Maven
 #                            Central into ~/.cache/vltava/kafka-4.4.0/libs
 #   setup.sh streams         the Kafka Streams programs (java/streams) against those jars
@@ -203,6 +204,9 @@ setup_node() {
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt_install nodejs npm
     fi
+    # The console's browser test (test_console.py) drives Debian's chromium with playwright-core;
+    # playwright's own browser download cannot be used here.
+    [ -x /usr/bin/chromium ] || apt_install chromium fonts-liberation
     # npm ci (in a copy of package.json + lock under ~/.cache, so node_modules never lands in the
     # repository) only when the lock file changed since the last install: its hash is kept inside
     # node_modules, so deleting node_modules forces a fresh install. The npm cache lives under
@@ -213,7 +217,7 @@ setup_node() {
         && [ "$(cat "$NODE_PREFIX/node_modules/.vltava-stamp")" = "$stamp" ]; then
         return 0
     fi
-    log "npm ci in $NODE_PREFIX (kafkajs)"
+    log "npm ci in $NODE_PREFIX (kafkajs, playwright-core)"
     mkdir -p "$NODE_PREFIX"
     cp "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" "$NODE_PREFIX/"
     (cd "$NODE_PREFIX" && npm ci --cache "$NPM_CACHE" --prefer-offline --no-audit --no-fund \

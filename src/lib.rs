@@ -6,6 +6,7 @@
 pub mod broker;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod coordinator;
 pub mod handlers;
 pub mod http;

@@ -3,9 +3,11 @@
 //!
 //! network (`net`) → `handlers` → the `broker` hub → `coordinator`, `quota` (client quota
 //! enforcement, which reads the quota configs of `metadata`) and `metadata` → `log`,
-//! with `config` a leaf above `log`. The log imports nothing else of the crate; coordinators
-//! import no handler, network or hub; metadata imports no handler or coordinator. Every
-//! `crate::…` path in `src/` counts (use lines and inline paths alike, tests included).
+//! with `config` a leaf above `log`; `http` sits beside `net` and serves the web `console`,
+//! which reads the hub and the state below it (no layer imports `http`). The log imports
+//! nothing else of the crate; coordinators import no handler, network or hub; metadata imports
+//! no handler or coordinator. Every `crate::…` path in `src/` counts (use lines and inline paths
+//! alike, tests included).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,10 +36,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("net", &["handlers", "broker", "config", "log", "quota"]),
+    // The web console reads the hub and the state below it; the HTTP listener serves it.
+    ("console", &["broker", "config", "log", "metadata"]),
     // The HTTP listener (health, readiness) reads the hub like a handler does.
     (
         "http",
         &[
+            "console",
             "broker",
             "config",
             "log",
@@ -54,6 +59,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "client",
             "net",
             "http",
+            "console",
             "handlers",
             "broker",
             "config",

@@ -20,6 +20,8 @@ use tokio::sync::Semaphore;
 
 use crate::broker::Broker;
 
+pub mod lag;
+
 /// HTTP connections served at once; more wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 64;
 /// The largest request body read.
@@ -111,8 +113,21 @@ async fn route(state: &HttpState, req: HttpRequest) -> HttpResponse {
                 "starting: recovering logs\n".into(),
             ),
         },
+        (_, p) if crate::console::claims(p) => console(state, req).await,
         _ => text(StatusCode::NOT_FOUND, format!("no route for {path}\n")),
     }
+}
+
+/// The web console's pages and JSON API (`crate::console`), with the lag of `lag.rs`.
+async fn console(state: &HttpState, req: HttpRequest) -> HttpResponse {
+    fn lag_rows(broker: &Broker) -> Vec<crate::console::LagRow> {
+        lag::group_lag(broker)
+            .into_iter()
+            .map(|l| (l.group, l.topic, l.partition, l.committed, l.end_offset))
+            .collect()
+    }
+    let reply = crate::console::serve(state.broker().cloned(), req, lag_rows).await;
+    respond(reply.status, reply.content_type, reply.body)
 }
 
 /// A plain-text response.

@@ -209,6 +209,48 @@ pub(crate) fn for_each_raw_record<'a>(
     Ok(())
 }
 
+/// A record's headers as stored: keys may repeat, values may be null.
+pub type RecordHeaders<'a> = Vec<(&'a [u8], Option<&'a [u8]>)>;
+
+/// [`for_each_record`], with each record's headers too (the console's message browser shows
+/// them; every other reader skips them).
+pub fn for_each_record_with_headers<'a>(
+    records: &'a [u8],
+    count: i32,
+    mut visit: impl FnMut(i32, RecordView<'a>, RecordHeaders<'a>) -> bool,
+) -> Result<(), RecordParseError> {
+    for_each_raw_record(records, count, |index, raw| {
+        // The walk has checked the record's layout; this re-reads its tail for the headers.
+        let mut c = Cursor {
+            buf: raw.tail,
+            pos: 0,
+        };
+        let mut parse = || {
+            let key = c.nullable_bytes()?;
+            let value = c.nullable_bytes()?;
+            let count = c.varint()?;
+            let mut headers = Vec::new();
+            for _ in 0..count.max(0) {
+                let hkey = c.nullable_bytes()?.unwrap_or_default();
+                headers.push((hkey, c.nullable_bytes()?));
+            }
+            Some((key, value, headers))
+        };
+        match parse() {
+            Some((key, value, headers)) => {
+                let view = RecordView {
+                    timestamp_delta: raw.timestamp_delta,
+                    offset_delta: raw.offset_delta,
+                    key,
+                    value,
+                };
+                visit(index, view, headers)
+            }
+            None => false,
+        }
+    })
+}
+
 /// Appends a record re-encoded with new timestamp and offset deltas, its key, value and headers
 /// copied from `tail` (as found in [`RawRecord::tail`]).
 pub(crate) fn encode_raw_record(

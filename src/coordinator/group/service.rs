@@ -357,3 +357,33 @@ impl GroupCoordinatorHandle {
             .schedule(move |c, _| c.on_topic_deleted(&topic));
     }
 }
+
+impl GroupCoordinatorHandle {
+    /// Every group's committed offsets as `(group, topic, partition, offset)`, read in one
+    /// operation on the coordinator thread. Blocks the calling thread until it answers, at most
+    /// `timeout` (`None` then, or when the queue is full): for callers outside async code — the
+    /// lag of the HTTP routes runs it on a blocking thread.
+    pub fn committed_offsets_blocking(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Option<Vec<(String, String, i32, i64)>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.schedule(move |c, _| {
+            let mut out = Vec::new();
+            let groups = c.list_groups(&[], &[]);
+            for g in groups {
+                let group = g.group_id.to_string();
+                for (topic, partitions) in c.fetch_offsets(&group, None) {
+                    for (partition, value) in partitions {
+                        if let Some(v) = value {
+                            out.push((group.clone(), topic.clone(), partition, v.offset));
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(out);
+            Vec::new()
+        });
+        rx.recv_timeout(timeout).ok()
+    }
+}
