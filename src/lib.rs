@@ -7,6 +7,7 @@ pub mod broker;
 pub mod client;
 pub mod config;
 pub mod coordinator;
+pub mod fault;
 pub mod handlers;
 pub mod http;
 pub mod log;

@@ -15,12 +15,14 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("log", &[]),
     ("config", &["log"]),
+    // Fault injection: rules and their responses; it sets the log's disk hook.
+    ("fault", &["log"]),
     ("metadata", &["config", "log"]),
     ("coordinator", &["config", "log"]),
     ("quota", &["config", "log", "metadata"]),
     (
         "broker",
-        &["config", "log", "metadata", "coordinator", "quota"],
+        &["config", "log", "metadata", "coordinator", "quota", "fault"],
     ),
     (
         "handlers",
@@ -33,7 +35,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "quota",
         ],
     ),
-    ("net", &["handlers", "broker", "config", "log", "quota"]),
+    (
+        "net",
+        &["handlers", "broker", "config", "log", "quota", "fault"],
+    ),
     // The HTTP listener (health, readiness) reads the hub like a handler does.
     (
         "http",
@@ -44,6 +49,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metadata",
             "coordinator",
             "quota",
+            "fault",
         ],
     ),
     // The command line's Kafka client talks to brokers over the wire only.
@@ -54,6 +60,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "client",
             "net",
             "http",
+            "fault",
             "handlers",
             "broker",
             "config",
