@@ -449,3 +449,30 @@ def test_a_slow_fsync_holds_acks_all_produce(broker_factory):
     finally:
         p.close()
     assert quick < 0.5 and slow >= 0.75, (quick, slow)
+
+
+def test_fault_flags_start_live(request, tmp_path):
+    kafka = pytest.importorskip("kafka")
+    from kafka.errors import TopicAuthorizationFailedError
+    http_port = free_port()
+    b = Broker(tmp_path / "data", overrides={"vltava.fault.injection.enable": "true",
+                                             "vltava.http.listener": f"127.0.0.1:{http_port}"})
+    command = b.command
+    b.command = lambda: command() + [
+        "--fault", "api=Produce,error=TOPIC_AUTHORIZATION_FAILED,topic=flagged",
+        "--fault", "api=Heartbeat,delay_ms=10,count=5"]
+    request.node._vltava_brokers = [b]
+    b.start()
+    try:
+        status, listed = call(http_port, "GET", "/v1/faults")
+        assert status == 200
+        assert [(r["api"], r["count"]) for r in listed["rules"]] == [("Produce", 1), ("Heartbeat", 5)]
+        p = kafka.KafkaProducer(bootstrap_servers=b.bootstrap)
+        try:
+            with pytest.raises(TopicAuthorizationFailedError):
+                p.send("flagged", b"x").get(timeout=TIMEOUT)
+        finally:
+            p.close()
+        assert call(http_port, "GET", "/v1/faults")[1]["rules"][0]["fired"] == 1
+    finally:
+        b.stop()
