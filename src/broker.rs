@@ -44,6 +44,8 @@ pub struct Broker {
     pub transactions: Arc<TxnCoordinatorHandle>,
     /// Client quota enforcement (sensors and throttle times).
     pub quotas: Arc<QuotaManager>,
+    /// Fault-injection rules (`vltava.fault.injection.enable`; inert when off).
+    pub faults: Arc<crate::fault::Faults>,
 }
 
 impl Broker {
@@ -71,7 +73,12 @@ impl Broker {
         )?);
         transactions.start_background();
         let quotas = Arc::new(QuotaManager::new(metadata.clone(), &config));
+        let faults = Arc::new(crate::fault::Faults::new(
+            config.fault_injection_enable,
+            &crate::log::faults::DISK,
+        ));
         let broker = Arc::new(Broker {
+            faults,
             quotas,
             config,
             cluster_id: metadata.cluster_id.clone(),
@@ -81,6 +88,12 @@ impl Broker {
             transactions,
         });
         Ok(broker)
+    }
+
+    /// True while a fault rule leaves `topic`'s `partition` without a leader (one relaxed load
+    /// when no such rule runs).
+    pub fn leader_unavailable(&self, topic: &str, partition: i32) -> bool {
+        self.faults.leaders_armed() && self.faults.leader_unavailable(topic, partition, now_ms())
     }
 
     /// The broker's settings with dynamic configs applied.

@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod console;
 pub mod coordinator;
+pub mod fault;
 pub mod handlers;
 pub mod http;
 pub mod log;

@@ -182,6 +182,10 @@ struct ServeArgs {
     /// `vltava.http.listener`: host:port for /health, /ready and the other HTTP routes.
     #[arg(long)]
     http_listener: Option<String>,
+    /// A fault-injection rule, repeatable (needs vltava.fault.injection.enable=true), e.g.
+    /// --fault 'api=Produce,error=NOT_LEADER_OR_FOLLOWER,count=3'; see the README.
+    #[arg(long = "fault", value_name = "RULE")]
+    faults: Vec<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -599,6 +603,16 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
     let mut config =
         BrokerConfig::from_map(settings.values).map_err(|e| explain(e, &settings.sources))?;
     config.in_memory = args.memory;
+    let fault_rules = args
+        .faults
+        .iter()
+        .map(|f| vltava::fault::Rule::parse_flag(f).map_err(|e| format!("--fault {f:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !fault_rules.is_empty() && !config.fault_injection_enable {
+        return Err("--fault needs vltava.fault.injection.enable=true \
+                    (--override vltava.fault.injection.enable=true)"
+            .into());
+    }
     let transfer = if args.no_sendfile {
         FileTransfer::Copy
     } else {
@@ -625,6 +639,13 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
             tokio::spawn(vltava::http::serve(listener, http.clone()));
         }
         let broker = Broker::open(config)?;
+        for rule in fault_rules {
+            tracing::info!("fault rule from --fault: {rule:?}");
+            broker
+                .faults
+                .add(rule, vltava::log::now_ms())
+                .map_err(|e| e.to_string())?;
+        }
         let local = listeners
             .bound
             .iter()

@@ -17,12 +17,14 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("log", &[]),
     ("config", &["log"]),
+    // Fault injection: rules and their responses; it sets the log's disk hook.
+    ("fault", &["log"]),
     ("metadata", &["config", "log"]),
     ("coordinator", &["config", "log"]),
     ("quota", &["config", "log", "metadata"]),
     (
         "broker",
-        &["config", "log", "metadata", "coordinator", "quota"],
+        &["config", "log", "metadata", "coordinator", "quota", "fault"],
     ),
     (
         "handlers",
@@ -35,7 +37,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "quota",
         ],
     ),
-    ("net", &["handlers", "broker", "config", "log", "quota"]),
+    (
+        "net",
+        &["handlers", "broker", "config", "log", "quota", "fault"],
+    ),
     // The web console reads the hub and the state below it; the HTTP listener serves it.
     ("console", &["broker", "config", "log", "metadata"]),
     // The HTTP listener (health, readiness) reads the hub like a handler does.
@@ -49,6 +54,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metadata",
             "coordinator",
             "quota",
+            "fault",
         ],
     ),
     // The command line's Kafka client talks to brokers over the wire only.
@@ -60,6 +66,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "net",
             "http",
             "console",
+            "fault",
             "handlers",
             "broker",
             "config",

@@ -158,6 +158,10 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     key("vltava.log.scrub.interval.ms", "3600000"),
     // Vltava's own: the HTTP listener (health, readiness, metrics, console); "" = off.
     key("vltava.http.listener", ""),
+    // Vltava's own: fault injection for client tests (src/fault/); its HTTP API answers
+    // loopback peers only unless allow.remote is set.
+    key("vltava.fault.injection.enable", "false"),
+    key("vltava.fault.injection.allow.remote", "false"),
     key("offsets.topic.num.partitions", "50"),
     key("offsets.topic.segment.bytes", "104857600"),
     key("offsets.retention.minutes", "10080"),
@@ -258,6 +262,10 @@ pub struct BrokerConfig {
     /// `vltava.http.listener`: where the HTTP routes (health, readiness, …) are served; off
     /// when unset.
     pub http_listener: Option<std::net::SocketAddr>,
+    /// `vltava.fault.injection.enable`: fault rules may be set (`--fault`, `/v1/faults`).
+    pub fault_injection_enable: bool,
+    /// `vltava.fault.injection.allow.remote`: the fault API answers non-loopback peers too.
+    pub fault_injection_allow_remote: bool,
     /// `vltava.request.read.timeout.ms`: time for a started frame, beyond the rate allowance.
     pub request_read_timeout_ms: u64,
     /// `vltava.request.read.min.bytes.per.sec`: slowest accepted arrival rate of a frame.
@@ -521,6 +529,14 @@ impl BrokerConfig {
                 get("queued.max.request.bytes"),
             )?,
             http_listener: http_listener(&get("vltava.http.listener"))?,
+            fault_injection_enable: num(
+                "vltava.fault.injection.enable",
+                get("vltava.fault.injection.enable"),
+            )?,
+            fault_injection_allow_remote: num(
+                "vltava.fault.injection.allow.remote",
+                get("vltava.fault.injection.allow.remote"),
+            )?,
             request_read_timeout_ms: num(
                 "vltava.request.read.timeout.ms",
                 get("vltava.request.read.timeout.ms"),

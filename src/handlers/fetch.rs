@@ -215,6 +215,11 @@ fn resolve(ctx: &RequestContext<'_>, request: &FetchRequest) -> Vec<WantedTopic>
                             Some(topic) if !may_read(topic) => {
                                 Err(ResponseError::TopicAuthorizationFailed.code())
                             }
+                            Some(topic)
+                                if ctx.broker.leader_unavailable(&topic.name, p.partition) =>
+                            {
+                                Err(ResponseError::NotLeaderOrFollower.code())
+                            }
                             Some(topic) => topic
                                 .partition(p.partition)
                                 .cloned()

@@ -104,6 +104,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Re
                     .and_then(|tp| tp.partition(p.partition_index))
                 {
                     None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                    Some(_) if ctx.broker.leader_unavailable(&t.name.0, p.partition_index) => {
+                        base.with_error_code(ResponseError::NotLeaderOrFollower.code())
+                    }
                     Some(partition) => {
                         let committed = ctx.version >= 2 && request.isolation_level == 1;
                         lookup(

@@ -108,6 +108,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Reply
         }
     }
 
+    if broker.faults.leaders_armed() {
+        show_leaderless(broker, &mut topics);
+    }
     let advertised = broker.config.advertised_for(ctx.listener);
     let node = BrokerId(broker.config.node_id);
     let response = MetadataResponse::default()
@@ -171,6 +174,22 @@ async fn missing_topic(
             unknown(ResponseError::InvalidTopicException.code())
         }
         Err(_) | Ok(None) => unknown(ResponseError::LeaderNotAvailable.code()),
+    }
+}
+
+/// Partitions a fault rule leaves without a leader show as Kafka shows a leaderless one:
+/// LEADER_NOT_AVAILABLE, leader -1.
+fn show_leaderless(broker: &crate::broker::Broker, topics: &mut [MetadataResponseTopic]) {
+    for t in topics {
+        let Some(name) = t.name.as_ref().map(|n| n.0.to_string()) else {
+            continue;
+        };
+        for p in &mut t.partitions {
+            if broker.leader_unavailable(&name, p.partition_index) {
+                p.error_code = ResponseError::LeaderNotAvailable.code();
+                p.leader_id = BrokerId(-1);
+            }
+        }
     }
 }
 

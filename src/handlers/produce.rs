@@ -110,6 +110,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Reply 
                         ResponseError::InvalidTopicException.code(),
                         Some(format!("Cannot append to internal topic {name}")),
                     ),
+                    Some(_) if ctx.broker.leader_unavailable(name, pd.index) => {
+                        failed(pd.index, ResponseError::NotLeaderOrFollower.code(), None)
+                    }
                     Some((_, p)) => match join_transaction(ctx, txn, name, p, &pd.records).await {
                         Ok(()) => append(p, pd.records, acks, ctx.version).await,
                         Err((code, message)) => failed(pd.index, code, message),

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use crate::broker::Broker;
 
 pub mod lag;
+pub mod faults;
 
 /// HTTP connections served at once; more wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -59,8 +60,8 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!("HTTP accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -71,7 +72,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                async move { Ok::<_, Infallible>(handle(&state, peer, req).await) }
             });
             let served = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -87,8 +88,13 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
 }
 
 /// Reads the body (bounded) and routes the request.
-async fn handle(state: &HttpState, req: Request<Incoming>) -> HttpResponse {
-    let (parts, body) = req.into_parts();
+async fn handle(
+    state: &HttpState,
+    peer: std::net::SocketAddr,
+    req: Request<Incoming>,
+) -> HttpResponse {
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(faults::Peer(peer));
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
@@ -114,6 +120,7 @@ async fn route(state: &HttpState, req: HttpRequest) -> HttpResponse {
             ),
         },
         (_, p) if crate::console::claims(p) => console(state, req).await,
+        (_, p) if faults::owns(p) => faults::serve(state, &req),
         _ => text(StatusCode::NOT_FOUND, format!("no route for {path}\n")),
     }
 }

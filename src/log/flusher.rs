@@ -105,6 +105,11 @@ fn flush_partition(partition: &LogHandle) -> Result<(), String> {
     let Some(job) = partition.lock().flush_job() else {
         return Ok(());
     };
+    let injected_ms = super::faults::DISK.fsync_delay_ms(now_ms());
+    if injected_ms > 0 {
+        // Injected (crate::fault): a slow disk holds up the flusher thread, as a real one does.
+        std::thread::sleep(std::time::Duration::from_millis(injected_ms));
+    }
     for f in &job.files {
         f.sync_data().map_err(|e| e.to_string())?;
     }

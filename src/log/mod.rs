@@ -31,6 +31,7 @@ pub mod clock;
 pub mod compression;
 pub mod dirs;
 pub mod error;
+pub mod faults;
 mod file;
 pub mod flusher;
 pub mod handle;

@@ -537,6 +537,13 @@ impl PartitionLog {
                 ))));
             }
         };
+        if super::faults::DISK.disk_full(now_ms) {
+            // Injected (crate::fault): what a write hitting ENOSPC reports, before any state
+            // changes, so the partition stays online once the fault ends.
+            return Err(AppendError::Storage(io::Error::from_raw_os_error(
+                libc::ENOSPC,
+            )));
+        }
         let h = &batch.fields;
         // Markers are checked by `append_control` (their epoch may be a bumped one).
         if client && h.has_producer_id() && !h.is_control() {

@@ -24,6 +24,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::memory::{RequestBudget, RequestMemory};
 use crate::broker::Broker;
+use crate::fault::{self, Action as FaultAction};
 use crate::handlers::fetch_encode::Chunk;
 use crate::handlers::{self, Reply, RequestContext};
 use crate::net::frame::{FrameError, decode_body, decode_header, peek_prefix};
@@ -46,6 +47,37 @@ pub enum ConnectionError {
     Sasl(String),
     #[error("a frame of {0} bytes did not arrive within {1:?}")]
     SlowFrame(usize, Duration),
+    #[error("dropped by fault rule (api {0:?})")]
+    FaultDrop(ApiKey),
+}
+
+/// What a fault rule does to this request (called only while rules are armed): an injected
+/// error's response, or `None` to serve it — after the injected delay, which holds this
+/// connection only. A dropped connection is an `Err`.
+async fn injected_reply(
+    broker: &Broker,
+    api: ApiKey,
+    version: i16,
+    client_id: Option<&str>,
+    request: &RequestKind,
+) -> Result<Option<Reply>, ConnectionError> {
+    let resolve = |id: uuid::Uuid| broker.topics.get_by_id(&id).map(|t| t.name.to_string());
+    let Some(action) = broker.faults.intercept(api, client_id, request, &resolve) else {
+        return Ok(None);
+    };
+    tracing::info!("fault injected: {action:?} on {api:?} v{version} from {client_id:?}");
+    match action {
+        FaultAction::Delay(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(None)
+        }
+        FaultAction::Drop => Err(ConnectionError::FaultDrop(api)),
+        FaultAction::Error(code) => Ok(match fault::error_response(request, version, code) {
+            Some(fault::Injected::Respond(response)) => Some(Reply::Message(response)),
+            Some(fault::Injected::Close) => Some(Reply::Close),
+            None => None,
+        }),
+    }
 }
 
 /// Request memory a frame reserves before its first bytes are read; each next reservation is
@@ -345,11 +377,21 @@ impl Connection {
             )
         } else {
             let request = decode_body(api, version, &mut frame)?;
-            let dispatch = handlers::dispatch(&ctx, request);
-            if metered {
-                busy_time(dispatch).await
+            let injected = if self.broker.faults.armed() {
+                let client_id = header.client_id.as_deref();
+                injected_reply(&self.broker, api, version, client_id, &request).await?
             } else {
-                (dispatch.await, Duration::ZERO)
+                None
+            };
+            if let Some(reply) = injected {
+                (reply, Duration::ZERO)
+            } else {
+                let dispatch = handlers::dispatch(&ctx, request);
+                if metered {
+                    busy_time(dispatch).await
+                } else {
+                    (dispatch.await, Duration::ZERO)
+                }
             }
         };
         if metered {
