@@ -23,6 +23,7 @@ use crate::metadata::Metadata;
 use crate::metadata::manager::MetadataListener;
 use crate::metadata::topics::{Origin, Partition, Topic, TopicRegistry};
 use crate::metadata::{CreateTopicError, NewTopic};
+use crate::metrics::BrokerMetrics;
 use crate::quota::QuotaManager;
 
 pub use crate::log::now_ms;
@@ -44,6 +45,8 @@ pub struct Broker {
     pub transactions: Arc<TxnCoordinatorHandle>,
     /// Client quota enforcement (sensors and throttle times).
     pub quotas: Arc<QuotaManager>,
+    /// Request, connection and request-memory counters the network records (`/metrics`).
+    pub metrics: Arc<BrokerMetrics>,
 }
 
 impl Broker {
@@ -71,8 +74,12 @@ impl Broker {
         )?);
         transactions.start_background();
         let quotas = Arc::new(QuotaManager::new(metadata.clone(), &config));
+        let metrics = Arc::new(BrokerMetrics::new(
+            config.listeners.iter().map(|l| l.name.as_str()),
+        ));
         let broker = Arc::new(Broker {
             quotas,
+            metrics,
             config,
             cluster_id: metadata.cluster_id.clone(),
             topics: metadata.topics.clone(),

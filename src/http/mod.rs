@@ -20,6 +20,9 @@ use tokio::sync::Semaphore;
 
 use crate::broker::Broker;
 
+pub mod lag;
+pub mod metrics;
+
 /// HTTP connections served at once; more wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 64;
 /// The largest request body read.
@@ -111,6 +114,7 @@ async fn route(state: &HttpState, req: HttpRequest) -> HttpResponse {
                 "starting: recovering logs\n".into(),
             ),
         },
+        (&Method::GET | &Method::HEAD, "/metrics") => metrics::serve(state, &req).await,
         _ => text(StatusCode::NOT_FOUND, format!("no route for {path}\n")),
     }
 }

@@ -17,8 +17,8 @@ use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use tokio::sync::oneshot;
 
 use super::coordinator::{
-    Append, CommitRequest, FetchedOffsets, HeartbeatRequest, JoinRequest, LeaveResult,
-    LeavingMember, PartitionErrors, SyncRequest, join_error, sync_error,
+    Append, CommitRequest, FetchedOffsets, GroupsSnapshot, HeartbeatRequest, JoinRequest,
+    LeaveResult, LeavingMember, PartitionErrors, SyncRequest, join_error, sync_error,
 };
 use super::records::CoordinatorRecord;
 use super::{GroupCoordinator, OFFSETS_TOPIC};
@@ -337,6 +337,12 @@ impl GroupCoordinatorHandle {
             .read(move |c, _| c.list_groups(&states, &types))
             .await
             .ok_or(ResponseError::CoordinatorNotAvailable.code())
+    }
+
+    /// Every committed offset and the groups per state, for the metrics. Blocks up to
+    /// `timeout` (call it off the async workers); `None` when the coordinator does not answer.
+    pub fn snapshot_blocking(&self, timeout: std::time::Duration) -> Option<GroupsSnapshot> {
+        self.runtime.read_blocking(|c, _| c.snapshot(), timeout)
     }
 
     /// Shutdown has begun: answer parked JoinGroup/SyncGroup requests now, so connections can
