@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::broker::Broker;
+use crate::coordinator::group::coordinator::GroupsSnapshot;
 
 /// How long a caller waits for the group coordinator's snapshot.
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,10 +26,20 @@ pub struct PartitionLag {
 /// (up to a few seconds): call it off the async workers (`spawn_blocking`). Empty when the
 /// coordinator does not answer.
 pub fn group_lag(broker: &Broker) -> Vec<PartitionLag> {
-    let Some(snapshot) = broker.groups.snapshot_blocking(SNAPSHOT_TIMEOUT) else {
+    let Some(snapshot) = groups_snapshot(broker) else {
         return Vec::new();
     };
-    lag_of(snapshot.committed, |topic, partition| {
+    lag_from(broker, snapshot.committed)
+}
+
+/// The group coordinator's committed offsets and group states (blocks, as [`group_lag`]).
+pub fn groups_snapshot(broker: &Broker) -> Option<GroupsSnapshot> {
+    broker.groups.snapshot_blocking(SNAPSHOT_TIMEOUT)
+}
+
+/// The lag of these committed offsets, against the partitions' high watermarks now.
+pub fn lag_from(broker: &Broker, committed: Vec<(String, String, i32, i64)>) -> Vec<PartitionLag> {
+    lag_of(committed, |topic, partition| {
         let t = broker.topics.get(topic)?;
         let p = t.partition(partition)?;
         Some(p.log().high_watermark())

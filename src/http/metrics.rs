@@ -15,7 +15,7 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::lag::group_lag;
+use super::lag::{groups_snapshot, lag_from};
 use super::{HttpRequest, HttpResponse, HttpState, respond, text};
 use crate::broker::Broker;
 use crate::log::stats::{HistogramSnapshot, LATENCY_BOUNDS_US, read};
@@ -353,7 +353,11 @@ fn partitions(broker: &Broker, s: &mut Scrape) {
 }
 
 fn groups(broker: &Broker, s: &mut Scrape) {
-    let lags = group_lag(broker);
+    // One read of the coordinator: the lag and the group counts describe the same moment.
+    let Some(snapshot) = groups_snapshot(broker) else {
+        return;
+    };
+    let lags = lag_from(broker, snapshot.committed);
     s.gauge(
         "kafka_consumergroup_lag",
         "The partition's high watermark minus the group's committed offset.",
@@ -382,12 +386,6 @@ fn groups(broker: &Broker, s: &mut Scrape) {
             })
             .collect(),
     );
-    let Some(snapshot) = broker
-        .groups
-        .snapshot_blocking(std::time::Duration::from_secs(5))
-    else {
-        return;
-    };
     let state = |name: &str| snapshot.states.get(name).copied().unwrap_or(0) as i64;
     let total: i64 = snapshot.states.values().map(|n| *n as i64).sum();
     s.gauge(
