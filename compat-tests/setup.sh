@@ -92,7 +92,8 @@ setup_python() {
     local pair
     for pair in confluent_kafka:confluent-kafka kafka:kafka-python pytest:pytest \
                 lz4:lz4 zstandard:zstandard snappy:python-snappy \
-                aiokafka:aiokafka cramjam:cramjam yaml:pyyaml; do
+                aiokafka:aiokafka cramjam:cramjam yaml:pyyaml \
+                prometheus_client:prometheus-client; do
         "$py" -I -c "import ${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
     # The kafka-python tests use the 3.x admin API (dict-based create_topics etc.).

@@ -23,6 +23,7 @@ use crate::metadata::Metadata;
 use crate::metadata::manager::MetadataListener;
 use crate::metadata::topics::{Origin, Partition, Topic, TopicRegistry};
 use crate::metadata::{CreateTopicError, NewTopic};
+use crate::metrics::BrokerMetrics;
 use crate::quota::QuotaManager;
 
 pub use crate::log::now_ms;
@@ -46,6 +47,8 @@ pub struct Broker {
     pub quotas: Arc<QuotaManager>,
     /// Fault-injection rules (`vltava.fault.injection.enable`; inert when off).
     pub faults: Arc<crate::fault::Faults>,
+    /// Request, connection and request-memory counters the network records (`/metrics`).
+    pub metrics: Arc<BrokerMetrics>,
 }
 
 impl Broker {
@@ -77,9 +80,13 @@ impl Broker {
             config.fault_injection_enable,
             &crate::log::faults::DISK,
         ));
+        let metrics = Arc::new(BrokerMetrics::new(
+            config.listeners.iter().map(|l| l.name.as_str()),
+        ));
         let broker = Arc::new(Broker {
             faults,
             quotas,
+            metrics,
             config,
             cluster_id: metadata.cluster_id.clone(),
             topics: metadata.topics.clone(),

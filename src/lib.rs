@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod http;
 pub mod log;
 pub mod metadata;
+pub mod metrics;
 pub mod net;
 pub mod quota;
 

@@ -264,6 +264,27 @@ impl<S: Shard> CoordinatorRuntime<S> {
         rx.await.ok()
     }
 
+    /// Runs a read-only operation from a thread that may block (never an async worker: the
+    /// HTTP metrics call it through `spawn_blocking`), waiting at most `timeout`. `None` when
+    /// the queue is full, the coordinator is gone or it did not answer in time.
+    pub fn read_blocking<R: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut S, i64) -> R + Send + 'static,
+        timeout: std::time::Duration,
+    ) -> Option<R> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let operation: Operation<S> = Box::new(move |shard, now| {
+            let _ = tx.send(op(shard, now));
+            Write {
+                appends: Vec::new(),
+                marker: None,
+                respond: Box::new(|_| {}),
+            }
+        });
+        self.operations.try_send(operation).ok()?;
+        rx.recv_timeout(timeout).ok()
+    }
+
     /// Schedules an operation without waiting for it (best effort: dropped if the queue is
     /// full or the coordinator is gone).
     pub fn schedule(&self, op: impl FnOnce(&mut S, i64) -> Vec<S::Append> + Send + 'static) {

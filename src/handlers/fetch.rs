@@ -116,6 +116,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> Reply {
     loop {
         let (body, bytes, failed) = read_once(&wanted, max_bytes, read_committed);
         if bytes >= min_bytes || failed || Instant::now() >= deadline {
+            count_bytes_out(&wanted, &body);
             return respond(version, body);
         }
         let waiter = Arc::new(Notify::new());
@@ -132,7 +133,21 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> Reply {
             .is_err()
         {
             let (body, _, _) = read_once(&wanted, max_bytes, read_committed);
+            count_bytes_out(&wanted, &body);
             return respond(version, body);
+        }
+    }
+}
+
+/// Adds the records each partition hands out to its traffic counters (the per-topic bytes-out
+/// metric). Counted once, for the body that is sent; a quota that takes the response back
+/// later does not uncount it, as Kafka counts at the same point.
+fn count_bytes_out(wanted: &[WantedTopic], body: &FetchResponseBody) {
+    for (w, t) in wanted.iter().zip(&body.topics) {
+        for (p, r) in w.partitions.iter().zip(&t.partitions) {
+            if let (Ok(partition), PartitionRecords::File(region)) = (&p.partition, &r.records) {
+                partition.traffic.record_out(region.len);
+            }
         }
     }
 }

@@ -20,8 +20,9 @@ use tokio::sync::Semaphore;
 
 use crate::broker::Broker;
 
-pub mod lag;
 pub mod faults;
+pub mod lag;
+pub mod metrics;
 
 /// HTTP connections served at once; more wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -121,6 +122,7 @@ async fn route(state: &HttpState, req: HttpRequest) -> HttpResponse {
         },
         (_, p) if crate::console::claims(p) => console(state, req).await,
         (_, p) if faults::owns(p) => faults::serve(state, &req),
+        (&Method::GET | &Method::HEAD, "/metrics") => metrics::serve(state, &req).await,
         _ => text(StatusCode::NOT_FOUND, format!("no route for {path}\n")),
     }
 }

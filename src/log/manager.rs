@@ -26,6 +26,7 @@ use std::time::Duration;
 use super::cleaner::OFFSET_MAP_ENTRY_BYTES;
 use super::clock::now_ms;
 use super::handle::{LogHandle, LogSource};
+use super::stats::{MaintenanceStats, add};
 
 /// The settings the threads read (`log.retention.check.interval.ms`, `log.cleaner.*`,
 /// `vltava.log.scrub.*`). The cleaner reads them again before each pass, so dynamic broker
@@ -74,6 +75,8 @@ impl Signal {
 #[derive(Default)]
 pub struct LogManager {
     signal: Arc<Signal>,
+    /// What retention and the cleaner have done, for the metrics.
+    stats: Arc<MaintenanceStats>,
 }
 
 impl LogManager {
@@ -83,8 +86,9 @@ impl LogManager {
         let signal = self.signal.clone();
         let source = logs.clone();
         let interval = now.retention_check_interval_ms.max(1);
+        let stats = self.stats.clone();
         spawn("vltava-retention", move || {
-            retention_loop(source, signal, interval)
+            retention_loop(source, signal, interval, &stats)
         });
         if now.scrub_enable {
             let signal = self.signal.clone();
@@ -102,10 +106,16 @@ impl LogManager {
             let signal = self.signal.clone();
             let source = logs.clone();
             let settings = settings.clone();
+            let stats = self.stats.clone();
             spawn(&format!("vltava-cleaner-{i}"), move || {
-                cleaner_loop(source, settings, signal, threads)
+                cleaner_loop(source, settings, signal, threads, &stats)
             });
         }
+    }
+
+    /// What retention and the cleaner have done so far.
+    pub fn stats(&self) -> &MaintenanceStats {
+        &self.stats
     }
 
     /// Makes the threads look at the logs now (after a config change).
@@ -133,7 +143,12 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
     }
 }
 
-fn retention_loop(logs: LogSource, signal: Arc<Signal>, interval_ms: u64) {
+fn retention_loop(
+    logs: LogSource,
+    signal: Arc<Signal>,
+    interval_ms: u64,
+    stats: &MaintenanceStats,
+) {
     let mut seen = 0;
     while signal.sleep(&mut seen, Duration::from_millis(interval_ms)) {
         for log in logs() {
@@ -141,9 +156,16 @@ fn retention_loop(logs: LogSource, signal: Arc<Signal>, interval_ms: u64) {
                 return;
             }
             let outcome = log.lock().delete_old_segments(now_ms());
+            add(&stats.retention_checks, 1);
             match outcome {
-                Ok(deleted) => deleted.remove(),
-                Err(e) => tracing::warn!(partition = %log.label, "retention failed: {e}"),
+                Ok(deleted) => {
+                    add(&stats.retention_segments_deleted, deleted.segments as u64);
+                    deleted.remove();
+                }
+                Err(e) => {
+                    add(&stats.retention_failures, 1);
+                    tracing::warn!(partition = %log.label, "retention failed: {e}");
+                }
             }
         }
     }
@@ -203,7 +225,13 @@ fn scrub_loop(logs: LogSource, signal: Arc<Signal>, rate: u64, pause_ms: u64) {
     }
 }
 
-fn cleaner_loop(logs: LogSource, settings: SettingsSource, signal: Arc<Signal>, threads: usize) {
+fn cleaner_loop(
+    logs: LogSource,
+    settings: SettingsSource,
+    signal: Arc<Signal>,
+    threads: usize,
+    counters: &MaintenanceStats,
+) {
     let mut seen = 0;
     loop {
         let s = settings();
@@ -225,6 +253,14 @@ fn cleaner_loop(logs: LogSource, settings: SettingsSource, signal: Arc<Signal>, 
             match super::clean_log(|| p.lock(), now, entries.max(1) as usize) {
                 Ok(Some(stats)) => {
                     progressed = stats.groups > 0;
+                    if progressed {
+                        add(&counters.cleaner_runs, 1);
+                    }
+                    add(&counters.cleaner_records_read, stats.records_read);
+                    add(
+                        &counters.cleaner_records_removed,
+                        stats.records_read.saturating_sub(stats.records_kept),
+                    );
                     tracing::info!(
                         partition = %p.label,
                         groups = stats.groups,
@@ -235,7 +271,10 @@ fn cleaner_loop(logs: LogSource, settings: SettingsSource, signal: Arc<Signal>, 
                     );
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(partition = %p.label, "cleaning failed: {e}"),
+                Err(e) => {
+                    add(&counters.cleaner_failures, 1);
+                    tracing::warn!(partition = %p.label, "cleaning failed: {e}");
+                }
             }
         }
         if signal.stop.load(Ordering::Acquire) {

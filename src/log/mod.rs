@@ -18,6 +18,8 @@
 //!   the threads that drive the engine; the engine itself takes time as an argument);
 //! - `file`: directory or memfd files, vectored positional writes, atomic small-file replace;
 //! - `verify`: full offline checks (`vltava verify`) and the online scrub's steps;
+//! - `stats`: counters the log keeps about itself (fsync latency, retention, cleaner,
+//!   per-partition traffic) for the metrics served over HTTP;
 //! - `dirs`: the log directory: partition directory names, `partition.metadata`, and what
 //!   happens to directories no topic claims (removed when accountable, set aside otherwise).
 //!
@@ -45,6 +47,7 @@ pub mod producer_state;
 pub mod record;
 pub mod retention;
 mod segment;
+pub mod stats;
 mod time_index;
 pub mod txn_index;
 pub mod verify;

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::log::flusher::Flusher;
 use crate::log::heavy::HeavyWork;
 use crate::log::manager::LogManager;
+use crate::log::stats::PartitionTraffic;
 use crate::log::{
     AppendError, AppendOutcome, BatchHeader, Compression, ControlType, LogConfig, LogHandle,
     PartitionLog, recompress, validate_produce,
@@ -74,6 +75,8 @@ pub struct Partition {
     /// will bump it on leader changes.
     pub leader_epoch: i32,
     log: Arc<LogHandle>,
+    /// Bytes and records in (every append) and out (Fetch), for the per-topic metrics.
+    pub traffic: PartitionTraffic,
     waiters: Mutex<Vec<Arc<Notify>>>,
     deleted: AtomicBool,
     services: Arc<PartitionServices>,
@@ -93,6 +96,7 @@ impl Partition {
             index,
             leader_epoch,
             log,
+            traffic: PartitionTraffic::default(),
             waiters: Mutex::new(Vec::new()),
             deleted: AtomicBool::new(false),
             services,
@@ -139,8 +143,9 @@ impl Partition {
             let outcome = self
                 .log()
                 .append_trusted(&records, self.leader_epoch, now_ms)?;
-            return Ok(self.after_append(outcome));
+            return Ok(self.after_append(outcome, records.len()));
         }
+        let bytes = records.len();
         let config = self.log().config().clone();
         let heavy = config.compression_type.is_some()
             || records.len() > HEAVY_BATCH_BYTES
@@ -160,7 +165,7 @@ impl Partition {
         } else {
             self.validate_and_append(&records, &config, now_ms)?
         };
-        Ok(self.after_append(outcome))
+        Ok(self.after_append(outcome, bytes))
     }
 
     /// Appends a transaction marker (the transaction coordinator's `WriteTxnMarkers`), with
@@ -181,12 +186,16 @@ impl Partition {
             self.leader_epoch,
             now_ms,
         )?;
-        Ok(self.after_append(outcome))
+        Ok(self.after_append(outcome, 0))
     }
 
-    /// Wakes waiting fetches and applies the flush policy after an append.
-    fn after_append(&self, outcome: AppendOutcome) -> Appended {
+    /// Counts the append's bytes (as received) and records, wakes waiting fetches and applies
+    /// the flush policy.
+    fn after_append(&self, outcome: AppendOutcome, bytes: usize) -> Appended {
         if !outcome.duplicate {
+            if bytes > 0 {
+                self.traffic.record_in(bytes, outcome.record_count);
+            }
             self.wake_watchers();
         }
         if outcome.rolled && !outcome.flush_needed {

@@ -339,7 +339,22 @@ impl Connection {
         self
     }
 
-    async fn serve(&mut self, mut frame: Bytes) -> Result<(), ConnectionError> {
+    /// Serves one request and counts it (`crate::metrics`): its API key and version, whether
+    /// it failed, and the time from the frame read to the response written.
+    async fn serve(&mut self, frame: Bytes) -> Result<(), ConnectionError> {
+        let started = std::time::Instant::now();
+        let prefix = peek_prefix(&frame).ok();
+        let served = self.serve_request(frame).await;
+        if let Some(p) = prefix {
+            let failed = !matches!(served, Ok(false));
+            let metrics = &self.broker.metrics.requests;
+            metrics.record(p.api_key, p.api_version, started.elapsed(), failed);
+        }
+        served.map(|_| ())
+    }
+
+    /// Serves one request; `Ok(true)` when its response reports an error.
+    async fn serve_request(&mut self, mut frame: Bytes) -> Result<bool, ConnectionError> {
         let frame_len = frame.len();
         let prefix = peek_prefix(&frame)?;
         let Ok(api) = ApiKey::try_from(prefix.api_key) else {
@@ -353,7 +368,10 @@ impl Connection {
             // UNSUPPORTED_VERSION and its own range, so the client can retry with a version it
             // knows.
             let body = handlers::api_versions::unsupported_version_response();
-            return self.write_message(api, 0, correlation_id, &body).await;
+            return self
+                .write_message(api, 0, correlation_id, &body)
+                .await
+                .map(|_| true);
         }
         if !handlers::is_supported(api, version) {
             return Err(
@@ -408,6 +426,10 @@ impl Connection {
                     Some(tokio::time::Instant::now() + Duration::from_millis(throttle_ms));
             }
         }
+        let failed = match &reply {
+            Reply::Message(body) => crate::metrics::response_has_error(body),
+            _ => false,
+        };
         match reply {
             Reply::Message(body) => {
                 self.write_message(api, version, correlation_id, &body)
@@ -424,6 +446,7 @@ impl Connection {
             Reply::NoResponse => Ok(()),
             Reply::Close => Err(ConnectionError::Closed),
         }
+        .map(|_| failed)
     }
 
     /// A frame from a client on a SASL listener that has not authenticated yet (see

@@ -53,6 +53,11 @@ impl RequestBudget {
         }
     }
 
+    /// The whole budget, in KiB.
+    pub fn total_kib(&self) -> u32 {
+        self.total_kib
+    }
+
     /// Reserved right now, in KiB.
     pub fn in_use_kib(&self) -> u32 {
         let free = u32::try_from(self.permits.available_permits()).unwrap_or(u32::MAX);

@@ -21,6 +21,7 @@ use super::oauth;
 use super::tls::{self, TlsListener, TlsSetupError};
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
+use crate::metrics::ConnectionGauges;
 use crate::net::connection::{Connection, FileTransfer};
 
 /// How long shutdown waits for in-flight requests (a long-poll fetch included) to finish.
@@ -147,6 +148,13 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()>,
 ) {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let probe = budget.clone();
+    broker.metrics.set_request_memory_probe(Box::new(move || {
+        (
+            u64::from(probe.in_use_kib()) * 1024,
+            u64::from(probe.total_kib()) * 1024,
+        )
+    }));
     let slots = Arc::new(Semaphore::new(broker.config.max_connections.max(1)));
     let mut connections = JoinSet::new();
     tokio::pin!(stop);
@@ -175,6 +183,7 @@ pub async fn serve(
         let oauth = listener.oauth.clone();
         let (broker, budget, rx) = (broker.clone(), budget.clone(), shutdown_rx.clone());
         connections.spawn(async move {
+            let _counted = ConnectionGauges::opened(&broker.metrics, &name);
             let conn = match tls {
                 None => Connection::new(stream, broker, budget, transfer, name),
                 Some(acceptor) => {

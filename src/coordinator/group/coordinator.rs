@@ -1612,6 +1612,7 @@ fn is_inconsistent(requested: Option<&str>, group: Option<&str>) -> bool {
 }
 
 mod offset_ops;
+pub use offset_ops::GroupsSnapshot;
 
 #[cfg(test)]
 #[path = "coordinator_tests.rs"]

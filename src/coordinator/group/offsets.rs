@@ -144,6 +144,16 @@ impl OffsetStore {
             .collect()
     }
 
+    /// Every committed offset: (group, topic, partition, offset).
+    pub fn all(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> {
+        self.by_group.iter().flat_map(|(g, topics)| {
+            topics.iter().flat_map(move |(t, ps)| {
+                ps.iter()
+                    .map(move |(p, v)| (g.as_str(), t.as_str(), *p, v.offset))
+            })
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.by_group
             .values()

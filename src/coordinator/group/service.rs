@@ -17,8 +17,8 @@ use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use tokio::sync::oneshot;
 
 use super::coordinator::{
-    Append, CommitRequest, FetchedOffsets, HeartbeatRequest, JoinRequest, LeaveResult,
-    LeavingMember, PartitionErrors, SyncRequest, join_error, sync_error,
+    Append, CommitRequest, FetchedOffsets, GroupsSnapshot, HeartbeatRequest, JoinRequest,
+    LeaveResult, LeavingMember, PartitionErrors, SyncRequest, join_error, sync_error,
 };
 use super::records::CoordinatorRecord;
 use super::{GroupCoordinator, OFFSETS_TOPIC};
@@ -339,6 +339,12 @@ impl GroupCoordinatorHandle {
             .ok_or(ResponseError::CoordinatorNotAvailable.code())
     }
 
+    /// Every committed offset and the groups per state, for `/metrics` and the console. Blocks up to
+    /// `timeout` (call it off the async workers); `None` when the coordinator does not answer.
+    pub fn snapshot_blocking(&self, timeout: std::time::Duration) -> Option<GroupsSnapshot> {
+        self.runtime.read_blocking(|c, _| c.snapshot(), timeout)
+    }
+
     /// Shutdown has begun: answer parked JoinGroup/SyncGroup requests now, so connections can
     /// finish (does not wait).
     pub fn unload(&self) {
@@ -355,35 +361,5 @@ impl GroupCoordinatorHandle {
         let topic = topic.to_string();
         self.runtime
             .schedule(move |c, _| c.on_topic_deleted(&topic));
-    }
-}
-
-impl GroupCoordinatorHandle {
-    /// Every group's committed offsets as `(group, topic, partition, offset)`, read in one
-    /// operation on the coordinator thread. Blocks the calling thread until it answers, at most
-    /// `timeout` (`None` then, or when the queue is full): for callers outside async code — the
-    /// lag of the HTTP routes runs it on a blocking thread.
-    pub fn committed_offsets_blocking(
-        &self,
-        timeout: std::time::Duration,
-    ) -> Option<Vec<(String, String, i32, i64)>> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.runtime.schedule(move |c, _| {
-            let mut out = Vec::new();
-            let groups = c.list_groups(&[], &[]);
-            for g in groups {
-                let group = g.group_id.to_string();
-                for (topic, partitions) in c.fetch_offsets(&group, None) {
-                    for (partition, value) in partitions {
-                        if let Some(v) = value {
-                            out.push((group.clone(), topic.clone(), partition, v.offset));
-                        }
-                    }
-                }
-            }
-            let _ = tx.send(out);
-            Vec::new()
-        });
-        rx.recv_timeout(timeout).ok()
     }
 }

@@ -428,6 +428,22 @@ impl GroupCoordinator {
 
     /// ListGroups with Kafka's filters: states case-insensitively; types by name, where every
     /// group here is "classic".
+    /// What the metrics read: every committed offset and how many groups are in each state.
+    pub fn snapshot(&self) -> GroupsSnapshot {
+        let mut states: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for g in self.groups.values() {
+            *states.entry(g.state().name()).or_default() += 1;
+        }
+        GroupsSnapshot {
+            committed: self
+                .offsets
+                .all()
+                .map(|(g, t, p, o)| (g.to_string(), t.to_string(), p, o))
+                .collect(),
+            states,
+        }
+    }
+
     pub fn list_groups(&self, states: &[String], types: &[String]) -> Vec<ListedGroup> {
         let states: Vec<String> = states.iter().map(|s| s.trim().to_lowercase()).collect();
         let classic_wanted = types.is_empty()
@@ -449,6 +465,15 @@ impl GroupCoordinator {
             })
             .collect()
     }
+}
+
+/// The groups as the metrics see them at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct GroupsSnapshot {
+    /// (group, topic, partition, committed offset).
+    pub committed: Vec<(String, String, i32, i64)>,
+    /// Groups per state (Kafka's state names), states with no group left out.
+    pub states: BTreeMap<&'static str, usize>,
 }
 
 /// When offsets of a group start ageing.
