@@ -658,6 +658,9 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
             })
             .collect::<Vec<_>>()
             .join(", ");
+        // Ready before it is announced: whoever waits for the line finds /ready 200 (the Kafka
+        // listeners are bound already; connections wait in their backlog for `serve`).
+        http.set_ready(broker.clone());
         tracing::info!(
             "broker ready on {local} (node {}, cluster {}, {}, {} topics, {:.1} ms)",
             broker.config.node_id,
@@ -671,7 +674,6 @@ fn run(args: ServeArgs, started: Instant) -> Result<(), String> {
             started.elapsed().as_secs_f64() * 1000.0
         );
         let budget = Arc::new(RequestBudget::new(broker.config.queued_max_request_bytes));
-        http.set_ready(broker.clone());
         vltava::net::server::serve(broker, listeners, transfer, budget, shutdown_signal()).await;
         Ok(())
     })
