@@ -146,6 +146,21 @@ struct MarkerWrite {
 
 type Operation<S> = Box<dyn FnOnce(&mut S, i64) -> Write<<S as Shard>::Append> + Send>;
 
+/// An operation that only reads the state: `op`'s result goes to `reply`, nothing is appended.
+fn reading<S: Shard, R>(
+    op: impl FnOnce(&mut S, i64) -> R + Send + 'static,
+    reply: impl FnOnce(R) + Send + 'static,
+) -> Operation<S> {
+    Box::new(move |shard, now| {
+        reply(op(shard, now));
+        Write {
+            appends: Vec::new(),
+            marker: None,
+            respond: Box::new(|_| {}),
+        }
+    })
+}
+
 /// Operations waiting for the coordinator thread. Each connection has at most one request in
 /// flight, so this only bounds bursts; senders wait when it is full.
 const QUEUE: usize = 1024;
@@ -252,13 +267,8 @@ impl<S: Shard> CoordinatorRuntime<S> {
         op: impl FnOnce(&mut S, i64) -> R + Send + 'static,
     ) -> Option<R> {
         let (tx, rx) = oneshot::channel();
-        let operation: Operation<S> = Box::new(move |shard, now| {
-            let _ = tx.send(op(shard, now));
-            Write {
-                appends: Vec::new(),
-                marker: None,
-                respond: Box::new(|_| {}),
-            }
+        let operation = reading(op, move |r| {
+            let _ = tx.send(r);
         });
         self.operations.send(operation).await.ok()?;
         rx.await.ok()
@@ -273,13 +283,8 @@ impl<S: Shard> CoordinatorRuntime<S> {
         timeout: std::time::Duration,
     ) -> Option<R> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let operation: Operation<S> = Box::new(move |shard, now| {
-            let _ = tx.send(op(shard, now));
-            Write {
-                appends: Vec::new(),
-                marker: None,
-                respond: Box::new(|_| {}),
-            }
+        let operation = reading(op, move |r| {
+            let _ = tx.send(r);
         });
         self.operations.try_send(operation).ok()?;
         rx.recv_timeout(timeout).ok()

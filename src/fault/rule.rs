@@ -64,6 +64,7 @@ pub enum Rule {
     SlowFsync { delay_ms: u64, duration_ms: u64 },
 }
 
+/// Every key a rule may have; the first [`REQUEST_KEYS`] are those of a request rule.
 const KEYS: [&str; 12] = [
     "api",
     "error",
@@ -78,6 +79,7 @@ const KEYS: [&str; 12] = [
     "fsync_delay_ms",
     "duration_ms",
 ];
+const REQUEST_KEYS: usize = 8;
 
 impl Rule {
     /// Parses the `--fault` form: `api=Produce,error=NOT_LEADER_OR_FOLLOWER,count=3`.
@@ -180,19 +182,7 @@ impl Rule {
             });
         }
 
-        only(
-            &[
-                "api",
-                "error",
-                "delay_ms",
-                "drop",
-                "count",
-                "topic",
-                "partition",
-                "client_id",
-            ],
-            "a request rule",
-        )?;
+        only(&KEYS[..REQUEST_KEYS], "a request rule")?;
         let api = parse_api(get("api").ok_or(
             "a rule needs api (with error, delay_ms or drop), or one of leader_unavailable_ms, \
              disk_full_ms, fsync_delay_ms",

@@ -15,7 +15,7 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::lag::{groups_snapshot, lag_from};
+use super::lag::{PartitionLag, groups_snapshot, lag_from};
 use super::{HttpRequest, HttpResponse, HttpState, respond, text};
 use crate::broker::Broker;
 use crate::log::stats::{HistogramSnapshot, LATENCY_BOUNDS_US, read};
@@ -353,6 +353,13 @@ fn partitions(broker: &Broker, s: &mut Scrape) {
 }
 
 fn groups(broker: &Broker, s: &mut Scrape) {
+    let lag_labels = |l: &PartitionLag| {
+        vec![
+            label("group", &l.group),
+            label("topic", &l.topic),
+            label("partition", l.partition),
+        ]
+    };
     // One read of the coordinator: the lag and the group counts describe the same moment.
     let Some(snapshot) = groups_snapshot(broker) else {
         return;
@@ -361,30 +368,12 @@ fn groups(broker: &Broker, s: &mut Scrape) {
     s.gauge(
         "kafka_consumergroup_lag",
         "The partition's high watermark minus the group's committed offset.",
-        lags.iter()
-            .map(|l| {
-                let labels = vec![
-                    label("group", &l.group),
-                    label("topic", &l.topic),
-                    label("partition", l.partition),
-                ];
-                (labels, l.lag)
-            })
-            .collect(),
+        lags.iter().map(|l| (lag_labels(l), l.lag)).collect(),
     );
     s.gauge(
         "kafka_consumergroup_current_offset",
         "The group's committed offset for the partition.",
-        lags.iter()
-            .map(|l| {
-                let labels = vec![
-                    label("group", &l.group),
-                    label("topic", &l.topic),
-                    label("partition", l.partition),
-                ];
-                (labels, l.committed)
-            })
-            .collect(),
+        lags.iter().map(|l| (lag_labels(l), l.committed)).collect(),
     );
     let state = |name: &str| snapshot.states.get(name).copied().unwrap_or(0) as i64;
     let total: i64 = snapshot.states.values().map(|n| *n as i64).sum();
