@@ -18,7 +18,8 @@ from test_sasl import sasl_client
 
 JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
         'username="admin" password="admin-secret" user_admin="admin-secret" '
-        'user_alice="alice-secret" user_bob="bob-secret" user_carol="carol-secret";')
+        'user_alice="alice-secret" user_bob="bob-secret" user_carol="carol-secret" '
+        'user_dave="dave-secret";')
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
@@ -314,15 +315,19 @@ def test_denials_match_real_kafka(secured_kafka, broker_factory):
 
 
 # ---------------------------------------------------------------------------------------------
-# The denial matrix for the group-membership, transactional and cluster-level APIs, request by
-# request (raw_client: one exact request, every error code of the answer), against the same
-# real Kafka and Vltava configured alike. Three principals: alice holds the grants (READ/WRITE
-# on topics `x-*`, READ and DELETE on groups `x-*`, WRITE on transactional ids `x-*`); carol
-# only WRITE on transactional ids `x-*`, DESCRIBE on group `x-g`, and IDEMPOTENT_WRITE,
-# DESCRIBE, DESCRIBE_CONFIGS and ALTER_CONFIGS on the cluster (so the second check of a two-step authorization is reached:
-# AddOffsetsToTxn's group, AddPartitionsToTxn's topic); bob nothing. Kafka's order of checks
-# (KafkaApis) decides which error a partly granted principal sees; the test compares outcomes,
-# so any difference shows, and checks a few of Kafka's codes outright so it cannot pass vacuously.
+# The denial matrix for the group-membership, transactional, topic-admin and cluster-level APIs,
+# request by request (raw_client: one exact request, every error code of the answer), against
+# the same real Kafka and Vltava configured alike. Four principals: alice holds the grants
+# (READ/WRITE on topics `x-*`, READ and DELETE on groups `x-*`, WRITE on transactional ids
+# `x-*`); carol only WRITE on transactional ids `x-*`, DESCRIBE on group `x-g`, and
+# IDEMPOTENT_WRITE, DESCRIBE, DESCRIBE_CONFIGS and ALTER_CONFIGS on the cluster (so the second
+# check of a two-step authorization is reached: AddOffsetsToTxn's group, AddPartitionsToTxn's
+# topic); dave CREATE, DELETE, ALTER and ALTER_CONFIGS on topics `z-*` and ALTER on the cluster
+# (CreateTopics, CreatePartitions, DeleteTopics, DeleteRecords, AlterConfigs,
+# IncrementalAlterConfigs, the ACL APIs, AlterUserScramCredentials, AlterPartitionReassignments,
+# UpdateFeatures); bob nothing. Kafka's order of checks (KafkaApis, ControllerApis) decides which
+# error a partly granted principal sees; the test compares outcomes, so any difference shows, and
+# checks a few of Kafka's codes outright so it cannot pass vacuously.
 
 from raw_client import RawClient, error_codes  # noqa: E402
 
@@ -334,6 +339,10 @@ MATRIX_VERSIONS = {
     "DescribeLogDirs": 4, "ListPartitionReassignments": 0, "DescribeClientQuotas": 1,
     "DescribeUserScramCredentials": 0, "ElectLeaders": 2, "DescribeProducers": 0,
     "DescribeTransactions": 0, "ListTransactions": 0, "Metadata": 9, "DescribeCluster": 1,
+    "CreateTopics": 7, "CreatePartitions": 3, "DeleteTopics": 6, "DeleteRecords": 2,
+    "AlterConfigs": 2, "CreateAcls": 3, "DescribeAcls": 3, "DeleteAcls": 3,
+    "AlterClientQuotas": 1, "AlterUserScramCredentials": 0, "AlterPartitionReassignments": 0,
+    "UpdateFeatures": 1,
 }
 _MODULES = {
     "consumer.group": "JoinGroup SyncGroup Heartbeat LeaveGroup OffsetCommit OffsetFetch "
@@ -343,11 +352,13 @@ _MODULES = {
     "metadata.metadata": "Metadata",
     "producer.transaction": "InitProducerId AddPartitionsToTxn AddOffsetsToTxn EndTxn "
                             "TxnOffsetCommit",
-    "admin.configs": "DescribeConfigs IncrementalAlterConfigs",
-    "admin.cluster": "DescribeLogDirs DescribeCluster",
-    "admin.topics": "ListPartitionReassignments ElectLeaders",
-    "admin.client_quotas": "DescribeClientQuotas",
-    "admin.users": "DescribeUserScramCredentials",
+    "admin.configs": "DescribeConfigs IncrementalAlterConfigs AlterConfigs",
+    "admin.cluster": "DescribeLogDirs DescribeCluster UpdateFeatures",
+    "admin.topics": "ListPartitionReassignments ElectLeaders CreateTopics CreatePartitions "
+                    "DeleteTopics DeleteRecords AlterPartitionReassignments",
+    "admin.client_quotas": "DescribeClientQuotas AlterClientQuotas",
+    "admin.users": "DescribeUserScramCredentials AlterUserScramCredentials",
+    "admin.acl": "CreateAcls DescribeAcls DeleteAcls",
     "admin.transactions": "DescribeProducers DescribeTransactions ListTransactions",
 }
 RETRIABLE = {14, 15, 16, 51}  # COORDINATOR_LOAD_IN_PROGRESS/NOT_AVAILABLE, NOT_COORDINATOR,
@@ -361,11 +372,17 @@ def api(name: str):
     return getattr(m, f"{name}Request"), getattr(m, f"{name}Response")
 
 
-def call(c: RawClient, name: str, retry: bool = False, **fields):
+UNSUPPORTED = "unsupported"  # the outcome of an API the broker does not advertise (`optional`)
+
+
+def call(c: RawClient, name: str, retry: bool = False, optional: bool = False, **fields):
     """One request of the matrix's version; with `retry`, again while a coordinator is still
-    loading (only for calls that are expected to succeed)."""
+    loading (only for calls that are expected to succeed). With `optional`, an API the broker
+    does not advertise gives UNSUPPORTED instead of failing the test."""
     version = MATRIX_VERSIONS[name]
     lo, hi = c.versions.get(api(name)[0].API_KEY, (0, -1))
+    if optional and hi < 0:
+        return UNSUPPORTED
     assert lo <= version <= hi, f"{name} v{version} not in the broker's {lo}-{hi}"
     deadline = time.monotonic() + 60
     while True:
@@ -379,7 +396,7 @@ def matrix_scenario(sasl: str) -> dict:
     from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType,
                                        ResourcePatternType, ResourceType)
     admin_conf = sasl_client(sasl, "admin", "admin-secret")
-    for t in ("x-topic", "y-topic"):
+    for t in ("x-topic", "y-topic", "z-topic", "z-del"):
         create_topic(admin_conf, t)
     allow = AclPermissionType.ALLOW
     prefixed, literal = ResourcePatternType.PREFIXED, ResourcePatternType.LITERAL
@@ -395,6 +412,12 @@ def matrix_scenario(sasl: str) -> dict:
                           allow)
                for op in (AclOperation.IDEMPOTENT_WRITE, AclOperation.DESCRIBE,
                           AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS)]
+    # dave: the topic-admin operations on topics `z-*` and ALTER on the cluster.
+    grants += [AclBinding(ResourceType.TOPIC, "z-", prefixed, "User:dave", "*", op, allow)
+               for op in (AclOperation.CREATE, AclOperation.DELETE, AclOperation.ALTER,
+                          AclOperation.ALTER_CONFIGS)]
+    grants.append(AclBinding(ResourceType.BROKER, "kafka-cluster", literal, "User:dave", "*",
+                             AclOperation.ALTER, allow))
     a = AdminClient(admin_conf)
     for f in a.create_acls(grants).values():
         f.result(timeout=30)
@@ -404,6 +427,7 @@ def matrix_scenario(sasl: str) -> dict:
     alice = RawClient(sasl, "alice", "alice-secret")
     bob = RawClient(sasl, "bob", "bob-secret")
     carol = RawClient(sasl, "carol", "carol-secret")
+    dave = RawClient(sasl, "dave", "dave-secret")
     # Warm Kafka's coordinators up as the super user, so that only authorization differs below.
     call(admin, "FindCoordinator", retry=True, key="x-warm", key_type=0)
     call(admin, "FindCoordinator", retry=True, key="x-warm", key_type=1)
@@ -416,7 +440,7 @@ def matrix_scenario(sasl: str) -> dict:
     out = {}
 
     def record(label, r, codes=None):
-        out[label] = error_codes(r) if codes is None else codes
+        out[label] = r if r is UNSUPPORTED else error_codes(r) if codes is None else codes
 
     # --- Group membership: alice runs a generation of group x-g; bob and carol try each step.
     join = dict(group_id="x-g", session_timeout_ms=30000, rebalance_timeout_ms=30000,
@@ -558,9 +582,124 @@ def matrix_scenario(sasl: str) -> dict:
     # ALTER on the cluster: only the super user (one broker: no election is needed).
     record("admin ElectLeaders", call(admin, "ElectLeaders", election_type=0, timeout_ms=10000,
                                       topic_partitions=[{"topic": "x-topic", "partitions": [0]}]))
-    for c in (admin, alice, bob, carol):
+
+    # --- Topic administration: bob nothing, alice READ/WRITE on `x-*` (no admin operation),
+    # dave CREATE, DELETE, ALTER and ALTER_CONFIGS on `z-*`.
+    def create_topics(name):
+        return dict(timeout_ms=10000, validate_only=False, topics=[
+            {"name": name, "num_partitions": 1, "replication_factor": 1, "assignments": [],
+             "configs": []}])
+    for who, c, name in (("bob", bob, "z-new-bob"), ("alice", alice, "x-new"),
+                         ("bob", bob, "z-topic"), ("dave", dave, "z-topic"),
+                         ("dave", dave, "z-new")):
+        r = call(c, "CreateTopics", **create_topics(name))
+        t = r.topics[0]
+        record(f"{who} CreateTopics {name}", r, error_codes(r) + [
+            t.num_partitions, t.replication_factor, bool(t.configs)])
+
+    def create_partitions(name):
+        return dict(timeout_ms=10000, validate_only=False, topics=[
+            {"name": name, "count": 2, "assignments": None}])
+    for who, c, name in (("bob", bob, "z-topic"), ("alice", alice, "x-topic"),
+                         ("bob", bob, "z-missing"), ("dave", dave, "z-missing"),
+                         ("dave", dave, "z-topic")):
+        record(f"{who} CreatePartitions {name}",
+               call(c, "CreatePartitions", **create_partitions(name)))
+
+    def delete_records(name):
+        return dict(timeout_ms=10000, topics=[
+            {"name": name, "partitions": [{"partition_index": 0, "offset": 0}]}])
+    for who, c, name in (("bob", bob, "z-topic"), ("alice", alice, "x-topic"),
+                         ("dave", dave, "z-topic")):
+        r = call(c, "DeleteRecords", **delete_records(name))
+        record(f"{who} DeleteRecords {name}", r, error_codes(r) + [
+            p.low_watermark for t in r.topics for p in t.partitions])
+
+    def alter_configs(rtype, name, key, value):
+        return dict(validate_only=True, resources=[
+            {"resource_type": rtype, "resource_name": name,
+             "configs": [{"name": key, "value": value}]}])
+    for who, c, name in (("bob", bob, "z-topic"), ("alice", alice, "x-topic"),
+                         ("carol", carol, "z-topic"), ("dave", dave, "z-topic")):
+        record(f"{who} AlterConfigs topic {name}",
+               call(c, "AlterConfigs", **alter_configs(2, name, "retention.ms", "3600000")))
+        record(f"{who} IncrementalAlterConfigs topic {name}", call(
+            c, "IncrementalAlterConfigs", validate_only=True, resources=[
+                {"resource_type": 2, "resource_name": name, "configs": [
+                    {"name": "retention.ms", "config_operation": 0, "value": "3600000"}]}]))
+    for who, c in (("bob", bob), ("dave", dave), ("carol", carol)):
+        record(f"{who} AlterConfigs broker", call(
+            c, "AlterConfigs", **alter_configs(4, str(node), "log.cleaner.threads", "1")))
+
+    def delete_topics(name):
+        return dict(timeout_ms=10000, topics=[{"name": name, "topic_id": None}])
+    for who, c, name in (("bob", bob, "z-del"), ("alice", alice, "x-topic"),
+                         ("bob", bob, "z-gone"), ("dave", dave, "z-gone"),
+                         ("dave", dave, "z-del")):
+        record(f"{who} DeleteTopics {name}", call(c, "DeleteTopics", **delete_topics(name)))
+
+    # DescribeLogDirs of one topic: DESCRIBE on the cluster (carol), as a whole.
+    for who, c in (("bob", bob), ("carol", carol)):
+        r = call(c, "DescribeLogDirs", topics=[{"topic": "x-topic", "partitions": [0]}])
+        record(f"{who} DescribeLogDirs x-topic", r, error_codes(r) + [sorted(
+            (t.name, p.partition_index) for d in r.results for t in d.topics
+            for p in t.partitions)])
+
+    # --- Cluster ALTER: ACLs, reassignments, features, SCRAM credentials (dave), and
+    # ALTER_CONFIGS for client quotas (carol).
+    creation = {"resource_type": 2, "resource_name": "q-topic", "resource_pattern_type": 3,
+                "principal": "User:nobody", "host": "*", "operation": 3, "permission_type": 3}
+    for who, c in (("bob", bob), ("carol", carol), ("dave", dave)):
+        record(f"{who} CreateAcls", call(c, "CreateAcls", creations=[creation]))
+    for who, c in (("bob", bob), ("alice", alice), ("carol", carol)):
+        r = call(c, "DescribeAcls", resource_type_filter=1, resource_name_filter=None,
+                 pattern_type_filter=1, principal_filter="User:carol", host_filter=None,
+                 operation=1, permission_type=1)
+        record(f"{who} DescribeAcls", r, error_codes(r) + [sorted(
+            (res.resource_type, res.resource_name, res.pattern_type, a.operation)
+            for res in r.resources for a in res.acls)])
+    deletion = {"resource_type_filter": 2, "resource_name_filter": "q-topic",
+                "pattern_type_filter": 3, "principal_filter": "User:nobody", "host_filter": None,
+                "operation": 3, "permission_type": 3}
+    for who, c in (("bob", bob), ("carol", carol), ("dave", dave)):
+        r = call(c, "DeleteAcls", filters=[deletion])
+        record(f"{who} DeleteAcls", r, error_codes(r) + [
+            len(f.matching_acls) for f in r.filter_results])
+    quota = dict(validate_only=True, entries=[
+        {"entity": [{"entity_type": "user", "entity_name": "alice"}],
+         "ops": [{"key": "producer_byte_rate", "value": 1048576.0, "remove": False}]}])
+    for who, c in (("bob", bob), ("dave", dave), ("carol", carol)):
+        record(f"{who} AlterClientQuotas", call(c, "AlterClientQuotas", **quota))
+    upsert = {"name": "erin", "mechanism": 1, "iterations": 4096, "salt": b"s" * 16,
+              "salted_password": b"p" * 32}
+    for who, c in (("bob", bob), ("carol", carol), ("dave", dave)):
+        record(f"{who} AlterUserScramCredentials", call(
+            c, "AlterUserScramCredentials", deletions=[], upsertions=[upsert]))
+    for who, c in (("bob", bob), ("carol", carol), ("dave", dave)):
+        record(f"{who} AlterPartitionReassignments", call(
+            c, "AlterPartitionReassignments", optional=True, timeout_ms=10000, topics=[
+                {"name": "x-topic", "partitions": [{"partition_index": 0,
+                                                    "replicas": [node]}]}]))
+        record(f"{who} UpdateFeatures", call(
+            c, "UpdateFeatures", optional=True, timeout_ms=10000, validate_only=True,
+            feature_updates=[{"feature": "group.version", "max_version_level": 1,
+                              "upgrade_type": 1}]))
+    for c in (admin, alice, bob, carol, dave):
         c.close()
     return out
+
+
+# Where Vltava is known to answer otherwise than Kafka 4.4: left out of the comparison above and
+# checked (strict xfail) below, so a fix shows as an XPASS. Label → the reason.
+_NO_REASSIGN = ("Vltava does not implement AlterPartitionReassignments (key 45, not in its "
+                "ApiVersions); Kafka 4.4 checks ALTER on the cluster")
+_NO_FEATURES = ("Vltava does not implement UpdateFeatures (key 57, not in its ApiVersions); "
+                "Kafka 4.4 checks ALTER on the cluster")
+KNOWN_DIFFERENCES = {
+    **{f"{who} AlterPartitionReassignments": _NO_REASSIGN for who in ("bob", "carol", "dave")},
+    **{f"{who} UpdateFeatures": _NO_FEATURES for who in ("bob", "carol", "dave")},
+}
+_MATRIX = {}  # (vltava, kafka) outcomes of the run above, for the known differences
 
 
 def test_group_txn_and_cluster_denials_match_real_kafka(secured_kafka, broker_factory):
@@ -571,8 +710,9 @@ def test_group_txn_and_cluster_denials_match_real_kafka(secured_kafka, broker_fa
     })
     theirs = matrix_scenario(secured_kafka)
     ours = matrix_scenario(vltava.bootstrap_of("SASL_PLAINTEXT"))
+    _MATRIX.update({k: (ours.get(k), theirs.get(k)) for k in theirs.keys() | ours.keys()})
     differ = {k: (ours.get(k), theirs.get(k)) for k in theirs.keys() | ours.keys()
-              if ours.get(k) != theirs.get(k)}
+              if ours.get(k) != theirs.get(k) and k not in KNOWN_DIFFERENCES}
     assert not differ, f"(vltava, kafka) where they differ: {differ}\nkafka: {theirs}"
     # The matrix does tell granted from refused, with Kafka's codes.
     assert theirs["bob JoinGroup"] == [30] and theirs["alice JoinGroup"] == [0]
@@ -581,3 +721,20 @@ def test_group_txn_and_cluster_denials_match_real_kafka(secured_kafka, broker_fa
     assert theirs["carol InitProducerId idempotent"] == [0]
     assert theirs["carol AddOffsetsToTxn"] == [30] and theirs["alice EndTxn"] == [0]
     assert theirs["bob DescribeConfigs broker"] == [31]
+    assert theirs["bob CreatePartitions z-topic"] == [29]
+    assert theirs["dave CreatePartitions z-topic"] == [0]
+    assert theirs["dave CreatePartitions z-missing"] == [3]
+    assert theirs["bob DeleteTopics z-gone"] == [29] and theirs["dave DeleteTopics z-del"] == [0]
+    assert theirs["bob AlterConfigs broker"] == [31] and theirs["carol AlterConfigs broker"] == [0]
+    assert theirs["carol CreateAcls"] == [31] and theirs["dave CreateAcls"] == [0]
+    assert theirs["dave AlterClientQuotas"] == [31] and theirs["carol AlterClientQuotas"] == [0]
+    assert theirs["dave AlterUserScramCredentials"] == [0]
+
+
+@pytest.mark.parametrize("label", sorted(KNOWN_DIFFERENCES))
+def test_known_difference(label):
+    if label not in _MATRIX:
+        pytest.skip("the matrix did not run")
+    ours, theirs = _MATRIX[label]
+    if ours != theirs:
+        pytest.xfail(f"{KNOWN_DIFFERENCES[label]} (vltava {ours}, kafka {theirs})")
