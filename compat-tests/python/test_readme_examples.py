@@ -185,6 +185,27 @@ def ports():
 
 
 @pytest.fixture
+def scratch():
+    """A scratch directory inside the repository (so that `cargo run` finds the package) for
+    the examples that write files into the current directory; removed afterwards."""
+    target = ROOT / "target"
+    made_target = not target.exists()
+    made = []
+
+    def make(name: str) -> Path:
+        d = target / f"readme-{name}"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        made.append(d)
+        return d
+    yield make
+    for d in made:
+        shutil.rmtree(d, ignore_errors=True)
+    if made_target and target.exists() and not any(target.iterdir()):
+        target.rmdir()
+
+
+@pytest.fixture
 def data_dir(tmp_path):
     """./vltava-data in the repository root, as the examples use it; one left there is moved
     aside and put back."""
@@ -312,3 +333,79 @@ def test_fault_injection(shell, ports):
         ("OffsetCommit", "NOT_COORDINATOR", 2, True),
         ("Produce", "TOPIC_AUTHORIZATION_FAILED", 1, True),
     ], per_language
+
+
+def kcat_brokers(out: str, address: str) -> None:
+    assert " 1 brokers:" in out and f"broker 1 at {address}" in out, out
+
+
+def test_tls_listener(shell, ports, scratch):
+    need_kcat()
+    ports(9092, 9093)
+    (block,) = sh_blocks("## TLS and listeners")
+    before, serve, after = split_at_serve(block)
+    # The certificates are made in the current directory: a scratch one (./vltava-data there).
+    cwd = scratch("tls")
+    shell.run(before, cwd=cwd)
+    assert (cwd / "broker-store.pem").is_file()
+    with shell.broker(serve, cwd=cwd) as log:
+        assert "SSL://127.0.0.1:9093" in log.read_text()
+        out = shell.run(after, cwd=cwd)
+    kcat_brokers(out, "127.0.0.1:9093")
+
+
+def test_sasl_plain(shell, ports, data_dir):
+    need_kcat()
+    ports(9094)
+    (block,) = sh_blocks("## SASL")
+    before, serve, after = split_at_serve(block)
+    assert not before.strip()
+    with shell.broker(serve):
+        out = shell.run(after)
+    kcat_brokers(out, "127.0.0.1:9094")
+
+
+def test_sasl_oauthbearer_unsecured(shell, ports, data_dir):
+    need_kcat()
+    ports(9094)
+    (block,) = sh_blocks("### OAUTHBEARER")
+    before, serve, after = split_at_serve(block)
+    assert not before.strip()
+    with shell.broker(serve):
+        out = shell.run(after)
+    kcat_brokers(out, "127.0.0.1:9094")
+
+
+def need_kafka_tools():
+    if not (Path.home() / ".cache" / "vltava" / "kafka-4.4.0" / "libs").is_dir():
+        pytest.fail("Apache Kafka's tools are not installed (compat-tests/setup.sh kafka)")
+
+
+def test_sasl_scram(shell, ports, data_dir):
+    need_kcat()
+    need_kafka_tools()
+    ports(9092, 9094)
+    (block,) = sh_blocks("### SASL/SCRAM")
+    before, serve, after = split_at_serve(block)
+    assert not before.strip()
+    with shell.broker(serve):
+        out = shell.run(after, timeout=180)
+    assert "Completed updating config for user alice." in out, out
+    kcat_brokers(out, "127.0.0.1:9094")
+
+
+def test_acls(shell, ports, scratch):
+    need_kafka_tools()
+    ports(9094)
+    (block,) = sh_blocks("## ACLs")
+    before, serve, after = split_at_serve(block)
+    # admin.properties is written in the current directory: a scratch one (./vltava-data there).
+    cwd = scratch("acls")
+    shell.run(before, cwd=cwd)
+    with shell.broker(serve, cwd=cwd):
+        out = shell.run(after, cwd=cwd, timeout=180)
+    current = out[out.index("Current ACLs"):]
+    assert "ResourcePattern(resourceType=GROUP, name=orders-app, patternType=LITERAL)" in current
+    assert "ResourcePattern(resourceType=TOPIC, name=orders, patternType=LITERAL)" in current
+    for op in ("READ", "DESCRIBE"):
+        assert f"(principal=User:alice, host=*, operation={op}, permissionType=ALLOW)" in current
