@@ -15,9 +15,10 @@ another binary (run.sh's "test an already built broker"), `cargo` on PATH is a s
 takes `build --release` as done and `run --release -- ARGS` as `vltava ARGS`, and
 `./target/release/vltava` reads `vltava`, the binary on PATH as after `cargo install --path .`.
 
-Not run here: the whole-suite command (it is this suite), Docker (no engine on the test
-machines), the OAUTHBEARER properties fragment (not a command) and the kafka-python fragment
-(test_faults.py runs it).
+Of the Kafka tools block, the first line (`compat-tests/setup.sh kafka`, which run.sh has run
+before the suite) is left out. Not run here: the whole-suite command (it is this suite), Docker
+(no engine on the test machines), the OAUTHBEARER properties fragment (a config excerpt naming
+/etc/vltava/jwks.json, not a command) and the kafka-python fragment (test_faults.py runs it).
 """
 import json
 import os
@@ -258,9 +259,14 @@ def test_the_broker_command_and_the_command_line_client(shell, ports, data_dir):
         assert "PLAINTEXT://127.0.0.1:9092" in log.read_text()
         assert (data_dir / "meta.properties").is_file()
         out = shell.run(cli)
-    assert "orders" in out
-    records = sorted(l for l in out.splitlines() if re.fullmatch(r"k\d=v\d @ \d/\d+", l))
-    assert [r.split(" @ ")[0] for r in records] == ["k1=v1", "k2=v2"], out
+    lines = out.splitlines()
+    assert "created orders (3 partitions)" in lines, out
+    assert re.search(r"^orders +3 +no$", out, re.M), out          # topic list
+    assert "topic orders, 3 partitions" in lines and "configs: cleanup.policy=compact" in lines
+    # Java's partitioner puts k1 on partition 2 and k2 on 0 of 3.
+    assert sorted(l for l in lines if " @ " in l) == ["k1=v1 @ 2/0", "k2=v2 @ 0/0"], out
+    assert "group my-group: Dead, 0 members" in lines, out     # no such group: described as Kafka does
+    assert lines[-1] == "deleted orders", out
 
 
 def test_metrics(shell, ports):
@@ -409,3 +415,21 @@ def test_acls(shell, ports, scratch):
     assert "ResourcePattern(resourceType=TOPIC, name=orders, patternType=LITERAL)" in current
     for op in ("READ", "DESCRIBE"):
         assert f"(principal=User:alice, host=*, operation={op}, permissionType=ALLOW)" in current
+
+
+def test_official_kafka_tools(shell, ports, data_dir):
+    """The block's first line installs the tools (`compat-tests/setup.sh kafka`); run.sh has run
+    setup.sh before the suite, so the test runs the lines after it, against the broker of "The
+    two commands" (127.0.0.1:9092, ./vltava-data in the repository root)."""
+    need_kafka_tools()
+    ports(9092)
+    (block,) = sh_blocks("## Apache Kafka as the yardstick")
+    setup, *tools = commands(block)
+    assert setup == "compat-tests/setup.sh kafka\n", setup
+    serve = sh_blocks("## The two commands")[0]
+    with shell.broker(serve):
+        out = shell.run("".join(tools), timeout=180)
+    assert "Created topic t." in out, out
+    # Java's partitioner puts k1 on partition 2 of 3: the dump shows the record.
+    assert "Dumping vltava-data/t-2/00000000000000000000.log" in out, out
+    assert re.search(r"offset: 0 .*key: k1 payload: hello", out), out
