@@ -127,10 +127,17 @@ def shell(tmp_path):
 
     class Shell:
         def run(self, text: str, cwd: Path = ROOT, timeout: float = 120) -> str:
-            r = subprocess.run(["bash", "-e", "-c", as_run(text)], cwd=cwd, env=env,
-                               capture_output=True, text=True, timeout=timeout)
-            assert r.returncode == 0, f"{text}\nexit {r.returncode}\n{r.stdout}\n{r.stderr}"
-            return r.stdout
+            # In a process group of its own: whatever the text left running in the background
+            # (a failed block's `serve &` before its `kill %1`) is stopped with it.
+            p = subprocess.Popen(["bash", "-e", "-c", as_run(text)], cwd=cwd, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 start_new_session=True)
+            try:
+                stdout, stderr = p.communicate(timeout=timeout)
+            finally:
+                stop_group(p)
+            assert p.returncode == 0, f"{text}\nexit {p.returncode}\n{stdout}\n{stderr}"
+            return stdout
 
         @contextmanager
         def broker(self, command: str, cwd: Path = ROOT):
@@ -155,16 +162,21 @@ def shell(tmp_path):
 
 
 def stop_group(p: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+    """SIGTERM to the process group `p` leads (SIGKILL after 15 s), until none of it is left."""
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
         try:
             os.killpg(p.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            p.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            pass
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            p.poll()                      # reap the leader, so that the group can empty
+            try:
+                os.killpg(p.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+    p.poll()
 
 
 def port_is_free(port: int) -> bool:
