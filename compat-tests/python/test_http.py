@@ -167,3 +167,11 @@ def test_metrics_speak_openmetrics_to_prometheus(broker_factory):
     assert families["kafka_network_requestmetrics_totaltimems"].type == "histogram"
     assert families["kafka_server_replicamanager_partitioncount"].type == "gauge"
     assert get(port, "/metrics", method="POST")[0] == 404
+
+
+def test_a_loopback_listener_refuses_other_host_names(broker_factory):
+    # DNS rebinding: a page on evil.example re-pointed at 127.0.0.1 sends its own Host header.
+    _, port = http_broker(broker_factory)
+    status, _, body = get(port, "/health", headers={"Host": "evil.example"})
+    assert status == 403 and b"localhost" in body
+    assert get(port, "/health", headers={"Host": f"localhost:{port}"})[0] == 200

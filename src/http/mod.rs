@@ -57,6 +57,10 @@ pub type HttpResponse = Response<Full<Bytes>>;
 /// Serves HTTP on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // A listener on a loopback address answers only requests addressed to a loopback name, so a
+    // web page whose host name is re-pointed at 127.0.0.1 (DNS rebinding) cannot read the
+    // console or set fault rules through the user's browser.
+    let loopback_only = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
@@ -73,7 +77,17 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, peer, req).await) }
+                async move {
+                    if loopback_only && !host_is_loopback(&req) {
+                        return Ok::<_, Infallible>(text(
+                            StatusCode::FORBIDDEN,
+                            "this listener answers only requests addressed to localhost or a \
+                             loopback address\n"
+                                .into(),
+                        ));
+                    }
+                    Ok(handle(&state, peer, req).await)
+                }
             });
             let served = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -86,6 +100,26 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
             drop(permit);
         });
     }
+}
+
+/// Whether the request's Host header (absent counts as yes) names the loopback interface:
+/// `localhost` or a loopback IP, with or without a port.
+fn host_is_loopback<B>(req: &Request<B>) -> bool {
+    let Some(host) = req.headers().get(header::HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        // [::1]:port
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Reads the body (bounded) and routes the request.
@@ -152,4 +186,39 @@ pub fn respond(status: StatusCode, content_type: &str, body: Bytes) -> HttpRespo
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_host(host: Option<&str>) -> Request<()> {
+        let mut b = Request::builder().uri("/");
+        if let Some(h) = host {
+            b = b.header(header::HOST, h);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn only_loopback_host_names_pass() {
+        for ok in [
+            None,
+            Some("localhost"),
+            Some("LOCALHOST:9644"),
+            Some("127.0.0.1:8080"),
+            Some("127.1.2.3"),
+            Some("[::1]:9644"),
+        ] {
+            assert!(host_is_loopback(&with_host(ok)), "{ok:?}");
+        }
+        for refused in [
+            Some("evil.example:9644"),
+            Some("localhost.evil.example"),
+            Some("10.0.0.1:9644"),
+            Some("[::2]:1"),
+        ] {
+            assert!(!host_is_loopback(&with_host(refused)), "{refused:?}");
+        }
+    }
 }
